@@ -1,0 +1,1 @@
+"""Channels and wiring: CLI, console channel, composition root."""

@@ -1,0 +1,46 @@
+"""The composition root: settings in, a wired application out. Nothing at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ffs_bot.config import Settings
+from ffs_bot.db.engine import create_engine, create_session_factory
+from ffs_bot.db.migrate import upgrade
+from ffs_bot.db.uow import Database
+from ffs_bot.i18n import Translator, load_translators
+from handlers.engine import ConversationEngine, build_router
+
+__all__ = ["App", "build_app"]
+
+
+@dataclass
+class App:
+    """Everything a command needs, built once."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: Database
+    translators: dict[str, Translator]
+    conversations: ConversationEngine
+
+    async def close(self) -> None:
+        """Release database connections."""
+        await self.engine.dispose()
+
+
+async def build_app(settings: Settings, *, migrate: bool = True) -> App:
+    """Build the database, translators and conversation engine from `settings`."""
+    translators = load_translators(settings.locales_dir)
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        if migrate:
+            await upgrade(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    db = Database(create_session_factory(engine))
+    conversations = ConversationEngine(db.uow, translators, build_router())
+    return App(settings, engine, db, translators, conversations)

@@ -1,0 +1,242 @@
+"""The `ffs-bot` command line: chat, demo, database, factories and staff."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.app import App, build_app
+from bot.console import run_human, run_jsonl
+from ffs_bot.config import Settings
+from ffs_bot.db.migrate import upgrade
+from ffs_bot.demo import load_demo
+from ffs_bot.errors import FfsError
+from ffs_bot.model import Channel, RoleName
+from ffs_bot.services import factories, staff
+
+__all__ = ["main"]
+
+log = logging.getLogger("ffs_bot")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A command that could not do what was asked; the message tells the operator why."""
+
+
+Handler = Callable[[App, argparse.Namespace], Awaitable[int]]
+
+
+async def _chat(app: App, args: argparse.Namespace) -> int:
+    """Chat with the bot on the console channel."""
+    stdin = sys.stdin.buffer
+    if args.jsonl:
+        await run_jsonl(app.conversations, args.user, args.language_code, stdin, sys.stdout)
+    else:
+        await run_human(
+            app.conversations, app.translators, args.user, args.language_code, stdin, sys.stdout
+        )
+    return EXIT_OK
+
+
+async def _demo(app: App, args: argparse.Namespace) -> int:
+    """Load the demo programme into an empty database, then chat."""
+    async with app.db.uow() as uow:
+        loaded = await load_demo(uow, app.settings.default_timezone)
+        await uow.commit()
+    if loaded:
+        print(f"Loaded demo data: {loaded.created} factories.", file=sys.stderr)
+    return await _chat(app, args)
+
+
+async def _db_upgrade(app: App, args: argparse.Namespace) -> int:
+    """Apply database migrations."""
+    await upgrade(app.engine)
+    print("Database is up to date.")
+    return EXIT_OK
+
+
+async def _factory_import(app: App, args: argparse.Namespace) -> int:
+    """Import factories from a CSV file; good rows are kept even when others fail."""
+    path = Path(args.file)
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    good, errors = factories.parse_factory_csv(text, app.settings.default_timezone)
+    async with app.db.uow() as uow:
+        report = await factories.import_factories(uow, good, errors)
+        await uow.commit()
+    for error in report.errors:
+        print(f"{path}:{error.line}: {error.message}", file=sys.stderr)
+    print(
+        f"Imported {report.created + report.updated} factories "
+        f"({report.created} new, {report.updated} updated); {len(report.errors)} rows refused."
+    )
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+async def _factory_list(app: App, args: argparse.Namespace) -> int:
+    """List factories, as a table or as JSON."""
+    async with app.db.uow() as uow:
+        rows = await factories.list_factories(uow)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "code": f.code,
+                        "name_zh": f.name_zh,
+                        "name_en": f.name_en,
+                        "city": f.city,
+                        "timezone": f.timezone,
+                    }
+                    for f in rows
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if not rows:
+        print("No factories yet: import some with 'ffs-bot factory import FILE.csv'.")
+    for f in rows:
+        print(f"{f.code:<8} {f.name_zh}  {f.name_en}  {f.city}  {f.timezone}")
+    return EXIT_OK
+
+
+async def _staff_add(app: App, args: argparse.Namespace) -> int:
+    """Grant a staff role to a channel account."""
+    async with app.db.uow() as uow:
+        grants = await staff.grant_role(
+            uow,
+            channel=args.channel,
+            external_user_id=args.user_id,
+            role=RoleName(args.role),
+            factory_codes=args.factory or [],
+        )
+        await uow.commit()
+    for grant in grants:
+        scope = grant.factory_code or "all factories"
+        print(f"{grant.channel}:{grant.external_user_id} is {grant.role.value} ({scope})")
+    return EXIT_OK
+
+
+async def _staff_list(app: App, args: argparse.Namespace) -> int:
+    """List staff roles."""
+    async with app.db.uow() as uow:
+        grants = await staff.list_roles(uow)
+    if not grants:
+        print("No staff yet: add some with 'ffs-bot staff add'.")
+    for grant in grants:
+        scope = grant.factory_code or "all factories"
+        print(f"{grant.channel}:{grant.external_user_id}  {grant.role.value}  {scope}")
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ffs-bot", description="FFS Bot: Family-Friendly Spaces and parent training."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot on its chat channels")
+
+    def chat_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--user", default="local", help="console user id (default: local)")
+        p.add_argument("--language-code", help="client language hint, e.g. zh-CN or en-US")
+
+    chat = commands.add_parser("chat", help="chat with the bot in this terminal")
+    chat_options(chat)
+    chat.add_argument("--jsonl", action="store_true", help="JSON lines in and out, for programs")
+    chat.set_defaults(handler=_chat)
+
+    demo = commands.add_parser("demo", help="load demo data into an empty database, then chat")
+    chat_options(demo)
+    demo.set_defaults(handler=_demo, jsonl=False)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True, metavar="SUBCOMMAND"
+    )
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
+
+    factory = commands.add_parser("factory", help="factories").add_subparsers(
+        dest="factory_command", required=True, metavar="SUBCOMMAND"
+    )
+    imp = factory.add_parser("import", help="import or update factories from a CSV file")
+    imp.add_argument("file", help="CSV with header code,name_zh,name_en,city,timezone")
+    imp.set_defaults(handler=_factory_import)
+    lst = factory.add_parser("list", help="list factories")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    lst.set_defaults(handler=_factory_list)
+
+    staff_cmd = commands.add_parser("staff", help="staff roles").add_subparsers(
+        dest="staff_command", required=True, metavar="SUBCOMMAND"
+    )
+    add = staff_cmd.add_parser("add", help="grant a staff role")
+    add.add_argument("--channel", required=True, choices=[c.value for c in Channel])
+    add.add_argument("--user-id", required=True, help="the account's id on that channel")
+    add.add_argument("--role", required=True, choices=[r.value for r in RoleName])
+    add.add_argument(
+        "--factory", action="append", metavar="CODE", help="factory scope (repeatable)"
+    )
+    add.set_defaults(handler=_staff_add)
+    staff_cmd.add_parser("list", help="list staff roles").set_defaults(handler=_staff_list)
+    return parser
+
+
+async def _run(handler: Handler, settings: Settings, args: argparse.Namespace) -> int:
+    app = await build_app(settings)
+    try:
+        return await handler(app, args)
+    finally:
+        await app.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `ffs-bot` command line and return its exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("FFS_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "run":
+        print(
+            "ffs-bot run starts the Telegram and WeChat channels, which are not part of this "
+            "release yet. Try the bot with 'ffs-bot demo' or 'ffs-bot chat'.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"ffs-bot: bad configuration: {problems}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return asyncio.run(_run(args.handler, settings, args))
+    except (CommandError, FfsError, ValueError) as exc:
+        print(f"ffs-bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"ffs-bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

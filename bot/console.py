@@ -1,0 +1,120 @@
+"""The console channel: chat in a terminal, or drive the bot with JSON lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import IO, Any
+
+from ffs_bot.i18n import Translator, negotiate_language
+from ffs_bot.messages import Inbound, Reply, replies_to_json
+from ffs_bot.model import Channel
+from handlers.engine import ConversationEngine
+
+__all__ = ["inbound_from_json", "render_reply", "run_human", "run_jsonl"]
+
+MAX_LINE_BYTES = 64 * 1024
+
+
+def render_reply(reply: Reply) -> str:
+    """Show a reply as terminal text, its choices numbered."""
+    lines = [reply.text]
+    lines.extend(f"  {i}. {choice.label}" for i, choice in enumerate(reply.choices, 1))
+    return "\n".join(lines)
+
+
+def inbound_from_json(line: str, user_id: str, language_code: str | None) -> Inbound:
+    """Turn a JSON line (`{"text": ...}` or `{"press": ...}`, optional `"id"`) into an Inbound.
+
+    Raises:
+        ValueError: the line is not such an object.
+    """
+    data: Any = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError('expected an object: {"text": "..."} or {"press": "..."}')
+    text, press, message_id = data.get("text"), data.get("press"), data.get("id")
+    if (text is None) == (press is None):
+        raise ValueError('give exactly one of "text" and "press"')
+    if not isinstance(text if press is None else press, str):
+        raise ValueError('"text" and "press" take a string')
+    if message_id is not None and not isinstance(message_id, str | int):
+        raise ValueError('"id" takes a string or a number')
+    return Inbound(
+        channel=Channel.CONSOLE.value,
+        user_id=user_id,
+        text=text,
+        payload=press,
+        language_hint=language_code,
+        message_id=None if message_id is None else str(message_id),
+    )
+
+
+async def _read_line(stream: IO[bytes]) -> tuple[bytes, bool]:
+    """Read one line; for an over-long one, skip its rest and say it was too long."""
+    raw = await asyncio.to_thread(stream.readline, MAX_LINE_BYTES + 1)
+    too_long = len(raw) > MAX_LINE_BYTES
+    tail = raw
+    while too_long and tail and not tail.endswith(b"\n"):
+        tail = await asyncio.to_thread(stream.readline, MAX_LINE_BYTES + 1)
+    return raw, too_long
+
+
+async def run_jsonl(
+    engine: ConversationEngine,
+    user_id: str,
+    language_code: str | None,
+    stdin: IO[bytes],
+    stdout: IO[str],
+) -> None:
+    """Answer each input line with exactly one output line, until end of input."""
+    while True:
+        raw, too_long = await _read_line(stdin)
+        if not raw:
+            break
+        if too_long:
+            out: dict[str, Any] = {"error": f"line longer than {MAX_LINE_BYTES} bytes"}
+        else:
+            try:
+                inbound = inbound_from_json(raw.decode("utf-8", "replace"), user_id, language_code)
+            except ValueError as exc:
+                out = {"error": str(exc)}
+            else:
+                out = {"replies": replies_to_json(await engine.handle(inbound))}
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.flush()
+
+
+async def run_human(
+    engine: ConversationEngine,
+    translators: dict[str, Translator],
+    user_id: str,
+    language_code: str | None,
+    stdin: IO[bytes],
+    stdout: IO[str],
+) -> None:
+    """Chat in a terminal: the bot greets first, numbers its choices, Ctrl-D leaves."""
+    t = translators[negotiate_language(language_code)]
+    stdout.write(t._("(Type a number or a word and press Enter. Ctrl-D leaves.)") + "\n\n")
+
+    async def send(text: str) -> None:
+        inbound = Inbound(
+            channel=Channel.CONSOLE.value,
+            user_id=user_id,
+            text=text,
+            language_hint=language_code,
+            message_id=uuid.uuid4().hex,
+        )
+        for reply in await engine.handle(inbound):
+            stdout.write(render_reply(reply) + "\n\n")
+        stdout.write("> ")
+        stdout.flush()
+
+    await send("/start")
+    while True:
+        # An over-long line arrives cut short but still too long: the bot says so.
+        raw, _too_long = await _read_line(stdin)
+        if not raw:
+            break
+        await send(raw.decode("utf-8", "replace"))
+    stdout.write("\n")

@@ -1,0 +1,72 @@
+"""Typed settings, read once from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "normalise_database_url"]
+
+
+def normalise_database_url(url: str) -> str:
+    """Return `url` with the async driver SQLAlchemy needs for its scheme."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("DATABASE_URL must look like scheme://...")
+    base = scheme.split("+", 1)[0]
+    if base in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database scheme {base!r}: use sqlite or postgresql")
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path("data"), alias="FFS_DATA_DIR")
+    locales_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "locales", alias="FFS_LOCALES_DIR"
+    )
+    default_timezone: str = Field(default="Asia/Shanghai", alias="FFS_DEFAULT_TIMEZONE")
+    http_host: str = Field(default="127.0.0.1", alias="FFS_HTTP_HOST")
+    http_port: int = Field(default=8080, alias="FFS_HTTP_PORT", ge=1, le=65535)
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str | None = Field(default=None, alias="TELEGRAM_API_BASE_URL")
+    telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, alias="TELEGRAM_WEBHOOK_SECRET"
+    )
+    wechat_token: SecretStr | None = Field(default=None, alias="WECHAT_TOKEN")
+    wechat_app_id: str | None = Field(default=None, alias="WECHAT_APP_ID")
+    wechat_app_secret: SecretStr | None = Field(default=None, alias="WECHAT_APP_SECRET")
+    wechat_aes_key: SecretStr | None = Field(default=None, alias="WECHAT_AES_KEY")
+    wechat_api_base_url: str | None = Field(default=None, alias="WECHAT_API_BASE_URL")
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with its async driver; SQLite under the data directory by default."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ffs.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Database access: tables, engine setup, migrations and the unit of work."""

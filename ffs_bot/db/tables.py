@@ -1,0 +1,206 @@
+"""SQLAlchemy tables; the schema itself changes only through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "AuditEventRow",
+    "Base",
+    "ConsentRow",
+    "ConversationRow",
+    "FactoryRow",
+    "IdentityRow",
+    "PersonRow",
+    "ProcessedInboundRow",
+    "RoleRow",
+    "utcnow",
+]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every engine (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names for migrations."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class FactoryRow(Base):
+    """A factory; `code` is what posters, QR codes and deep links carry."""
+
+    __tablename__ = "factory"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    city: Mapped[str] = mapped_column(String(60), default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PersonRow(Base):
+    """A worker or staff member."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(60))
+    language: Mapped[str | None] = mapped_column(String(16))
+    factory_id: Mapped[int | None] = mapped_column(
+        ForeignKey("factory.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    onboarded_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentityRow(Base):
+    """A person's account on one channel."""
+
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("channel", "external_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_user_id: Mapped[str] = mapped_column(String(128))
+    language_hint: Mapped[str | None] = mapped_column(String(35))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationRow(Base):
+    """Where one identity is in a conversation, saved with each step."""
+
+    __tablename__ = "conversation"
+
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identity.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    choices: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConsentRow(Base):
+    """A consent given or refused, with the notice version the person saw."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    notice_version: Mapped[str] = mapped_column(String(16))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+
+class ProcessedInboundRow(Base):
+    """An inbound message already handled, with the answer it got."""
+
+    __tablename__ = "processed_inbound"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    replies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RoleRow(Base):
+    """A staff role; `factory_id` is the scope, empty for programme admins."""
+
+    __tablename__ = "role"
+    __table_args__ = (
+        UniqueConstraint("person_id", "role", "factory_id"),
+        # NULLs are distinct in unique constraints, so unscoped roles need their own index.
+        Index(
+            "uq_role_unscoped",
+            "person_id",
+            "role",
+            unique=True,
+            sqlite_where=text("factory_id IS NULL"),
+            postgresql_where=text("factory_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    factory_id: Mapped[int | None] = mapped_column(
+        ForeignKey("factory.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEventRow(Base):
+    """Who did what to which record, for accountability; no message texts."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32), default="")
+    subject_id: Mapped[str] = mapped_column(String(64), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

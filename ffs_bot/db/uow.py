@@ -1,0 +1,66 @@
+"""The unit of work: one transaction that rolls back unless `commit()` is called."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+__all__ = ["Database", "UnitOfWork"]
+
+
+class UnitOfWork:
+    """One transaction; services read and write through `session`."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self.committed = False
+
+    @property
+    def session(self) -> AsyncSession:
+        """The open session; only valid inside `async with`."""
+        if self._session is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        """The database engine's name: 'sqlite' or 'postgresql'."""
+        return self.session.get_bind().dialect.name
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        self.committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if not self.committed:
+                await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+
+    async def commit(self) -> None:
+        """Make everything done in this unit of work permanent."""
+        await self.session.commit()
+        self.committed = True
+
+
+class Database:
+    """The engine's session factory, handing out units of work."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    def uow(self) -> UnitOfWork:
+        """Return a new unit of work."""
+        return UnitOfWork(self.sessions)

@@ -1,0 +1,59 @@
+"""What channels hand to the conversation engine, and what it hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Choice", "Inbound", "Reply", "replies_from_json", "replies_to_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message or button press from a person on a channel."""
+
+    channel: str
+    user_id: str
+    text: str | None = None
+    payload: str | None = None
+    language_hint: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button: a translated label and a short, language-free payload."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message to send back: text and optional choices."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the reply as plain JSON-ready data."""
+        return {
+            "text": self.text,
+            "choices": [{"label": c.label, "payload": c.payload} for c in self.choices],
+        }
+
+
+def replies_to_json(replies: list[Reply]) -> list[dict[str, Any]]:
+    """Return replies as JSON-ready data, for storage and the console's JSON lines."""
+    return [reply.to_json() for reply in replies]
+
+
+def replies_from_json(data: list[dict[str, Any]]) -> list[Reply]:
+    """Rebuild replies stored by `replies_to_json`."""
+    return [
+        Reply(
+            text=str(item["text"]),
+            choices=tuple(Choice(str(c["label"]), str(c["payload"])) for c in item["choices"]),
+        )
+        for item in data
+    ]

@@ -1,0 +1,106 @@
+"""Domain records the services hand out: frozen dataclasses, no database types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Channel",
+    "ConversationState",
+    "Factory",
+    "Identity",
+    "Person",
+    "PersonStatus",
+    "RoleGrant",
+    "RoleName",
+]
+
+
+class Channel(StrEnum):
+    """Where a person talks to us."""
+
+    CONSOLE = "console"
+    TELEGRAM = "telegram"
+    WECHAT = "wechat"
+
+
+class PersonStatus(StrEnum):
+    """Whether pushes may reach a person."""
+
+    ACTIVE = "active"
+    STOPPED = "stopped"
+
+
+class RoleName(StrEnum):
+    """Staff roles; coordinators and sponsor viewers are scoped to factories."""
+
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    SPONSOR = "sponsor"
+
+
+@dataclass(frozen=True, slots=True)
+class Factory:
+    """A factory that may host a Family-Friendly Space."""
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    city: str
+    timezone: str
+
+    def name(self, language: str) -> str:
+        """Return the factory's name in `language` (Chinese unless English is asked for)."""
+        return self.name_en if language == "en" else self.name_zh
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A worker or staff member, whatever channel they use."""
+
+    id: int
+    display_name: str | None
+    language: str | None
+    factory_id: int | None
+    status: PersonStatus
+    onboarded_at: datetime | None
+
+    @property
+    def onboarded(self) -> bool:
+        """Whether the person has finished the first-contact conversation."""
+        return self.onboarded_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One person's account on one channel."""
+
+    id: int
+    person_id: int
+    channel: str
+    external_user_id: str
+    language_hint: str | None
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """Where a person is in a conversation; saved with each step's data."""
+
+    step: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    choices: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    """A staff role held by a person, with its factory scope (none for admins)."""
+
+    person_id: int
+    role: RoleName
+    factory_code: str | None
+    channel: str
+    external_user_id: str

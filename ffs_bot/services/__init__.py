@@ -1,0 +1,1 @@
+"""Use cases: plain async functions taking a unit of work and primitives."""

@@ -1,0 +1,91 @@
+"""Staff roles: programme admins, factory coordinators and sponsor viewers."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ffs_bot.db.tables import FactoryRow, IdentityRow, RoleRow
+from ffs_bot.db.uow import UnitOfWork
+from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.model import Channel, RoleGrant, RoleName
+from ffs_bot.services.audit import record_event
+from ffs_bot.services.factories import normalise_code
+from ffs_bot.services.people import touch_identity
+
+__all__ = ["grant_role", "list_roles"]
+
+
+async def grant_role(
+    uow: UnitOfWork,
+    *,
+    channel: str,
+    external_user_id: str,
+    role: RoleName,
+    factory_codes: list[str],
+    actor_person_id: int | None = None,
+) -> list[RoleGrant]:
+    """Give a channel account a staff role; granting one it holds already changes nothing.
+
+    Raises:
+        InvalidInput: an unknown channel, an admin given factories, or a scoped role given none.
+        NotFound: a factory code that does not exist.
+    """
+    if channel not in {c.value for c in Channel}:
+        raise InvalidInput(f"unknown channel {channel!r}")
+    if not external_user_id.strip():
+        raise InvalidInput("the user id is empty")
+    codes = sorted({normalise_code(code) for code in factory_codes})
+    if role is RoleName.ADMIN and codes:
+        raise InvalidInput("a programme admin covers every factory: give no --factory")
+    if role is not RoleName.ADMIN and not codes:
+        raise InvalidInput(f"a {role.value} needs at least one --factory")
+    factories = {
+        row.code: row.id
+        for row in await uow.session.scalars(select(FactoryRow).where(FactoryRow.code.in_(codes)))
+    }
+    missing = [code for code in codes if code not in factories]
+    if missing:
+        raise NotFound("unknown factory code(s): " + ", ".join(missing))
+    person, _identity = await touch_identity(uow, channel, external_user_id.strip(), seen=False)
+    held = {
+        row.factory_id
+        for row in await uow.session.scalars(
+            select(RoleRow).where(RoleRow.person_id == person.id, RoleRow.role == role.value)
+        )
+    }
+    scopes: list[int | None] = [factories[code] for code in codes] if codes else [None]
+    for factory_id in scopes:
+        if factory_id in held:
+            continue
+        uow.session.add(RoleRow(person_id=person.id, role=role.value, factory_id=factory_id))
+        await record_event(
+            uow,
+            "staff.grant",
+            actor_person_id=actor_person_id,
+            subject_type="person",
+            subject_id=person.id,
+            role=role.value,
+            factory_id=factory_id,
+        )
+    await uow.session.flush()
+    return [grant for grant in await list_roles(uow) if grant.person_id == person.id]
+
+
+async def list_roles(uow: UnitOfWork) -> list[RoleGrant]:
+    """Return every staff role with the account it was granted to."""
+    rows = await uow.session.execute(
+        select(RoleRow.person_id, RoleRow.role, FactoryRow.code, IdentityRow)
+        .join(IdentityRow, IdentityRow.person_id == RoleRow.person_id)
+        .outerjoin(FactoryRow, FactoryRow.id == RoleRow.factory_id)
+        .order_by(IdentityRow.channel, IdentityRow.external_user_id, RoleRow.role, FactoryRow.code)
+    )
+    return [
+        RoleGrant(
+            person_id=person_id,
+            role=RoleName(role),
+            factory_code=code,
+            channel=identity.channel,
+            external_user_id=identity.external_user_id,
+        )
+        for person_id, role, code, identity in rows
+    ]

@@ -1,0 +1,1 @@
+"""Channel-neutral conversations: each inbound message runs one step and returns replies."""

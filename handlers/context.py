@@ -1,0 +1,82 @@
+"""What a step works with: the person, their stored state, the language, and the replies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ffs_bot.db.uow import UnitOfWork
+from ffs_bot.i18n import Translator, Translators, negotiate_language
+from ffs_bot.messages import Choice, Reply
+from ffs_bot.model import ConversationState, Identity, Person
+
+if TYPE_CHECKING:
+    from handlers.router import Router
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    """One inbound message's view of the world, and the replies it produces."""
+
+    uow: UnitOfWork
+    person: Person
+    identity: Identity
+    state: ConversationState
+    translators: Translators
+    router: Router
+    replies: list[Reply] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def language(self) -> str:
+        """The person's chosen language, else the one their app suggests."""
+        return self.person.language or negotiate_language(self.identity.language_hint)
+
+    @property
+    def t(self) -> Translator:
+        """The translator for the person's language."""
+        return self.translators[self.language]
+
+    def _(self, msgid: str, /, **params: Any) -> str:
+        """Translate `msgid` into the person's language and fill its placeholders."""
+        return self.t._(msgid, **params)
+
+    def other_language(self) -> str:
+        """The language the person is not using, for bilingual lines."""
+        return next(lang for lang in self.translators if lang != self.language)
+
+    def both(self, msgid: str, separator: str = " / ") -> str:
+        """`msgid` in the person's language first, then in the other one."""
+        first = self._(msgid)
+        second = self.translators[self.other_language()]._(msgid)
+        return first if first == second else f"{first}{separator}{second}"
+
+    def note(self, text: str) -> None:
+        """Put a line (an error, a confirmation) at the top of the next message."""
+        self.notes.append(text)
+
+    def say(self, text: str, choices: Iterable[Choice] = ()) -> None:
+        """Add a reply; its choices become the ones a typed number or label picks from."""
+        buttons = tuple(choices)
+        self.replies.append(Reply("\n\n".join([*self.notes, text]), buttons))
+        self.notes.clear()
+        self.state.choices = [{"label": c.label, "payload": c.payload} for c in buttons]
+
+    def flush_notes(self) -> None:
+        """Send notes that no prompt followed as a message of their own."""
+        if self.notes:
+            self.replies.append(Reply("\n\n".join(self.notes)))
+            self.notes.clear()
+            self.state.choices = []
+
+    async def go(self, step: str) -> None:
+        """Move to `step` and ask its question."""
+        self.state.step = step
+        await self.router.get(step).prompt(self)
+
+    async def reprompt(self) -> None:
+        """Ask the current step's question again (after a note, say)."""
+        await self.go(self.state.step)

@@ -1,0 +1,132 @@
+"""The conversation engine: an `Inbound` in, one step run in one transaction, replies out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ffs_bot.db.uow import UnitOfWork
+from ffs_bot.i18n import N_, Translators, negotiate_language
+from ffs_bot.messages import Inbound, Reply
+from ffs_bot.services.conversations import load_state, save_state
+from ffs_bot.services.inbound import claim_inbound, store_replies
+from ffs_bot.services.people import touch_identity
+from handlers import account, menu, onboarding
+from handlers.context import Context
+from handlers.router import Router
+from handlers.text import MAX_INPUT_CHARS, Command, clean_text, match_choice, parse_command
+
+__all__ = ["ConversationEngine", "build_router"]
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_CHARS = 64
+FAILURE = N_("Sorry, something went wrong on our side. Please try again in a moment.")
+
+
+def build_router() -> Router:
+    """Compose every feature's steps."""
+    router = Router()
+    for feature in (onboarding, menu, account):
+        router.include(feature.steps())
+    return router
+
+
+class ConversationEngine:
+    """Runs conversations for every channel against the database."""
+
+    def __init__(
+        self, uow_factory: Callable[[], UnitOfWork], translators: Translators, router: Router
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._translators = translators
+        self._router = router
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Answer one inbound message; the same message twice has one effect and one answer."""
+        language = negotiate_language(inbound.language_hint)
+        try:
+            async with self._uow_factory() as uow:
+                if inbound.message_id:
+                    earlier = await claim_inbound(uow, inbound.channel, inbound.message_id)
+                    if earlier is not None:
+                        return earlier
+                person, identity = await touch_identity(
+                    uow, inbound.channel, inbound.user_id, inbound.language_hint
+                )
+                state = await load_state(uow, identity.id)
+                ctx = Context(uow, person, identity, state, self._translators, self._router)
+                language = ctx.language
+                await self._step(ctx, inbound)
+                ctx.flush_notes()
+                await save_state(uow, identity.id, ctx.state)
+                if inbound.message_id:
+                    await store_replies(uow, inbound.channel, inbound.message_id, ctx.replies)
+                await uow.commit()
+                return ctx.replies
+        except Exception:
+            # Never the message's text: it may hold names or worse.
+            log.exception("step failed on channel %s", inbound.channel)
+            return [Reply(self._translators[language]._(FAILURE))]
+
+    async def _step(self, ctx: Context, inbound: Inbound) -> None:
+        if inbound.payload is not None:
+            await self._press(ctx, clean_text(inbound.payload)[:MAX_PAYLOAD_CHARS])
+            return
+        text = clean_text(inbound.text or "")
+        if not ctx.state.step or ctx.state.step not in self._router:
+            # First contact, or a step a newer release removed: (re)start the conversation.
+            command = parse_command(text)
+            await onboarding.start(ctx, command.argument if command else "")
+            return
+        if not text:
+            ctx.note(ctx._("I can only read text. Please type your answer or tap a button."))
+            await ctx.reprompt()
+            return
+        if len(text) > MAX_INPUT_CHARS:
+            ctx.note(
+                ctx._(
+                    "That message is too long. Please keep it under {limit} characters.",
+                    limit=MAX_INPUT_CHARS,
+                )
+            )
+            await ctx.reprompt()
+            return
+        command = parse_command(text)
+        if command is not None:
+            await self._command(ctx, command.command, command.argument)
+            return
+        payload = match_choice(ctx.state.choices, text)
+        if payload is not None:
+            await self._press(ctx, payload)
+            return
+        if not await self._router.get(ctx.state.step).on_text(ctx, text):
+            ctx.note(ctx._("Sorry, I didn't understand that. Tap a button, or send help."))
+            await ctx.reprompt()
+
+    async def _press(self, ctx: Context, payload: str) -> None:
+        global_commands = {command.value: command for command in Command}
+        if payload in global_commands and payload != Command.START:
+            await self._command(ctx, global_commands[payload], "")
+            return
+        step = ctx.state.step
+        if step in self._router and await self._router.get(step).on_press(ctx, payload):
+            return
+        if not step:
+            await onboarding.start(ctx, "")
+            return
+        ctx.note(ctx._("That button is no longer active. Send menu to see your options."))
+
+    async def _command(self, ctx: Context, command: Command, argument: str) -> None:
+        if command is Command.START:
+            await onboarding.start(ctx, argument)
+        elif command is Command.MENU:
+            await menu.open_menu(ctx)
+        elif command is Command.HELP:
+            ctx.note(menu.help_text(ctx))
+            if ctx.state.step:
+                await ctx.reprompt()
+        elif command is Command.LANGUAGE:
+            await onboarding.choose_language(ctx)
+        else:
+            await menu.cancel(ctx)

@@ -1,0 +1,86 @@
+"""The main menu, help, and cancelling whatever is under way."""
+
+from __future__ import annotations
+
+from ffs_bot.i18n import N_
+from ffs_bot.messages import Choice
+from handlers import onboarding
+from handlers.context import Context
+from handlers.router import Step
+
+__all__ = ["MAIN", "cancel", "help_text", "main_menu_choice", "open_menu", "steps"]
+
+MAIN = "main"
+MENU_PAYLOAD = "menu"
+
+
+def main_menu_choice(ctx: Context) -> Choice:
+    """A button back to the main menu."""
+    return Choice(ctx._("Main menu"), MENU_PAYLOAD)
+
+
+async def open_menu(ctx: Context) -> None:
+    """Show the main menu, or finish signing up first."""
+    if not ctx.person.onboarded:
+        if ctx.state.step:
+            ctx.note(ctx._("Let's finish signing up first."))
+        await onboarding.continue_onboarding(ctx)
+        return
+    ctx.state.data.clear()
+    await ctx.go(MAIN)
+
+
+def help_text(ctx: Context) -> str:
+    """Explain the words that work everywhere."""
+    return ctx._(
+        "You can send these words at any time:\n"
+        "• menu: the main menu\n"
+        "• language: 中文 or English\n"
+        "• cancel: stop what you are doing\n"
+        "• help: this message\n"
+        "Or tap a button."
+    )
+
+
+async def cancel(ctx: Context) -> None:
+    """Leave what is under way without saving it."""
+    step = ctx.state.step
+    if not ctx.person.onboarded:
+        ctx.state.data.clear()
+        ctx.state.step = ""
+        ctx.say(ctx._("Stopped. Send any message when you want to start again."))
+    elif step == MAIN:
+        ctx.note(ctx._("There is nothing to cancel."))
+        await open_menu(ctx)
+    else:
+        ctx.note(ctx._("Cancelled. Nothing was changed."))
+        await open_menu(ctx)
+
+
+class MainMenuStep(Step):
+    """What an onboarded person can do."""
+
+    name = MAIN
+
+    async def prompt(self, ctx: Context) -> None:
+        """Show the menu's buttons."""
+        ctx.say(
+            ctx._("{name}, what would you like to do?", name=ctx.person.display_name or ""),
+            [
+                Choice(ctx._("My details"), "account"),
+                Choice(ctx.both(N_("Language")), "language"),
+                Choice(ctx._("Help"), "help"),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Open the part of the menu that was pressed."""
+        if payload == "account":
+            await ctx.go("account")
+            return True
+        return False
+
+
+def steps() -> list[Step]:
+    """Return the main menu's steps."""
+    return [MainMenuStep()]
