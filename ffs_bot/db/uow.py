@@ -41,13 +41,11 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Closing rolls back whatever was not committed; unlike rollback() it leaves loaded
+        # records readable, so callers may use what they read after the block.
         session = self.session
-        try:
-            if not self.committed:
-                await session.rollback()
-        finally:
-            await session.close()
-            self._session = None
+        self._session = None
+        await session.close()
 
     async def commit(self) -> None:
         """Make everything done in this unit of work permanent."""

@@ -1,0 +1,121 @@
+"""Shared fixtures: catalogs, and databases on SQLite always and PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ffs_bot.config import normalise_database_url
+from ffs_bot.db.engine import create_engine, create_session_factory
+from ffs_bot.db.migrate import upgrade
+from ffs_bot.db.tables import Base
+from ffs_bot.db.uow import Database
+from ffs_bot.i18n import Translator, load_translators
+from handlers.engine import ConversationEngine, build_router
+
+REPO = Path(__file__).resolve().parent.parent
+LOCALES = REPO / "locales"
+POSTGRES_ENV = "FFS_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def translators() -> dict[str, Translator]:
+    return load_translators(LOCALES)
+
+
+def _admin_url(url: str) -> str:
+    return normalise_database_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_admin_url(url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/postgres)"
+        )
+    name = f"ffs_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(server, f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_database_url(server)).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_PG_MIGRATED: set[str] = set()
+
+
+async def _fresh_postgres(url: str) -> AsyncEngine:
+    engine = create_engine(url)
+    if url not in _PG_MIGRATED:
+        await upgrade(engine)
+        _PG_MIGRATED.add(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    return engine
+
+
+@dataclass
+class Backend:
+    """A migrated, empty database and what the conversation engine needs on top of it."""
+
+    name: str
+    url: str
+    engine: AsyncEngine
+    db: Database
+    conversations: ConversationEngine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend_name == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite+aiosqlite:///{tmp_path / 'ffs.db'}"
+
+
+@pytest.fixture
+async def backend(
+    backend_name: str, database_url: str, translators: dict[str, Translator]
+) -> AsyncIterator[Backend]:
+    if backend_name == "postgresql":
+        engine = await _fresh_postgres(database_url)
+    else:
+        engine = create_engine(database_url)
+        await upgrade(engine)
+    db = Database(create_session_factory(engine))
+    conversations = ConversationEngine(db.uow, translators, build_router())
+    try:
+        yield Backend(backend_name, database_url, engine, db, conversations)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def db(backend: Backend) -> Database:
+    return backend.db

@@ -1,0 +1,84 @@
+"""Helpers for driving conversations in tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from ffs_bot.db.uow import Database
+from ffs_bot.messages import Inbound, Reply
+from ffs_bot.services.factories import FactoryInput, import_factories
+from handlers.engine import ConversationEngine
+
+FACTORIES = [
+    FactoryInput("SZ01", "深圳龙岗欢乐玩具厂", "Longgang Happy Toys", "深圳", "Asia/Shanghai"),
+    FactoryInput("SZ02", "深圳宝安星光玩具厂", "Bao'an Starlight Toys", "深圳", "Asia/Shanghai"),
+    FactoryInput("DG01", "东莞长安彩虹玩具厂", "Chang'an Rainbow Toys", "东莞", "Asia/Shanghai"),
+    FactoryInput("100%", "百分百玩具厂", "Hundred Percent Toys", "河源", "Asia/Shanghai"),
+]
+
+_ids = itertools.count(1)
+
+
+async def seed_factories(db: Database) -> None:
+    """Store the test factories."""
+    async with db.uow() as uow:
+        await import_factories(uow, FACTORIES)
+        await uow.commit()
+
+
+class Chat:
+    """One person talking to the engine, the way a channel adapter would."""
+
+    def __init__(
+        self,
+        engine: ConversationEngine,
+        user: str = "u1",
+        language_code: str | None = None,
+        channel: str = "console",
+    ) -> None:
+        self.engine = engine
+        self.user = user
+        self.language_code = language_code
+        self.channel = channel
+        self.last: list[Reply] = []
+
+    async def send(self, text: str | None, *, message_id: str | None = None) -> list[Reply]:
+        """Send text and return the replies."""
+        return await self._handle(Inbound(self.channel, self.user, text=text), message_id)
+
+    async def press(self, payload: str, *, message_id: str | None = None) -> list[Reply]:
+        """Press a button by its payload and return the replies."""
+        return await self._handle(Inbound(self.channel, self.user, payload=payload), message_id)
+
+    async def _handle(self, inbound: Inbound, message_id: str | None) -> list[Reply]:
+        inbound = Inbound(
+            channel=inbound.channel,
+            user_id=inbound.user_id,
+            text=inbound.text,
+            payload=inbound.payload,
+            language_hint=self.language_code,
+            message_id=message_id or f"m{next(_ids)}",
+        )
+        self.last = await self.engine.handle(inbound)
+        return self.last
+
+    @property
+    def text(self) -> str:
+        """All text of the last answer."""
+        return "\n".join(reply.text for reply in self.last)
+
+    @property
+    def payloads(self) -> list[str]:
+        """The payloads of the last answer's buttons."""
+        return [c.payload for reply in self.last for c in reply.choices]
+
+    async def onboard(
+        self, *, language: str = "en", factory: str = "SZ01", name: str = "Ah Ming"
+    ) -> None:
+        """Go through first contact to the main menu."""
+        await self.send("/start")
+        await self.press(f"lang:{language}")
+        await self.send(factory)
+        await self.press("consent:yes")
+        await self.send(name)
+        assert "account" in self.payloads, self.text

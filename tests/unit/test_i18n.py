@@ -1,0 +1,121 @@
+"""Language negotiation and the catalogs: complete, consistent, and read without compiling."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from ffs_bot.i18n import LANGUAGES, negotiate_language
+from tests.conftest import LOCALES, REPO
+
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+@pytest.mark.parametrize(
+    ("code", "language"),
+    [
+        ("zh", "zh_Hans"),
+        ("zh-hans", "zh_Hans"),
+        ("zh-CN", "zh_Hans"),
+        ("zh_CN", "zh_Hans"),
+        ("zh-hant", "zh_Hans"),
+        ("zh-TW", "zh_Hans"),
+        ("ZH-HK", "zh_Hans"),
+        ("en", "en"),
+        ("en-US", "en"),
+        ("en_GB", "en"),
+        ("EN", "en"),
+        ("", "zh_Hans"),
+        (None, "zh_Hans"),
+        ("fr", "zh_Hans"),
+        ("english", "zh_Hans"),
+    ],
+)
+def test_client_language_codes_map_to_a_language_we_speak(code: str | None, language: str) -> None:
+    assert negotiate_language(code) == language
+
+
+def _catalog(language: str):
+    with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return read_po(f, locale=language)
+
+
+def _ids(message) -> tuple[str, ...]:
+    return message.id if isinstance(message.id, tuple) else (message.id,)
+
+
+def _strings(message) -> tuple[str, ...]:
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
+def _extracted() -> set[str]:
+    found: set[str] = set()
+    for package in ("ffs_bot", "handlers", "bot"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            REPO / package, method_map=[("**.py", "python")]
+        ):
+            found.add(message[0] if isinstance(message, tuple) else message)
+    return found
+
+
+def test_every_message_in_the_code_is_in_the_template_and_nothing_stale() -> None:
+    with (LOCALES / "messages.pot").open("rb") as f:
+        template = {_ids(m)[0] for m in read_po(f) if m.id}
+    assert _extracted() == template, "run scripts/update-catalogs"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_each_catalog_has_every_template_message(language: str) -> None:
+    with (LOCALES / "messages.pot").open("rb") as f:
+        template = {_ids(m)[0] for m in read_po(f) if m.id}
+    assert {_ids(m)[0] for m in _catalog(language) if m.id} == template
+
+
+def test_chinese_catalog_is_complete_reviewed_and_keeps_placeholders() -> None:
+    problems = []
+    for message in _catalog("zh_Hans"):
+        if not message.id:
+            continue
+        ids, strings = _ids(message), _strings(message)
+        if message.fuzzy or not all(strings):
+            problems.append(("untranslated or fuzzy", ids[0]))
+            continue
+        wanted = set(PLACEHOLDER.findall(" ".join(ids)))
+        for string in strings:
+            if set(PLACEHOLDER.findall(string)) != wanted:
+                problems.append(("placeholders differ", ids[0]))
+            # A Chinese translation with no Chinese in it is English left behind.
+            words = PLACEHOLDER.sub("", ids[0])
+            if re.search(r"[a-zA-Z]{4,}", words) and not re.search(r"[\u4e00-\u9fff]", string):
+                problems.append(("no Chinese", ids[0]))
+    assert problems == []
+
+
+def test_translators_translate_fill_placeholders_and_format_dates(translators) -> None:
+    zh, en = translators["zh_Hans"], translators["en"]
+    assert zh._("Welcome, {name}! You're all set.", name="王姐") == "欢迎您，王姐！登记完成了。"
+    assert en._("Welcome, {name}! You're all set.", name="Li") == "Welcome, Li! You're all set."
+    when = datetime(2026, 7, 14, 1, 0, tzinfo=UTC)
+    assert "9:00" in zh.datetime(when, "Asia/Shanghai", "short")
+    assert "2026" in en.datetime(when, "Asia/Shanghai")
+
+
+def test_a_user_value_with_braces_is_not_taken_for_a_placeholder(translators) -> None:
+    text = translators["en"]._("Welcome, {name}! You're all set.", name="{name}{0}")
+    assert text == "Welcome, {name}{0}! You're all set."
+
+
+def test_plural_messages_choose_by_number(translators) -> None:
+    singular = (
+        "{n} factory matches. Here are the first {shown}; type more of the name to narrow it down."
+    )
+    plural = (
+        "{n} factories match. Here are the first {shown}; type more of the name to narrow it down."
+    )
+    assert translators["en"].ngettext(singular, plural, 1, shown=1).startswith("1 factory matches")
+    assert translators["en"].ngettext(singular, plural, 7, shown=5).startswith("7 factories match")
+    assert translators["zh_Hans"].ngettext(singular, plural, 7, shown=5).startswith("有 7 家")
