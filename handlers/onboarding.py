@@ -175,6 +175,7 @@ class ConsentStep(Step):
         if payload == "consent:yes":
             factory_id = int(ctx.state.data.pop("factory_id"))
             ctx.person = await people.grant_privacy(ctx.uow, ctx.person.id, factory_id)
+            ctx.note(ctx._("Thank you!"))
             await ctx.go(NAME)
         elif payload == "consent:no":
             ctx.say(
@@ -203,7 +204,7 @@ class NameStep(Step):
         """Ask for a name."""
         ctx.say(
             ctx._(
-                "Thank you! What should we call you? For example: 李姐 or Ah Ming "
+                "What should we call you? For example: 李姐 or Ah Ming "
                 "(up to {limit} characters).",
                 limit=people.MAX_DISPLAY_NAME,
             )

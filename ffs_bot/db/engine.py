@@ -20,11 +20,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create an async engine, with the SQLite settings that keep concurrent writes safe."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _create_async_engine(url, echo=echo, pool_pre_ping=True)
+        return _create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = _create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        url,
+        echo=echo,
+        hide_parameters=True,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
     _configure_sqlite(engine)
     return engine
