@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.app import App, build_app
 from bot.console import run_human, run_jsonl
+from bot.run import run_service, run_worker
 from ffs_bot.config import Settings
 from ffs_bot.db.migrate import upgrade
 from ffs_bot.demo import load_demo
@@ -143,13 +145,40 @@ async def _staff_list(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _need_telegram(app: App) -> None:
+    if app.settings.telegram_bot_token is None:
+        raise CommandError(
+            "TELEGRAM_BOT_TOKEN is not set. Set it (and TELEGRAM_WEBHOOK_URL for a webhook), "
+            "or try the bot offline with 'ffs-bot demo'."
+        )
+
+
+async def _run_service(app: App, args: argparse.Namespace) -> int:
+    """Run the bot on Telegram, with the delivery worker inside unless told not to."""
+    _need_telegram(app)
+    await run_service(app, worker=not args.no_worker)
+    return EXIT_OK
+
+
+async def _run_worker(app: App, args: argparse.Namespace) -> int:
+    """Run the delivery worker alone."""
+    _need_telegram(app)
+    await run_worker(app)
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ffs-bot", description="FFS Bot: Family-Friendly Spaces and parent training."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("run", help="run the bot on its chat channels")
+    run = commands.add_parser("run", help="answer on Telegram and deliver the outbox")
+    run.add_argument("--no-worker", action="store_true", help="leave delivery to ffs-bot worker")
+    run.set_defaults(handler=_run_service)
+    commands.add_parser(
+        "worker", help="deliver the outbox (one of several processes)"
+    ).set_defaults(handler=_run_worker)
 
     def chat_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--user", default="local", help="console user id (default: local)")
@@ -210,13 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command == "run":
-        print(
-            "ffs-bot run starts the Telegram and WeChat channels, which are not part of this "
-            "release yet. Try the bot with 'ffs-bot demo' or 'ffs-bot chat'.",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")
@@ -230,6 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(args.handler, settings, args))
     except (CommandError, FfsError, ValueError) as exc:
         print(f"ffs-bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except SQLAlchemyError as exc:
+        # One line, not a stack trace; parameters are hidden, so no personal data shows.
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        print(f"ffs-bot: database error: {type(cause).__name__}: {cause}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", alias="FFS_HTTP_HOST")
     http_port: int = Field(default=8080, alias="FFS_HTTP_PORT", ge=1, le=65535)
 
+    concurrency: int = Field(default=16, alias="FFS_CONCURRENCY", ge=1, le=256)
+    outbox_max_attempts: int = Field(default=5, alias="FFS_OUTBOX_MAX_ATTEMPTS", ge=1, le=100)
+
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str | None = Field(default=None, alias="TELEGRAM_API_BASE_URL")
     telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
@@ -57,6 +61,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret_alphabet(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as a secret token.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("use 1-256 letters, digits, '_' or '-'")
         return value
 
     @field_validator("database_url")

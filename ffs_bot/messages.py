@@ -30,17 +30,25 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A message to send back: text and optional choices."""
+    """A message to send back: text and optional choices.
+
+    A `brief` reply is a short notice (a stale button, say) that a channel may show as a
+    passing pop-up instead of a message.
+    """
 
     text: str
     choices: tuple[Choice, ...] = ()
+    brief: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Return the reply as plain JSON-ready data."""
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "choices": [{"label": c.label, "payload": c.payload} for c in self.choices],
         }
+        if self.brief:
+            data["brief"] = True
+        return data
 
 
 def replies_to_json(replies: list[Reply]) -> list[dict[str, Any]]:
@@ -54,6 +62,7 @@ def replies_from_json(data: list[dict[str, Any]]) -> list[Reply]:
         Reply(
             text=str(item["text"]),
             choices=tuple(Choice(str(c["label"]), str(c["payload"])) for c in item["choices"]),
+            brief=bool(item.get("brief", False)),
         )
         for item in data
     ]

@@ -65,6 +65,10 @@ class Context:
         self.notes.clear()
         self.state.choices = [{"label": c.label, "payload": c.payload} for c in buttons]
 
+    def say_brief(self, text: str) -> None:
+        """Add a short notice that leaves the current question and its buttons as they are."""
+        self.replies.append(Reply(text, brief=True))
+
     def flush_notes(self) -> None:
         """Send notes that no prompt followed as a message of their own."""
         if self.notes:

@@ -10,7 +10,7 @@ from ffs_bot.i18n import N_, Translators, negotiate_language
 from ffs_bot.messages import Inbound, Reply
 from ffs_bot.services.conversations import load_state, save_state
 from ffs_bot.services.inbound import claim_inbound, store_replies
-from ffs_bot.services.people import touch_identity
+from ffs_bot.services.people import set_reachable, touch_identity
 from handlers import account, menu, onboarding
 from handlers.context import Context
 from handlers.router import Router
@@ -69,6 +69,18 @@ class ConversationEngine:
             log.exception("step failed on channel %s", inbound.channel)
             return [Reply(self._translators[language]._(FAILURE))]
 
+    async def set_reachable(
+        self, channel: str, user_id: str, *, reachable: bool, event_id: str | None = None
+    ) -> None:
+        """Note that a person blocked us (no more pushes) or unblocked us; once per event."""
+        async with self._uow_factory() as uow:
+            if event_id and await claim_inbound(uow, channel, event_id) is not None:
+                return
+            await set_reachable(uow, channel, user_id, reachable=reachable)
+            if event_id:
+                await store_replies(uow, channel, event_id, [])
+            await uow.commit()
+
     async def _step(self, ctx: Context, inbound: Inbound) -> None:
         if inbound.payload is not None:
             await self._press(ctx, clean_text(inbound.payload)[:MAX_PAYLOAD_CHARS])
@@ -115,7 +127,7 @@ class ConversationEngine:
         if not step:
             await onboarding.start(ctx, "")
             return
-        ctx.note(ctx._("That button is no longer active. Send menu to see your options."))
+        ctx.say_brief(ctx._("That button is no longer active. Send menu to see your options."))
 
     async def _command(self, ctx: Context, command: Command, argument: str) -> None:
         if command is Command.START:

@@ -21,6 +21,9 @@ from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translator, load_translators
 from handlers.engine import ConversationEngine, build_router
 
+# PTB's coming behaviour, as the service opts into it (bot/telegram/factory.py).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 REPO = Path(__file__).resolve().parent.parent
 LOCALES = REPO / "locales"
 POSTGRES_ENV = "FFS_TEST_POSTGRES_URL"
@@ -119,3 +122,14 @@ async def backend(
 @pytest.fixture
 def db(backend: Backend) -> Database:
     return backend.db
+
+
+@pytest.fixture
+async def telegram(backend: Backend, translators: dict[str, Translator]):
+    from tests.telegram_harness import start_harness
+
+    harness = await start_harness(backend, translators)
+    try:
+        yield harness
+    finally:
+        await harness.channel.stop()

@@ -28,6 +28,8 @@ __all__ = [
     "ConversationRow",
     "FactoryRow",
     "IdentityRow",
+    "InboundUpdateRow",
+    "OutboxRow",
     "PersonRow",
     "ProcessedInboundRow",
     "RoleRow",
@@ -204,3 +206,50 @@ class AuditEventRow(Base):
     subject_type: Mapped[str] = mapped_column(String(32), default="")
     subject_id: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class InboundUpdateRow(Base):
+    """A channel update stored before it is confirmed to the channel, until it is handled.
+
+    Polling confirms an update to Telegram only after this row is committed, and a webhook
+    answers 200 only then; a crash leaves the row here, and it is handled after the restart.
+    """
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    # Updates with the same key are handled one at a time, in the order they arrived.
+    chat_key: Mapped[str] = mapped_column(String(128))
+    body: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class OutboxRow(Base):
+    """A message to push later; the worker claims, sends and settles it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient", "channel", "recipient", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # One logical message, one row: enqueueing the same key again does nothing.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(128))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    content: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()

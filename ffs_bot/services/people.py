@@ -12,6 +12,7 @@ from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import InvalidInput, NotFound
 from ffs_bot.i18n import LANGUAGES
 from ffs_bot.model import Identity, Person, PersonStatus
+from ffs_bot.outbox import stop_pending_for
 from ffs_bot.privacy import PRIVACY_CONSENT, PRIVACY_NOTICE_VERSION
 from ffs_bot.services.audit import record_event
 
@@ -27,6 +28,7 @@ __all__ = [
     "set_display_name",
     "set_factory",
     "set_language",
+    "set_reachable",
     "touch_identity",
 ]
 
@@ -258,4 +260,27 @@ async def complete_onboarding(uow: UnitOfWork, person_id: int, name: str) -> Per
     row.display_name = clean_display_name(name)
     if row.onboarded_at is None:
         row.onboarded_at = utcnow()
+    return _to_person(row)
+
+
+async def set_reachable(
+    uow: UnitOfWork, channel: str, external_user_id: str, *, reachable: bool
+) -> Person | None:
+    """Mark a person active again, or stopped (they blocked us): no pushes reach them then."""
+    found = await find_identity(uow, channel, external_user_id)
+    if found is None:
+        return None
+    row = await _person_row(uow, found[0].id)
+    status = PersonStatus.ACTIVE if reachable else PersonStatus.STOPPED
+    if row.status != status.value:
+        row.status = status.value
+        await record_event(
+            uow,
+            f"person.{status.value}",
+            subject_type="person",
+            subject_id=row.id,
+            channel=channel,
+        )
+    if not reachable:
+        await stop_pending_for(uow, row.id)
     return _to_person(row)

@@ -1,0 +1,216 @@
+"""The Telegram channel: store each update durably, then answer it, one chat at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from telegram import Bot, BotCommand, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+
+from bot.scheduler import ChatScheduler
+from bot.telegram.adapter import ALLOWED_UPDATES, CHANNEL, Converted, chat_key, convert
+from bot.telegram.adapter import message_arguments as reply_arguments
+from bot.telegram.ratelimit import retry_seconds
+from ffs_bot.db.uow import Database
+from ffs_bot.i18n import N_, Translator
+from ffs_bot.messages import Reply
+from ffs_bot.services.updates import (
+    StoredUpdate,
+    mark_update_done,
+    pending_updates,
+    store_updates,
+)
+from handlers.engine import ConversationEngine
+
+__all__ = ["COMMANDS", "TelegramChannel"]
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    ("start", N_("Start, or start again")),
+    ("menu", N_("Main menu")),
+    ("language", N_("中文 or English")),
+    ("help", N_("Help")),
+    ("cancel", N_("Stop what you are doing")),
+]
+POLL_TIMEOUT = 30
+SEND_ATTEMPTS = 3
+# How long a stop waits for updates already being answered.
+STOP_GRACE = 20.0
+
+
+class TelegramChannel:
+    """Receives updates (polling or webhook), keeps them, and answers them in order."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        conversations: ConversationEngine,
+        db: Database,
+        translators: dict[str, Translator],
+        *,
+        concurrency: int = 16,
+    ) -> None:
+        self.bot = bot
+        self._conversations = conversations
+        self._db = db
+        self._translators = translators
+        self._scheduler: ChatScheduler[StoredUpdate] = ChatScheduler(self._handle, concurrency)
+
+    async def start(self) -> None:
+        """Connect, set the command menus, and pick up updates a crash left unanswered."""
+        await self.bot.initialize()
+        async with self._db.uow() as uow:
+            leftover = await pending_updates(uow, CHANNEL)
+        if leftover:
+            log.info("answering %d updates stored before the last stop", len(leftover))
+        for stored in leftover:
+            self._scheduler.submit(stored.chat_key, stored)
+
+    async def set_commands(self) -> None:
+        """Set the bot's command menu in Chinese (the default) and in English."""
+        for language, code in (("zh_Hans", None), ("en", "en")):
+            t = self._translators[language]
+            await self.bot.set_my_commands(
+                [BotCommand(name, t._(description)) for name, description in COMMANDS],
+                language_code=code,
+            )
+
+    async def accept(self, bodies: list[dict[str, Any]]) -> None:
+        """Store raw updates durably, then queue the new ones to be answered.
+
+        Only after this returns may an update be confirmed to Telegram (the next poll's
+        offset, or the webhook's 200).
+        """
+        rows = [
+            (str(body["update_id"]), chat_key(body), body)
+            for body in bodies
+            if isinstance(body.get("update_id"), int)
+        ]
+        async with self._db.uow() as uow:
+            new = await store_updates(uow, CHANNEL, rows)
+            await uow.commit()
+        for stored in new:
+            self._scheduler.submit(stored.chat_key, stored)
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long-poll for updates until `stop` is set; confirm each batch only once stored."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        offset: int | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
+            except RetryAfter as exc:
+                await _sleep_unless(stop, retry_seconds(exc))
+                continue
+            except NetworkError:
+                failures += 1
+                log.warning("polling failed (%d in a row); retrying", failures)
+                await _sleep_unless(stop, min(2.0**failures, 30.0))
+                continue
+            if updates:
+                try:
+                    await self.accept([update.to_dict() for update in updates])
+                except Exception:
+                    # Not stored, so not confirmed: the next poll fetches them again.
+                    failures += 1
+                    log.exception("could not store updates (%d in a row)", failures)
+                    await _sleep_unless(stop, min(2.0**failures, 30.0))
+                    continue
+                offset = updates[-1].update_id + 1
+            failures = 0
+
+    async def join(self) -> None:
+        """Wait until every update accepted so far has been answered."""
+        await self._scheduler.join()
+
+    async def stop(self) -> None:
+        """Finish the updates being answered; the rest stay stored for the next start."""
+        await self._scheduler.close(STOP_GRACE)
+        await self.bot.shutdown()
+
+    async def _handle(self, stored: StoredUpdate) -> None:
+        """Answer one stored update, then mark it done."""
+        try:
+            update = Update.de_json(stored.body, self.bot)
+            converted = convert(update) if update is not None else None
+        except (TypeError, ValueError, KeyError):
+            # An update we cannot read would fail the same way after every restart.
+            log.warning("dropping unreadable update %s", stored.external_id)
+            converted = None
+        if converted is not None:
+            await self._answer(converted, stored.external_id)
+        async with self._db.uow() as uow:
+            await mark_update_done(uow, stored.id)
+            await uow.commit()
+
+    async def _answer(self, converted: Converted, external_id: str) -> None:
+        if converted.reachable is not None:
+            await self._conversations.set_reachable(
+                CHANNEL, converted.user_id, reachable=converted.reachable, event_id=external_id
+            )
+            return
+        assert converted.inbound is not None
+        replies = await self._conversations.handle(converted.inbound)
+        if converted.callback_query_id is not None:
+            replies = await self._acknowledge_press(converted, replies)
+        await self.send(converted.chat_id, converted.user_id, replies)
+
+    async def _acknowledge_press(self, converted: Converted, replies: list[Reply]) -> list[Reply]:
+        """Answer the press (as a pop-up for a brief notice) and take the buttons away."""
+        toast = replies[0].text if len(replies) == 1 and replies[0].brief else None
+        assert converted.callback_query_id is not None
+        results = await asyncio.gather(
+            self.bot.answer_callback_query(converted.callback_query_id, text=toast),
+            self.bot.edit_message_reply_markup(
+                chat_id=converted.chat_id,
+                message_id=converted.pressed_message_id,
+                reply_markup=None,
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            # An old message can no longer be edited, and a press answered late is
+            # refused; neither should stop the answer itself.
+            if isinstance(result, BadRequest):
+                log.debug("press acknowledgement refused: %s", result.message)
+            elif isinstance(result, Forbidden):
+                await self._blocked(converted.user_id)
+                return []
+            elif isinstance(result, BaseException):
+                raise result
+        return [] if toast is not None else replies
+
+    async def send(self, chat_id: int, user_id: str, replies: list[Reply]) -> None:
+        """Send replies in order; a person who blocked us is marked stopped."""
+        for reply in replies:
+            for attempt in range(1, SEND_ATTEMPTS + 1):
+                try:
+                    await self.bot.send_message(chat_id=chat_id, **reply_arguments(reply))
+                except Forbidden:
+                    await self._blocked(user_id)
+                    return
+                except BadRequest as exc:
+                    log.warning("Telegram refused a reply: %s", exc.message)
+                except NetworkError:
+                    # After the last attempt the update stays not done: after a restart it
+                    # is answered again from the stored answer, without running the step.
+                    if attempt == SEND_ATTEMPTS:
+                        raise
+                    await asyncio.sleep(2.0 ** (attempt - 1))
+                    continue
+                break
+
+    async def _blocked(self, user_id: str) -> None:
+        await self._conversations.set_reachable(CHANNEL, user_id, reachable=False)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -1,0 +1,149 @@
+"""Telegram's flood limits, kept for every sending call through PTB's rate-limiter hook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+__all__ = ["SENDING_ENDPOINTS", "FloodLimiter", "retry_seconds"]
+
+log = logging.getLogger(__name__)
+
+# Calls that put a message in a chat count against Telegram's limits; answering a button
+# press or polling does not.
+SENDING_ENDPOINTS = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+# Forget a chat's last send time once it no longer constrains anything.
+_PRUNE_AT = 10_000
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked us to wait, whichever type PTB gives it in."""
+    value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class FloodLimiter(BaseRateLimiter[bool]):
+    """Pushes: at most `overall` a second, one per `per_chat` seconds in a chat. All: 429s.
+
+    A push (a call made with `rate_limit_args=True`) reserves its time slot before it
+    waits, so concurrent callers are spaced without a lock. Direct answers to a person's
+    message are not spaced: a press gets its keyboard removed and its answer at once. After
+    a 429 every sending call waits `retry_after`, then the call is retried up to
+    `max_retries` times before the error is raised to the caller.
+    """
+
+    __slots__ = (
+        "_chat_next",
+        "_clock",
+        "_interval",
+        "_max_retries",
+        "_next",
+        "_pause_until",
+        "_per_chat",
+        "_sleep",
+        "retry_afters",
+    )
+
+    def __init__(
+        self,
+        overall: float = 30.0,
+        per_chat: float = 1.0,
+        max_retries: int = 3,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._interval = 1.0 / overall
+        self._per_chat = per_chat
+        self._max_retries = max_retries
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._pause_until = 0.0
+        self._chat_next: dict[str, float] = {}
+        self.retry_afters = 0
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def _reserve(self, chat: str | None) -> float:
+        """Take the next free slot for `chat`; return when it starts."""
+        now = self._clock()
+        start = max(now, self._next, self._pause_until)
+        if chat is not None:
+            start = max(start, self._chat_next.get(chat, 0.0))
+            if len(self._chat_next) > _PRUNE_AT:
+                self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+            self._chat_next[chat] = start + self._per_chat
+        self._next = start + self._interval
+        return start
+
+    async def wait_for_slot(self, chat: str | None) -> None:
+        """Wait until a send to `chat` keeps within the limits (and any 429 pause is over)."""
+        while True:
+            start = self._reserve(chat)
+            delay = start - self._clock()
+            if delay > 0:
+                await self._sleep(delay)
+            # A 429 that arrived while this call waited moves everyone behind the pause.
+            if self._clock() >= self._pause_until:
+                return
+
+    async def wait_for_pause(self) -> None:
+        """Wait out a 429 pause, if one is on."""
+        while (delay := self._pause_until - self._clock()) > 0:
+            await self._sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send for `seconds`, as Telegram asked."""
+        self.retry_afters += 1
+        self._pause_until = max(self._pause_until, self._clock() + seconds)
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: bool | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Call the Bot API within the limits, retrying after a 429."""
+        sending = endpoint in SENDING_ENDPOINTS
+        push = sending and bool(rate_limit_args)
+        chat = str(data["chat_id"]) if push and data.get("chat_id") is not None else None
+        for attempt in range(self._max_retries + 1):
+            if push:
+                await self.wait_for_slot(chat)
+            elif sending:
+                await self.wait_for_pause()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                seconds = retry_seconds(exc)
+                log.warning("Telegram asked to wait %.1f s (%s)", seconds, endpoint)
+                self.pause(seconds)
+                if attempt == self._max_retries:
+                    raise
+        raise AssertionError("unreachable")

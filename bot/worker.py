@@ -1,0 +1,138 @@
+"""The outbox worker: claims due pushes and sends them, within each channel's limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from ffs_bot.db.uow import Database
+from ffs_bot.delivery import Delivery, Outcome, Sender
+from ffs_bot.outbox import (
+    OutboxMessage,
+    claim_due,
+    settle_failed,
+    settle_retry,
+    settle_sent,
+    settle_stopped,
+)
+from ffs_bot.services.people import set_reachable
+
+__all__ = ["OutboxWorker"]
+
+log = logging.getLogger(__name__)
+
+
+class OutboxWorker:
+    """Keeps up to `in_flight` sends going; the senders' rate limiters space them out."""
+
+    def __init__(
+        self,
+        db: Database,
+        senders: Mapping[str, Sender],
+        *,
+        in_flight: int = 64,
+        lease: timedelta = timedelta(minutes=2),
+        max_attempts: int = 5,
+        idle_wait: float = 1.0,
+    ) -> None:
+        self._db = db
+        self._senders = dict(senders)
+        self._in_flight = in_flight
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self._idle_wait = idle_wait
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._settled = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set; then let the sends under way finish."""
+        try:
+            while not stop.is_set():
+                started = await self.fill()
+                if started == 0 or len(self._tasks) >= self._in_flight:
+                    await self._wait(stop)
+        finally:
+            await self.finish()
+
+    async def fill(self) -> int:
+        """Claim as many due rows as there is room for and start sending them."""
+        room = self._in_flight - len(self._tasks)
+        if room <= 0 or not self._senders:
+            return 0
+        async with self._db.uow() as uow:
+            claimed = await claim_due(
+                uow, channels=list(self._senders), limit=room, lease=self._lease
+            )
+            await uow.commit()
+        for message in claimed:
+            task = asyncio.create_task(self._deliver(message))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return len(claimed)
+
+    async def drain(self) -> None:
+        """Send everything due now, and what becomes due while doing so (for tests, CLI)."""
+        while await self.fill() or self._tasks:
+            await self._wait(None)
+
+    async def finish(self) -> None:
+        """Wait for the sends under way."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._settled.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivering a push failed", exc_info=task.exception())
+
+    async def _wait(self, stop: asyncio.Event | None) -> None:
+        """Sleep until a send settles, `stop` is set, or it is time to look for due rows."""
+        self._settled.clear()
+        waiters = [asyncio.ensure_future(self._settled.wait())]
+        if stop is not None:
+            waiters.append(asyncio.ensure_future(stop.wait()))
+        _done, pending = await asyncio.wait(
+            waiters, timeout=self._idle_wait, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        sender = self._senders[message.channel]
+        try:
+            delivery = await sender.send(message.recipient, message.replies)
+        except Exception as exc:
+            log.exception("sender raised for outbox row %d", message.id)
+            delivery = Delivery(Outcome.RETRY, error=type(exc).__name__)
+        await self._settle(message, delivery)
+
+    async def _settle(self, message: OutboxMessage, delivery: Delivery) -> None:
+        async with self._db.uow() as uow:
+            if delivery.outcome is Outcome.SENT:
+                await settle_sent(uow, message.id)
+            elif delivery.outcome is Outcome.BLOCKED:
+                await settle_stopped(uow, message.id)
+                await set_reachable(uow, message.channel, message.recipient, reachable=False)
+            elif delivery.outcome is Outcome.FAILED:
+                await settle_failed(uow, message.id, delivery.error)
+            elif delivery.retry_after is not None:
+                # The channel's own "wait": not the message's fault, not an attempt.
+                await settle_retry(
+                    uow,
+                    message.id,
+                    delay=timedelta(seconds=delivery.retry_after),
+                    error=delivery.error,
+                    count_attempt=False,
+                )
+            elif message.attempts >= self._max_attempts:
+                await settle_failed(uow, message.id, f"gave up: {delivery.error}")
+            else:
+                backoff = timedelta(seconds=min(2**message.attempts, 300))
+                await settle_retry(uow, message.id, delay=backoff, error=delivery.error)
+            await uow.commit()

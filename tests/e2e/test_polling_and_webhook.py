@@ -1,0 +1,116 @@
+"""Receiving updates: long polling confirms only what is stored; the webhook checks secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from bot.web import SECRET_HEADER, TELEGRAM_PATH, create_web_app
+from ffs_bot.db.engine import create_engine
+from ffs_bot.db.tables import InboundUpdateRow
+from tests.conftest import Backend
+from tests.telegram_harness import TelegramHarness
+
+SECRET = "s3cret-token_ABC"
+
+
+async def wait_for(condition, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - polls a fake's record, no event to wait on
+            await asyncio.sleep(0.01)
+
+
+async def test_polling_confirms_updates_only_after_storing_them(
+    backend: Backend, telegram: TelegramHarness, monkeypatch
+) -> None:
+    api = telegram.api
+    api.queued = [api.text(7, "/start"), api.text(8, "/start"), api.text(7, "菜单")]
+    real_accept = telegram.channel.accept
+    failures = [RuntimeError("database down")]
+
+    async def flaky_accept(bodies):
+        if failures:
+            raise failures.pop()
+        await real_accept(bodies)
+
+    monkeypatch.setattr(telegram.channel, "accept", flaky_accept)
+    monkeypatch.setattr("bot.telegram.channel._sleep_unless", lambda stop, s: asyncio.sleep(0))
+    stop = asyncio.Event()
+    poller = asyncio.create_task(telegram.channel.poll(stop))
+    await wait_for(lambda: len(api.of("sendMessage")) == 3)
+    await wait_for(lambda: len(api.of("getUpdates")) >= 3)
+    stop.set()
+    await poller
+    offsets = [call.get("offset") for call in api.of("getUpdates")]
+    # The failed store was not confirmed (the same batch was fetched again), then it was.
+    assert offsets[:3] == [None, None, 4]
+    assert [p["chat_id"] for p in api.of("sendMessage")].count(7) == 2
+    assert api.of("deleteWebhook")  # polling replaces any webhook
+
+
+@pytest.fixture
+async def webhook(backend: Backend, telegram: TelegramHarness):
+    app = create_web_app(backend.engine, telegram.channel, SECRET)
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+async def test_webhook_with_the_right_secret_is_stored_and_answered(
+    backend: Backend, telegram: TelegramHarness, webhook: TestClient
+) -> None:
+    update = telegram.api.text(9, "/start", "en")
+    response = await webhook.post(TELEGRAM_PATH, json=update, headers={SECRET_HEADER: SECRET})
+    assert response.status == 200
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(InboundUpdateRow)) == 1
+    await telegram.channel.join()
+    assert telegram.api.sent_to(9)[0]["text"].startswith("Hello!")
+    # Telegram retrying the same update gets 200 and no second answer.
+    again = await webhook.post(TELEGRAM_PATH, json=update, headers={SECRET_HEADER: SECRET})
+    await telegram.channel.join()
+    assert again.status == 200 and len(telegram.api.sent_to(9)) == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: SECRET + "x"}])
+async def test_webhook_without_the_secret_is_refused_and_not_processed(
+    backend: Backend, telegram: TelegramHarness, webhook: TestClient, headers
+) -> None:
+    update = telegram.api.text(9, "/start")
+    response = await webhook.post(TELEGRAM_PATH, json=update, headers=headers)
+    assert response.status == 403
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(InboundUpdateRow)) == 0
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "7"}', b"\xff\xfe"]
+)
+async def test_a_malformed_webhook_body_gets_400(
+    telegram: TelegramHarness, webhook: TestClient, body: bytes
+) -> None:
+    response = await webhook.post(TELEGRAM_PATH, data=body, headers={SECRET_HEADER: SECRET})
+    assert response.status == 400
+
+
+async def test_health_reports_the_database(backend: Backend) -> None:
+    async with TestClient(TestServer(create_web_app(backend.engine))) as client:
+        response = await client.get("/healthz")
+        assert response.status == 200
+        assert await response.json() == {"status": "ok", "database": "ok"}
+        # Without a channel there is no webhook route.
+        assert (await client.post(TELEGRAM_PATH, data=b"{}")).status in (404, 405)
+
+
+async def test_health_says_so_when_the_database_is_unreachable(tmp_path) -> None:
+    engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        async with TestClient(TestServer(create_web_app(engine))) as client:
+            response = await client.get("/healthz")
+            assert response.status == 503
+            assert json.loads(await response.text())["database"] == "unreachable"
+    finally:
+        await engine.dispose()
