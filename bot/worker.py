@@ -59,6 +59,8 @@ class OutboxWorker:
 
     async def fill(self) -> int:
         """Claim as many due rows as there is room for and start sending them."""
+        # Cleared before claiming: a send that settles while we claim wakes the next wait.
+        self._settled.clear()
         room = self._in_flight - len(self._tasks)
         if room <= 0 or not self._senders:
             return 0
@@ -75,8 +77,15 @@ class OutboxWorker:
 
     async def drain(self) -> None:
         """Send everything due now, and what becomes due while doing so (for tests, CLI)."""
-        while await self.fill() or self._tasks:
-            await self._wait(None)
+        while True:
+            # A send settling during the claim can make a row due (the next for its chat),
+            # so stop only when nothing was in flight while claiming.
+            busy = bool(self._tasks)
+            started = await self.fill()
+            if not started and not busy and not self._tasks:
+                return
+            if not started:
+                await self._wait(None)
 
     async def finish(self) -> None:
         """Wait for the sends under way."""
@@ -91,7 +100,6 @@ class OutboxWorker:
 
     async def _wait(self, stop: asyncio.Event | None) -> None:
         """Sleep until a send settles, `stop` is set, or it is time to look for due rows."""
-        self._settled.clear()
         waiters = [asyncio.ensure_future(self._settled.wait())]
         if stop is not None:
             waiters.append(asyncio.ensure_future(stop.wait()))
