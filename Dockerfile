@@ -18,8 +18,11 @@ COPY locales /app/locales
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     FFS_DATA_DIR=/data \
-    FFS_LOCALES_DIR=/app/locales
+    FFS_LOCALES_DIR=/app/locales \
+    FFS_HTTP_HOST=0.0.0.0 \
+    FFS_HTTP_PORT=8080
 WORKDIR /app
+EXPOSE 8080
 VOLUME ["/data"]
 USER ffs
 ENTRYPOINT ["ffs-bot"]

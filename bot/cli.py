@@ -231,14 +231,26 @@ async def _run(handler: Handler, settings: Settings, args: argparse.Namespace) -
         await app.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `ffs-bot` command line and return its exit code."""
-    args = _parser().parse_args(argv)
+# Loggers that print request URLs (Telegram's carry the bot token) or, at DEBUG, the
+# parameters of Bot API calls (message texts): never below the level given here.
+_QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram": logging.INFO}
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at `level`; tokens and message texts stay out of the log."""
     logging.basicConfig(
-        level=os.environ.get("FFS_LOG_LEVEL", "WARNING").upper(),
+        level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for name, floor in _QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, logging.root.level))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `ffs-bot` command line and return its exit code."""
+    args = _parser().parse_args(argv)
+    configure_logging(os.environ.get("FFS_LOG_LEVEL", "WARNING"))
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")
