@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from typing import IO, Any
 
@@ -15,6 +16,7 @@ from handlers.engine import ConversationEngine
 __all__ = ["inbound_from_json", "render_reply", "run_human", "run_jsonl"]
 
 MAX_LINE_BYTES = 64 * 1024
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def render_reply(reply: Reply) -> str:
@@ -38,8 +40,12 @@ def inbound_from_json(line: str, user_id: str, language_code: str | None) -> Inb
         raise ValueError('give exactly one of "text" and "press"')
     if not isinstance(text if press is None else press, str):
         raise ValueError('"text" and "press" take a string')
-    if message_id is not None and not isinstance(message_id, str | int):
-        raise ValueError('"id" takes a string or a number')
+    if message_id is not None and (
+        isinstance(message_id, bool)
+        or not isinstance(message_id, str | int)
+        or not MESSAGE_ID.fullmatch(str(message_id))
+    ):
+        raise ValueError('"id" takes a number or up to 64 letters, digits, "-", "_", ":" or "."')
     return Inbound(
         channel=Channel.CONSOLE.value,
         user_id=user_id,

@@ -55,8 +55,7 @@ class ParsedCommand:
 
 def clean_text(text: str) -> str:
     """Drop what no database or person wants: control characters and broken surrogates."""
-    # Lone surrogates (possible in JSON input) cannot be stored as UTF-8.
-    text = text.encode("utf-8", "replace").decode("utf-8")
+    # Lone surrogates (possible in JSON input) cannot be stored as UTF-8: category Cs.
     return "".join(
         char for char in text if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs")
     ).strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from ffs_bot.db.tables import FactoryRow, IdentityRow, RoleRow
@@ -13,6 +15,9 @@ from ffs_bot.services.factories import normalise_code
 from ffs_bot.services.people import touch_identity
 
 __all__ = ["grant_role", "list_roles"]
+
+# Channel account ids: Telegram's are numbers, WeChat's OpenIDs letters, digits, - and _.
+USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,128}")
 
 
 async def grant_role(
@@ -32,8 +37,8 @@ async def grant_role(
     """
     if channel not in {c.value for c in Channel}:
         raise InvalidInput(f"unknown channel {channel!r}")
-    if not external_user_id.strip():
-        raise InvalidInput("the user id is empty")
+    if not USER_ID.fullmatch(external_user_id.strip()):
+        raise InvalidInput("the user id must be 1-128 letters, digits, '-', '_', '.' or '@'")
     codes = sorted({normalise_code(code) for code in factory_codes})
     if role is RoleName.ADMIN and codes:
         raise InvalidInput("a programme admin covers every factory: give no --factory")

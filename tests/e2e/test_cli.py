@@ -327,11 +327,21 @@ def test_staff_add_refuses_a_wrong_scope_and_grants_nothing(
     assert "No staff yet" in cli(capsys, "staff", "list").out
 
 
+@pytest.mark.parametrize("user_id", ["x" * 129, "a b", "id\u0000"])
+def test_staff_add_refuses_user_ids_no_channel_has(
+    capsys: pytest.CaptureFixture[str], user_id: str
+) -> None:
+    result = cli(
+        capsys, "staff", "add", "--channel", "telegram", "--user-id", user_id, "--role", "admin"
+    )
+    assert_clear_failure(result, 1, "the user id must be")
+
+
 def test_staff_add_refuses_a_blank_user_id(capsys: pytest.CaptureFixture[str]) -> None:
     result = cli(
         capsys, "staff", "add", "--channel", "console", "--user-id", "  ", "--role", "admin"
     )
-    assert_clear_failure(result, 1, "the user id is empty")
+    assert_clear_failure(result, 1, "the user id must be")
     assert "No staff yet" in cli(capsys, "staff", "list").out
 
 

@@ -68,5 +68,6 @@ def test_no_choices_means_numbers_are_plain_text() -> None:
 
 
 def test_clean_text_drops_control_characters_and_broken_surrogates() -> None:
-    assert clean_text(" a\x00b\x1bc\ud800d\n e ") == "abc?d\n e"
+    assert clean_text(" a\x00b\x1bc\ud800d\n e ") == "abcd\n e"
+    assert clean_text("\udc80") == ""  # not a "?", which would read as the help command
     assert clean_text("👨‍👩‍👧") == "👨‍👩‍👧"  # joiners inside emoji stay
