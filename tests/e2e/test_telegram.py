@@ -170,3 +170,14 @@ async def test_the_command_menu_is_set_in_chinese_and_english(
     en = {c["command"]: c["description"] for c in menus[1]["commands"]}
     assert zh["menu"] == "主菜单" and en["menu"] == "Main menu"
     assert set(zh) == {"start", "menu", "language", "help", "cancel"}
+
+
+async def test_a_429_on_a_direct_answer_is_waited_out_and_sent_once(
+    backend: Backend, telegram: TelegramHarness
+) -> None:
+    api = telegram.api
+    api.fail_next("sendMessage", "429", 4)
+    await telegram.deliver(api.text(WORKER, "/start"))
+    assert len(api.sent_to(WORKER)) == 1
+    assert telegram.limiter.retry_afters == 1
+    assert telegram.clock.now >= 4
