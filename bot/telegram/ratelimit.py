@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -30,6 +31,9 @@ SENDING_ENDPOINTS = frozenset(
         "forwardMessage",
     }
 )
+SAFETY_MARGIN = 0.01
+# The span in which at most `overall` sends may start, with room for the network's jitter.
+WINDOW = 1.0 + SAFETY_MARGIN
 # Forget a chat's last send time once it no longer constrains anything.
 _PRUNE_AT = 10_000
 
@@ -59,6 +63,7 @@ class FloodLimiter(BaseRateLimiter[bool]):
         "_pause_until",
         "_per_chat",
         "_sleep",
+        "_started",
         "retry_afters",
     )
 
@@ -71,7 +76,10 @@ class FloodLimiter(BaseRateLimiter[bool]):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._interval = 1.0 / overall
+        # Requests reach Telegram a few milliseconds off their slots; without a margin a
+        # 31st send lands inside a sliding second now and then, and each 429 stalls all
+        # sends for a whole second.
+        self._interval = (1.0 + SAFETY_MARGIN) / overall
         self._per_chat = per_chat
         self._max_retries = max_retries
         self._clock = clock
@@ -79,6 +87,7 @@ class FloodLimiter(BaseRateLimiter[bool]):
         self._next = 0.0
         self._pause_until = 0.0
         self._chat_next: dict[str, float] = {}
+        self._started: deque[float] = deque(maxlen=int(overall))
         self.retry_afters = 0
 
     async def initialize(self) -> None:
@@ -95,20 +104,28 @@ class FloodLimiter(BaseRateLimiter[bool]):
             start = max(start, self._chat_next.get(chat, 0.0))
             if len(self._chat_next) > _PRUNE_AT:
                 self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-            self._chat_next[chat] = start + self._per_chat
+            self._chat_next[chat] = start + self._per_chat * (1.0 + SAFETY_MARGIN)
         self._next = start + self._interval
         return start
 
     async def wait_for_slot(self, chat: str | None) -> None:
         """Wait until a send to `chat` keeps within the limits (and any 429 pause is over)."""
+        start = self._reserve(chat)
+        delay = start - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+        # Slots are kept in theory; the event loop may still wake callers late and bunch
+        # them up. So also count the sends that really started in the last second (and a
+        # 429 that arrived meanwhile). No await between this check and the append.
         while True:
-            start = self._reserve(chat)
-            delay = start - self._clock()
-            if delay > 0:
-                await self._sleep(delay)
-            # A 429 that arrived while this call waited moves everyone behind the pause.
-            if self._clock() >= self._pause_until:
-                return
+            now = self._clock()
+            wait = self._pause_until - now
+            if len(self._started) == self._started.maxlen:
+                wait = max(wait, self._started[0] + WINDOW - now)
+            if wait <= 0:
+                break
+            await self._sleep(wait)
+        self._started.append(self._clock())
 
     async def wait_for_pause(self) -> None:
         """Wait out a 429 pause, if one is on."""

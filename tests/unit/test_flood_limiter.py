@@ -54,7 +54,8 @@ async def test_many_chats_are_paced_at_30_a_second() -> None:
         )
     )
     assert_within_limits(limiter.slots)
-    assert clock.now == pytest.approx(300 / 30, abs=0.2)
+    # 30 a second, less the 1 % kept spare for network jitter.
+    assert clock.now == pytest.approx(300 / 30 * 1.01, abs=0.1)
 
 
 async def test_direct_answers_and_non_sending_calls_are_not_spaced() -> None:

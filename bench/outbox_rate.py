@@ -1,0 +1,114 @@
+"""Outbox delivery rate against a fake Bot API that enforces Telegram's flood limits.
+
+Enqueues N pushes to N distinct chats, drains them with the real worker, sender and flood
+limiter over HTTP to `bench/fake_bot_api.py` in rate-limit mode (429 + retry_after above 30
+sends/s overall or 1/s per chat), and reports: sustained rate as a ratio of 30/s, 429s
+received, pushes lost and pushes sent twice. Medians over R runs.
+
+    .venv/bin/python bench/outbox_rate.py [--pushes 1000] [--repeats 3] [--delay-ms 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_bot_api import FakeBotAPI
+
+from bot.telegram.factory import create_bot
+from bot.telegram.ratelimit import FloodLimiter
+from bot.telegram.sender import TelegramSender
+from bot.worker import OutboxWorker
+from ffs_bot.config import Settings
+from ffs_bot.db.engine import create_engine, create_session_factory
+from ffs_bot.db.migrate import upgrade
+from ffs_bot.db.uow import Database
+from ffs_bot.messages import Reply
+from ffs_bot.outbox import enqueue
+
+TOKEN = "123:BENCH"
+
+
+async def one_run(pushes: int, delay: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        engine = create_engine(f"sqlite+aiosqlite:///{data_dir}/ffs.db")
+        await upgrade(engine)
+        db = Database(create_session_factory(engine))
+        async with FakeBotAPI(token=TOKEN, delay=delay, rate_limit=True) as api:
+            expected: dict[int | str, list[str]] = {}
+            async with db.uow() as uow:
+                for n in range(pushes):
+                    chat = 10_000 + n
+                    api.chat(chat)
+                    expected[chat] = [f"push {n}"]
+                    await enqueue(
+                        uow,
+                        channel="telegram",
+                        recipient=str(chat),
+                        replies=[Reply(f"push {n}")],
+                        idempotency_key=f"bench-{n}",
+                    )
+                await uow.commit()
+            os.environ.pop("DATABASE_URL", None)
+            settings = Settings(
+                TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url, _env_file=None
+            )
+            limiter = FloodLimiter()
+            bot = create_bot(settings, limiter)
+            await bot.initialize()
+            worker = OutboxWorker(db, {"telegram": TelegramSender(bot)})
+            started = time.monotonic()
+            await worker.drain()
+            wall = time.monotonic() - started
+            await bot.shutdown()
+            times = api.reply_times(["sendMessage"])
+            report = api.compare_deliveries(expected)
+            rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+            result = {
+                "rate": rate,
+                "ratio": rate / 30.0,
+                "429s": float(api.too_many_requests),
+                "lost": float(report.lost_count),
+                "duplicates": float(report.duplicated_count),
+                "wall": wall,
+            }
+        await engine.dispose()
+    return result
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pushes", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    runs = []
+    for i in range(args.repeats):
+        result = await one_run(args.pushes, args.delay_ms / 1000)
+        runs.append(result)
+        print(
+            f"run {i + 1}: {result['rate']:.2f} pushes/s ({result['ratio']:.3f}x of 30/s), "
+            f"429s {result['429s']:.0f}, lost {result['lost']:.0f}, "
+            f"duplicates {result['duplicates']:.0f}, wall {result['wall']:.1f} s",
+            flush=True,
+        )
+    median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    print(
+        f"outbox, {args.pushes} pushes to distinct chats, {args.delay_ms:.0f} ms API delay, "
+        f"median of {args.repeats}: {median['rate']:.2f}/s = {median['ratio']:.3f}x of 30/s; "
+        f"429s {median['429s']:.0f}, lost {median['lost']:.0f}, "
+        f"duplicates {median['duplicates']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
