@@ -189,54 +189,43 @@ async def set_display_name(uow: UnitOfWork, person_id: int, name: str) -> Person
     return _to_person(row)
 
 
-async def grant_privacy(uow: UnitOfWork, person_id: int, factory_id: int) -> Person:
-    """Record agreement to the current privacy notice and keep the factory chosen before it."""
-    row = await _person_row(uow, person_id)
+async def _answer_privacy(uow: UnitOfWork, person_id: int, *, granted: bool) -> None:
+    """Record a yes or no to the current notice, with the audit event that goes with it."""
     uow.session.add(
         ConsentRow(
             person_id=person_id,
             kind=PRIVACY_CONSENT,
             notice_version=PRIVACY_NOTICE_VERSION,
-            granted=True,
+            granted=granted,
         )
     )
-    row.factory_id = factory_id
     await record_event(
         uow,
-        "consent.granted",
+        "consent.granted" if granted else "consent.refused",
         actor_person_id=person_id,
         subject_type="person",
         subject_id=person_id,
         kind=PRIVACY_CONSENT,
         version=PRIVACY_NOTICE_VERSION,
     )
+
+
+async def grant_privacy(uow: UnitOfWork, person_id: int, factory_id: int) -> Person:
+    """Record agreement to the current privacy notice and keep the factory chosen before it."""
+    row = await _person_row(uow, person_id)
+    await _answer_privacy(uow, person_id, granted=True)
+    row.factory_id = factory_id
     return _to_person(row)
 
 
 async def decline_privacy(uow: UnitOfWork, person_id: int) -> None:
     """Record a refusal and keep nothing else the person told us."""
     row = await _person_row(uow, person_id)
-    uow.session.add(
-        ConsentRow(
-            person_id=person_id,
-            kind=PRIVACY_CONSENT,
-            notice_version=PRIVACY_NOTICE_VERSION,
-            granted=False,
-        )
-    )
+    await _answer_privacy(uow, person_id, granted=False)
     row.display_name = None
     row.factory_id = None
     row.language = None
     row.onboarded_at = None
-    await record_event(
-        uow,
-        "consent.refused",
-        actor_person_id=person_id,
-        subject_type="person",
-        subject_id=person_id,
-        kind=PRIVACY_CONSENT,
-        version=PRIVACY_NOTICE_VERSION,
-    )
 
 
 async def has_privacy_consent(uow: UnitOfWork, person_id: int) -> bool:
