@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import N_, Translators, negotiate_language
 from ffs_bot.messages import Inbound, Reply
-from ffs_bot.services.conversations import load_state, save_state
-from ffs_bot.services.inbound import claim_inbound, store_replies
-from ffs_bot.services.people import set_reachable, touch_identity
+from ffs_bot.services.conversations import save_state
+from ffs_bot.services.inbound import earlier_answer, record_answer
+from ffs_bot.services.people import open_conversation, set_reachable
 from handlers import account, menu, onboarding
 from handlers.context import Context
 from handlers.router import Router
@@ -47,38 +48,48 @@ class ConversationEngine:
         language = negotiate_language(inbound.language_hint)
         try:
             async with self._uow_factory() as uow:
-                if inbound.message_id:
-                    earlier = await claim_inbound(uow, inbound.channel, inbound.message_id)
-                    if earlier is not None:
-                        return earlier
-                person, identity = await touch_identity(
+                # A re-delivered message is recognised at the end, when recording its answer
+                # finds the earlier one: re-deliveries are rare, a read on every message not.
+                person, identity, state = await open_conversation(
                     uow, inbound.channel, inbound.user_id, inbound.language_hint
                 )
-                state = await load_state(uow, identity.id)
                 ctx = Context(uow, person, identity, state, self._translators, self._router)
                 language = ctx.language
                 await self._step(ctx, inbound)
                 ctx.flush_notes()
                 await save_state(uow, identity.id, ctx.state)
-                if inbound.message_id:
-                    await store_replies(uow, inbound.channel, inbound.message_id, ctx.replies)
-                await uow.commit()
-                return ctx.replies
+                if not inbound.message_id or await record_answer(
+                    uow, inbound.channel, inbound.message_id, ctx.replies
+                ):
+                    await uow.commit()
+                    return ctx.replies
+            # The same message was handled meanwhile (a re-delivery that raced this one):
+            # this step was rolled back; give the answer that one got.
+            return await self._earlier_answer(inbound) or []
         except Exception:
             # Never the message's text: it may hold names or worse.
             log.exception("step failed on channel %s", inbound.channel)
+            # A re-delivery whose step failed on the state the first delivery left.
+            with contextlib.suppress(Exception):
+                if inbound.message_id and (earlier := await self._earlier_answer(inbound)):
+                    return earlier
             return [Reply(self._translators[language]._(FAILURE))]
+
+    async def _earlier_answer(self, inbound: Inbound) -> list[Reply] | None:
+        assert inbound.message_id is not None
+        async with self._uow_factory() as uow:
+            return await earlier_answer(uow, inbound.channel, inbound.message_id)
 
     async def set_reachable(
         self, channel: str, user_id: str, *, reachable: bool, event_id: str | None = None
     ) -> None:
         """Note that a person blocked us (no more pushes) or unblocked us; once per event."""
         async with self._uow_factory() as uow:
-            if event_id and await claim_inbound(uow, channel, event_id) is not None:
+            if event_id and await earlier_answer(uow, channel, event_id) is not None:
                 return
             await set_reachable(uow, channel, user_id, reachable=reachable)
-            if event_id:
-                await store_replies(uow, channel, event_id, [])
+            if event_id and not await record_answer(uow, channel, event_id, []):
+                return
             await uow.commit()
 
     async def _step(self, ctx: Context, inbound: Inbound) -> None:

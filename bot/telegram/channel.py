@@ -19,7 +19,7 @@ from ffs_bot.i18n import N_, Translator
 from ffs_bot.messages import Reply
 from ffs_bot.services.updates import (
     StoredUpdate,
-    mark_update_done,
+    mark_updates_done,
     pending_updates,
     store_updates,
 )
@@ -38,6 +38,7 @@ COMMANDS = [
 ]
 POLL_TIMEOUT = 30
 SEND_ATTEMPTS = 3
+DONE_BATCH_WAIT = 0.05
 # How long a stop waits for updates already being answered.
 STOP_GRACE = 20.0
 
@@ -59,10 +60,16 @@ class TelegramChannel:
         self._db = db
         self._translators = translators
         self._scheduler: ChatScheduler[StoredUpdate] = ChatScheduler(self._handle, concurrency)
+        # Handled updates are marked done in batches: one write for many. A crash before
+        # the mark re-answers those updates from their stored answers, nothing more.
+        self._done: list[int] = []
+        self._done_waiting = asyncio.Event()
+        self._marker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Connect, set the command menus, and pick up updates a crash left unanswered."""
         await self.bot.initialize()
+        self._marker = asyncio.create_task(self._mark_done_forever(), name="telegram-done")
         async with self._db.uow() as uow:
             leftover = await pending_updates(uow, CHANNEL)
         if leftover:
@@ -127,13 +134,43 @@ class TelegramChannel:
             failures = 0
 
     async def join(self) -> None:
-        """Wait until every update accepted so far has been answered."""
+        """Wait until every update accepted so far has been answered and marked done."""
         await self._scheduler.join()
+        await self._mark_done()
 
     async def stop(self) -> None:
         """Finish the updates being answered; the rest stay stored for the next start."""
         await self._scheduler.close(STOP_GRACE)
+        if self._marker is not None:
+            self._marker.cancel()
+            await asyncio.gather(self._marker, return_exceptions=True)
+        await self._mark_done()
         await self.bot.shutdown()
+
+    async def _mark_done_forever(self) -> None:
+        while True:
+            await self._done_waiting.wait()
+            # Let the updates being answered right now join this batch.
+            await asyncio.sleep(DONE_BATCH_WAIT)
+            try:
+                await self._mark_done()
+            except Exception:
+                log.exception("could not mark updates done; will try again")
+                await asyncio.sleep(1.0)
+
+    async def _mark_done(self) -> None:
+        self._done_waiting.clear()
+        batch, self._done = self._done, []
+        if not batch:
+            return
+        try:
+            async with self._db.uow() as uow:
+                await mark_updates_done(uow, batch)
+                await uow.commit()
+        except BaseException:
+            self._done[:0] = batch
+            self._done_waiting.set()
+            raise
 
     async def _handle(self, stored: StoredUpdate) -> None:
         """Answer one stored update, then mark it done."""
@@ -146,9 +183,8 @@ class TelegramChannel:
             converted = None
         if converted is not None:
             await self._answer(converted, stored.external_id)
-        async with self._db.uow() as uow:
-            await mark_update_done(uow, stored.id)
-            await uow.commit()
+        self._done.append(stored.id)
+        self._done_waiting.set()
 
     async def _answer(self, converted: Converted, external_id: str) -> None:
         if converted.reachable is not None:

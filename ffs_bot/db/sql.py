@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from ffs_bot.db.uow import UnitOfWork
 
-__all__ = ["insert_ignore"]
+__all__ = ["insert_ignore", "insert_many_ignore_returning", "upsert"]
 
 
 async def insert_ignore(
@@ -22,8 +22,38 @@ async def insert_ignore(
     On PostgreSQL a concurrent insert of the same key waits for the other transaction and
     then inserts nothing, so exactly one caller wins.
     """
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    stmt = _insert(uow)(table).values(**values).on_conflict_do_nothing(index_elements=keys)
     result = await uow.session.execute(stmt)
     assert isinstance(result, CursorResult)
     return bool(result.rowcount)
+
+
+async def insert_many_ignore_returning(
+    uow: UnitOfWork,
+    table: type[DeclarativeBase],
+    rows: list[dict[str, Any]],
+    keys: list[str],
+    key_column: Any,
+) -> dict[Any, int]:
+    """Insert rows in one statement, skipping those whose `keys` exist; map key to new id."""
+    stmt = (
+        _insert(uow)(table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(key_column, table.id)  # type: ignore[attr-defined]
+    )
+    result = await uow.session.execute(stmt)
+    return {key: int(new_id) for key, new_id in result.all()}
+
+
+async def upsert(
+    uow: UnitOfWork, table: type[DeclarativeBase], values: dict[str, Any], keys: list[str]
+) -> None:
+    """Insert a row, or update the existing one with the same `keys`, in one statement."""
+    stmt = _insert(uow)(table).values(**values)
+    changes = {name: stmt.excluded[name] for name in values if name not in keys}
+    await uow.session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
+def _insert(uow: UnitOfWork) -> Any:
+    return pg_insert if uow.dialect == "postgresql" else sqlite_insert

@@ -20,7 +20,16 @@ class UnitOfWork:
         self._sessions = sessions
         self._lock = lock
         self._session: AsyncSession | None = None
+        self._pinned: list[object] = []
         self.committed = False
+
+    def pin(self, *rows: object) -> None:
+        """Keep loaded rows in the session for the whole unit of work.
+
+        The session's identity map holds rows weakly: a row no one references is dropped
+        and read again by the next `session.get`. Pinning saves those repeated reads.
+        """
+        self._pinned.extend(rows)
 
     @property
     def session(self) -> AsyncSession:
@@ -51,6 +60,7 @@ class UnitOfWork:
         # records readable, so callers may use what they read after the block.
         session = self.session
         self._session = None
+        self._pinned.clear()
         try:
             await session.close()
         finally:

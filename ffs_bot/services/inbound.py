@@ -2,48 +2,40 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ffs_bot.db.sql import insert_ignore
 from ffs_bot.db.tables import ProcessedInboundRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.messages import Reply, replies_from_json, replies_to_json
 
-__all__ = ["claim_inbound", "store_replies"]
+__all__ = ["earlier_answer", "record_answer"]
 
 
-async def claim_inbound(uow: UnitOfWork, channel: str, external_id: str) -> list[Reply] | None:
-    """Claim a message for processing; return the earlier answer if it was handled already.
-
-    The claim is part of the caller's transaction: if the step fails and rolls back, the
-    message was never handled and a re-delivery is processed afresh.
-    """
-    claimed = await insert_ignore(
-        uow,
-        ProcessedInboundRow,
-        {"channel": channel, "external_id": external_id},
-        ["channel", "external_id"],
-    )
-    if claimed:
-        return None
-    stored = await uow.session.scalar(
+async def earlier_answer(uow: UnitOfWork, channel: str, external_id: str) -> list[Reply] | None:
+    """Return the answer a message got when it was handled before, if it was."""
+    stored = await uow.session.execute(
         select(ProcessedInboundRow.replies).where(
             ProcessedInboundRow.channel == channel,
             ProcessedInboundRow.external_id == external_id,
         )
     )
-    return replies_from_json(stored or [])
+    row = stored.first()
+    return None if row is None else replies_from_json(row.replies or [])
 
 
-async def store_replies(
+async def record_answer(
     uow: UnitOfWork, channel: str, external_id: str, replies: list[Reply]
-) -> None:
-    """Keep the answer given to a claimed message, for re-deliveries."""
-    await uow.session.execute(
-        update(ProcessedInboundRow)
-        .where(
-            ProcessedInboundRow.channel == channel,
-            ProcessedInboundRow.external_id == external_id,
-        )
-        .values(replies=replies_to_json(replies))
+) -> bool:
+    """Record that a message was handled, with its answer, in the step's own transaction.
+
+    Returns False when the message was handled already (a re-delivery that raced this one):
+    the caller must then drop its work and give the earlier answer. On PostgreSQL the
+    insert waits for a concurrent transaction with the same message to end first.
+    """
+    return await insert_ignore(
+        uow,
+        ProcessedInboundRow,
+        {"channel": channel, "external_id": external_id, "replies": replies_to_json(replies)},
+        ["channel", "external_id"],
     )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.exc import IntegrityError
 
-from ffs_bot.db.tables import ConsentRow, IdentityRow, PersonRow, utcnow
+from ffs_bot.db.tables import ConsentRow, ConversationRow, IdentityRow, PersonRow, utcnow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import InvalidInput, NotFound
 from ffs_bot.i18n import LANGUAGES
-from ffs_bot.model import Identity, Person, PersonStatus
+from ffs_bot.model import ConversationState, Identity, Person, PersonStatus
 from ffs_bot.outbox import stop_pending_for
 from ffs_bot.privacy import PRIVACY_CONSENT, PRIVACY_NOTICE_VERSION
 from ffs_bot.services.audit import record_event
@@ -25,6 +26,7 @@ __all__ = [
     "get_person",
     "grant_privacy",
     "has_privacy_consent",
+    "open_conversation",
     "set_display_name",
     "set_factory",
     "set_language",
@@ -36,6 +38,8 @@ MAX_DISPLAY_NAME = 30
 # Punctuation that belongs in names people use: 王·小明, Mary-Jane, O'Neil, Dr. Li.
 _NAME_PUNCTUATION = frozenset(" ·.-'’")
 MAX_HINT = 35
+# How precisely we keep when a person last wrote: writing it on every message costs a write.
+SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def clean_display_name(text: str) -> str:
@@ -115,13 +119,40 @@ async def touch_identity(
 
     With `seen` (a message from them), note the time and make a stopped person active again.
     """
+    person, identity, _state = await _touch(uow, channel, external_user_id, language_hint, seen)
+    return person, identity
+
+
+async def open_conversation(
+    uow: UnitOfWork, channel: str, external_user_id: str, language_hint: str | None
+) -> tuple[Person, Identity, ConversationState]:
+    """`touch_identity` for a message, with where the person is in the conversation."""
+    return await _touch(uow, channel, external_user_id, language_hint, True, with_state=True)
+
+
+async def _touch(
+    uow: UnitOfWork,
+    channel: str,
+    external_user_id: str,
+    language_hint: str | None,
+    seen: bool,
+    *,
+    with_state: bool = False,
+) -> tuple[Person, Identity, ConversationState]:
     hint = (language_hint or "")[:MAX_HINT] or None
-    row = await uow.session.scalar(
-        select(IdentityRow).where(
-            IdentityRow.channel == channel, IdentityRow.external_user_id == external_user_id
-        )
+    # One read for identity, person and (for a message) the conversation state.
+    query = (
+        select(IdentityRow, PersonRow, ConversationRow if with_state else null())
+        .join(PersonRow, PersonRow.id == IdentityRow.person_id)
+        .where(IdentityRow.channel == channel, IdentityRow.external_user_id == external_user_id)
     )
-    if row is None:
+    if with_state:
+        query = query.outerjoin(ConversationRow, ConversationRow.identity_id == IdentityRow.id)
+    if uow.dialect == "postgresql":
+        # One person's messages, whichever replica takes them, run one after the other.
+        query = query.with_for_update(of=IdentityRow)
+    found_row = (await uow.session.execute(query)).first()
+    if found_row is None:
         try:
             # A savepoint, so a concurrent first message from the same account only
             # undoes this attempt, not the caller's transaction.
@@ -136,21 +167,29 @@ async def touch_identity(
                     language_hint=hint,
                 )
                 uow.session.add(row)
+            uow.pin(row, person)
         except IntegrityError:
-            found = await find_identity(uow, channel, external_user_id)
-            if found is None:
-                raise
-            return found
-        return _to_person(person), _to_identity(row)
-    person = await _person_row(uow, row.person_id)
-    if not seen:
-        return _to_person(person), _to_identity(row)
-    row.last_seen_at = utcnow()
-    if hint and hint != row.language_hint:
-        row.language_hint = hint
-    if person.status != PersonStatus.ACTIVE.value:
-        person.status = PersonStatus.ACTIVE.value
-    return _to_person(person), _to_identity(row)
+            # The same account's first message, handled meanwhile: read what it made.
+            return await _touch(
+                uow, channel, external_user_id, language_hint, seen, with_state=with_state
+            )
+        return _to_person(person), _to_identity(row), ConversationState()
+    row, person, conversation = found_row
+    uow.pin(row, person)
+    state = (
+        ConversationState(conversation.step, dict(conversation.data), list(conversation.choices))
+        if isinstance(conversation, ConversationRow)
+        else ConversationState()
+    )
+    if seen:
+        now = utcnow()
+        if now - row.last_seen_at >= SEEN_RESOLUTION:
+            row.last_seen_at = now
+        if hint and hint != row.language_hint:
+            row.language_hint = hint
+        if person.status != PersonStatus.ACTIVE.value:
+            person.status = PersonStatus.ACTIVE.value
+    return _to_person(person), _to_identity(row), state
 
 
 async def get_person(uow: UnitOfWork, person_id: int) -> Person:

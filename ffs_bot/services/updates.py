@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from ffs_bot.db.sql import insert_ignore
+from ffs_bot.db.sql import insert_many_ignore_returning
 from ffs_bot.db.tables import InboundUpdateRow, utcnow
 from ffs_bot.db.uow import UnitOfWork
 
-__all__ = ["StoredUpdate", "mark_update_done", "pending_updates", "purge_done", "store_updates"]
+__all__ = ["StoredUpdate", "mark_updates_done", "pending_updates", "purge_done", "store_updates"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,24 +29,30 @@ async def store_updates(
     uow: UnitOfWork, channel: str, updates: list[tuple[str, str, dict[str, Any]]]
 ) -> list[StoredUpdate]:
     """Store (external id, chat key, body) updates; return those not stored before."""
-    stored: list[StoredUpdate] = []
-    for external_id, chat_key, body in updates:
-        values = {
-            "channel": channel,
-            "external_id": external_id,
-            "chat_key": chat_key,
-            "body": body,
-        }
-        if await insert_ignore(uow, InboundUpdateRow, values, ["channel", "external_id"]):
-            row_id = await uow.session.scalar(
-                select(InboundUpdateRow.id).where(
-                    InboundUpdateRow.channel == channel,
-                    InboundUpdateRow.external_id == external_id,
-                )
-            )
-            assert row_id is not None
-            stored.append(StoredUpdate(row_id, channel, external_id, chat_key, body))
-    return stored
+    if not updates:
+        return []
+    now = utcnow()
+    new_ids = await insert_many_ignore_returning(
+        uow,
+        InboundUpdateRow,
+        [
+            {
+                "channel": channel,
+                "external_id": external_id,
+                "chat_key": chat_key,
+                "body": body,
+                "received_at": now,
+            }
+            for external_id, chat_key, body in updates
+        ],
+        ["channel", "external_id"],
+        InboundUpdateRow.external_id,
+    )
+    return [
+        StoredUpdate(new_ids[external_id], channel, external_id, chat_key, body)
+        for external_id, chat_key, body in updates
+        if external_id in new_ids
+    ]
 
 
 async def pending_updates(uow: UnitOfWork, channel: str) -> list[StoredUpdate]:
@@ -62,11 +68,11 @@ async def pending_updates(uow: UnitOfWork, channel: str) -> list[StoredUpdate]:
     ]
 
 
-async def mark_update_done(uow: UnitOfWork, update_id: int) -> None:
-    """Note that an update was handled and its answer sent."""
+async def mark_updates_done(uow: UnitOfWork, update_ids: list[int]) -> None:
+    """Note that updates were handled and answered (and forget what they said)."""
     await uow.session.execute(
         update(InboundUpdateRow)
-        .where(InboundUpdateRow.id == update_id)
+        .where(InboundUpdateRow.id.in_(update_ids))
         .values(done_at=utcnow(), body={})
     )
 
