@@ -231,9 +231,16 @@ async def _run(handler: Handler, settings: Settings, args: argparse.Namespace) -
         await app.close()
 
 
-# Loggers that print request URLs (Telegram's carry the bot token) or, at DEBUG, the
-# parameters of Bot API calls (message texts): never below the level given here.
-_QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram": logging.INFO}
+# Loggers that print request URLs (Telegram's carry the bot token) or, at DEBUG or INFO,
+# the parameters of Bot API calls or SQL statements (names, message texts): never below
+# the level given here.
+_QUIET_LOGGERS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram": logging.INFO,
+    "aiosqlite": logging.INFO,
+    "sqlalchemy.engine": logging.WARNING,
+}
 
 
 def configure_logging(level: str) -> None:

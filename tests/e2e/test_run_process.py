@@ -1,0 +1,116 @@
+"""`ffs-bot run` and `ffs-bot worker` as real processes against a fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bench.fake_bot_api import FakeBotAPI
+from ffs_bot.db.engine import create_engine, create_session_factory
+from ffs_bot.db.migrate import upgrade
+from ffs_bot.db.uow import Database
+from ffs_bot.messages import Reply
+from ffs_bot.outbox import enqueue
+from tests.conftest import REPO
+
+FFS_BOT = Path(sys.executable).parent / "ffs-bot"
+TOKEN = "4242:SECRET-bot-token-value"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def run_cli(env: dict[str, str], *args: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        FFS_BOT, *args, env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert await proc.wait() == 0
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "FFS_"))}
+    environment.pop("DATABASE_URL", None)
+    environment.update(
+        FFS_DATA_DIR=str(tmp_path),
+        FFS_HTTP_PORT=str(free_port()),
+        FFS_LOG_LEVEL="DEBUG",
+        TELEGRAM_BOT_TOKEN=TOKEN,
+    )
+    return environment
+
+
+async def test_run_answers_a_deep_link_serves_health_and_stops_cleanly_on_sigterm(
+    env: dict[str, str],
+) -> None:
+    await run_cli(env, "factory", "import", str(REPO / "ffs_bot/demo/factories.csv"))
+    async with FakeBotAPI(token=TOKEN) as api:
+        env["TELEGRAM_API_BASE_URL"] = api.base_url
+        proc = await asyncio.create_subprocess_exec(
+            FFS_BOT, "run", env=env, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            api.enqueue_message(77, "/start f-DG01", language_code="en-US")
+            assert await api.wait_for_calls("sendMessage", 1, within=30)
+            api.enqueue_press(77, "lang:en", language_code="en-US")
+            assert await api.wait_for_calls("sendMessage", 2, within=30)
+            assert "Chang'an Rainbow Toys" in api.sent_by_chat()[77][-1]
+            url = f"http://127.0.0.1:{env['FFS_HTTP_PORT']}/healthz"
+            async with aiohttp.ClientSession() as http, http.get(url) as response:
+                assert response.status == 200
+                assert (await response.json())["database"] == "ok"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0
+        log = err.decode()
+        assert "stopping" in log
+        # Even at DEBUG, no token and no message text reaches the log.
+        assert TOKEN not in log and "SECRET-bot-token" not in log
+        assert "Rainbow" not in log and "f-DG01" not in log
+
+
+async def test_worker_process_delivers_the_outbox(env: dict[str, str], tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ffs.db'}")
+    await upgrade(engine)
+    db = Database(create_session_factory(engine))
+    async with db.uow() as uow:
+        for chat in (501, 502, 503):
+            await enqueue(
+                uow,
+                channel="telegram",
+                recipient=str(chat),
+                replies=[Reply(f"reminder {chat}")],
+                idempotency_key=f"r{chat}",
+            )
+        await uow.commit()
+    await engine.dispose()
+    async with FakeBotAPI(token=TOKEN) as api:
+        for chat in (501, 502, 503):
+            api.chat(chat)
+        env["TELEGRAM_API_BASE_URL"] = api.base_url
+        proc = await asyncio.create_subprocess_exec(
+            FFS_BOT, "worker", env=env, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            assert await api.wait_for_calls("sendMessage", 3, within=30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, err.decode()
+    assert {chat: texts for chat, texts in api.sent_by_chat().items()} == {
+        501: ["reminder 501"],
+        502: ["reminder 502"],
+        503: ["reminder 503"],
+    }
