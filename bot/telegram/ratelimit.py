@@ -31,7 +31,7 @@ SENDING_ENDPOINTS = frozenset(
         "forwardMessage",
     }
 )
-SAFETY_MARGIN = 0.01
+SAFETY_MARGIN = 0.02
 # The span in which at most `overall` sends may start, with room for the network's jitter.
 WINDOW = 1.0 + SAFETY_MARGIN
 # Forget a chat's last send time once it no longer constrains anything.
