@@ -6,13 +6,13 @@ import gettext
 import io
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -69,6 +69,10 @@ class Translator:
     def ngettext(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
         """Translate a message whose form depends on the number `n` (also given as `{n}`)."""
         return self._translations.ngettext(singular, plural, n).format(n=n, **params)
+
+    def month(self, year: int, month: int) -> str:
+        """A year and month the way this language writes them (2018年3月, Mar 2018)."""
+        return str(format_skeleton("yMMM", date(year, month, 1), locale=self.locale))
 
     def datetime(self, value: datetime, timezone: str, fmt: str = "medium") -> str:
         """Format an aware datetime in `timezone` with this language's CLDR pattern."""

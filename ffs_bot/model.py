@@ -9,11 +9,14 @@ from typing import Any
 
 __all__ = [
     "Channel",
+    "Child",
     "ConversationState",
     "Factory",
+    "Gender",
     "Identity",
     "Person",
     "PersonStatus",
+    "Relationship",
     "RoleGrant",
     "RoleName",
 ]
@@ -40,6 +43,40 @@ class RoleName(StrEnum):
     ADMIN = "admin"
     COORDINATOR = "coordinator"
     SPONSOR = "sponsor"
+
+
+class Gender(StrEnum):
+    """A child's gender, when the family chooses to say."""
+
+    GIRL = "girl"
+    BOY = "boy"
+
+
+class Relationship(StrEnum):
+    """How a guardian is related to a child."""
+
+    MOTHER = "mother"
+    FATHER = "father"
+    GRANDPARENT = "grandparent"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """A child as one of their guardians sees it."""
+
+    id: int
+    name: str
+    birth_year: int
+    birth_month: int
+    gender: Gender | None
+    health_notes: str | None
+    relationship: Relationship
+    guardians: int
+
+    def age_in_months(self, year: int, month: int) -> int:
+        """The child's age in whole months in the given month."""
+        return (year - self.birth_year) * 12 + (month - self.birth_month)
 
 
 @dataclass(frozen=True, slots=True)

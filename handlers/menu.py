@@ -67,6 +67,7 @@ class MainMenuStep(Step):
         ctx.say(
             ctx._("{name}, what would you like to do?", name=ctx.person.display_name or ""),
             [
+                Choice(ctx._("My children"), "children"),
                 Choice(ctx._("My details"), "account"),
                 Choice(ctx.both(N_("Language")), "language"),
                 Choice(ctx._("Help"), "help"),
@@ -75,8 +76,8 @@ class MainMenuStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open the part of the menu that was pressed."""
-        if payload == "account":
-            await ctx.go("account")
+        if payload in ("account", "children"):
+            await ctx.go(payload)
             return True
         return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +28,21 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 REPO = Path(__file__).resolve().parent.parent
 LOCALES = REPO / "locales"
 POSTGRES_ENV = "FFS_TEST_POSTGRES_URL"
+
+
+BLNS_FILE = REPO.parent / "shared" / "data" / "blns" / "blns.json"
+BLNS_COUNT = 515
+
+
+@pytest.fixture(scope="session")
+def naughty_strings() -> list[str]:
+    """The Big List of Naughty Strings, from ../shared (skipped where it is not there)."""
+    if not BLNS_FILE.is_file():
+        pytest.skip(f"the Big List of Naughty Strings is not at {BLNS_FILE}")
+    strings = json.loads(BLNS_FILE.read_text(encoding="utf-8"))
+    assert len(strings) == BLNS_COUNT
+    assert all(isinstance(s, str) for s in strings)
+    return strings
 
 
 @pytest.fixture(scope="session")

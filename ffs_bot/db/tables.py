@@ -24,9 +24,11 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "AuditEventRow",
     "Base",
+    "ChildRow",
     "ConsentRow",
     "ConversationRow",
     "FactoryRow",
+    "GuardianRow",
     "IdentityRow",
     "InboundUpdateRow",
     "OutboxRow",
@@ -147,10 +149,45 @@ class ConsentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # Which child a guardian consent is about; kept (emptied) when the child's data is erased.
+    child_id: Mapped[int | None] = mapped_column(
+        ForeignKey("child.id", ondelete="SET NULL"), index=True
+    )
     notice_version: Mapped[str] = mapped_column(String(16))
     granted: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+
+class ChildRow(Base):
+    """A worker's child: the name the family uses and the birth month; never ID numbers."""
+
+    __tablename__ = "child"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    birth_year: Mapped[int] = mapped_column(Integer)
+    birth_month: Mapped[int] = mapped_column(Integer)
+    gender: Mapped[str | None] = mapped_column(String(8))
+    # Only after the separate health consent.
+    health_notes: Mapped[str | None] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GuardianRow(Base):
+    """A person who is a guardian of a child, and how they are related."""
+
+    __tablename__ = "guardian"
+
+    child_id: Mapped[int] = mapped_column(
+        ForeignKey("child.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    relationship: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProcessedInboundRow(Base):

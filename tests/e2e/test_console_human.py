@@ -41,7 +41,7 @@ def chat(env: dict[str, str], lines: list[str], *extra: str) -> str:
 
 
 def test_a_worker_signs_up_by_typing_numbers_and_labels(env: dict[str, str]) -> None:
-    out = chat(env, ["1", "sz01", "同意", "王姐", "1"], "--language-code", "zh-CN")
+    out = chat(env, ["1", "sz01", "同意", "王姐", "我的资料"], "--language-code", "zh-CN")
     assert "  1. 中文\n  2. English" in out
     assert "深圳龙岗欢乐玩具厂" in out
     assert "欢迎您，王姐！" in out

@@ -8,7 +8,6 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 
@@ -22,11 +21,8 @@ from ffs_bot.i18n import Translator
 from ffs_bot.services.people import MAX_DISPLAY_NAME, clean_display_name
 from handlers.engine import FAILURE
 from handlers.text import MAX_INPUT_CHARS, clean_text
-from tests.conftest import REPO, Backend
+from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
-
-BLNS_FILE = REPO.parent / "shared" / "data" / "blns" / "blns.json"
-BLNS_COUNT = 515
 
 FACTORY_STEP, CONSENT_STEP, NAME_STEP = "onb.factory", "onb.consent", "onb.name"
 CHANGE_NAME_STEP, ACCOUNT_STEP, MAIN_STEP = "account.name", "account", "main"
@@ -73,16 +69,6 @@ CONTROL_AND_SURROGATES = [
     "\uffff\U0010ffff",
 ]
 BLANK = ["", " ", "\n\t  \n", "\u3000\u3000", "\x00\x01\x7f\x85", None]
-
-
-@pytest.fixture(scope="module")
-def naughty_strings() -> list[str]:
-    if not BLNS_FILE.is_file():
-        pytest.skip(f"the Big List of Naughty Strings is not at {BLNS_FILE}")
-    strings = json.loads(BLNS_FILE.read_text(encoding="utf-8"))
-    assert len(strings) == BLNS_COUNT
-    assert all(isinstance(s, str) for s in strings)
-    return strings
 
 
 def say(translators: dict[str, Translator], language: str, msgid: str, **params: object) -> str:

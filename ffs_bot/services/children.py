@@ -1,0 +1,249 @@
+"""Children and their guardians: added only with a guardian's consent, seen only by guardians."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import aliased
+
+from ffs_bot.db.tables import ChildRow, ConsentRow, GuardianRow
+from ffs_bot.db.uow import UnitOfWork
+from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.model import Child, Gender, Relationship
+from ffs_bot.privacy import CHILD_CONSENT, CHILD_NOTICE_VERSION, HEALTH_CONSENT
+from ffs_bot.services.audit import record_event
+from ffs_bot.services.people import clean_display_name
+
+__all__ = [
+    "MAX_CHILD_AGE_YEARS",
+    "MAX_HEALTH_NOTES",
+    "add_child",
+    "clean_health_notes",
+    "get_child",
+    "list_children",
+    "parse_birth_month",
+    "remove_child",
+    "rename_child",
+    "set_birth_month",
+    "set_health_notes",
+]
+
+# The programme serves children; anyone older is not a child it can register.
+MAX_CHILD_AGE_YEARS = 18
+MAX_HEALTH_NOTES = 200
+_NUMBERS = re.compile(r"\d+")
+
+
+def parse_birth_month(text: str, today: date) -> tuple[int, int]:
+    """Read a birth month typed as 2018-03, 2018.3, 2018/3, 2018年3月 or 201803.
+
+    Raises:
+        InvalidInput: not a year and month ("format"), a month in the future ("future"),
+            or a child older than MAX_CHILD_AGE_YEARS ("too old").
+    """
+    folded = unicodedata.normalize("NFKC", text).strip()
+    numbers = _NUMBERS.findall(folded)
+    if len(numbers) == 1 and len(numbers[0]) == 6:
+        numbers = [numbers[0][:4], numbers[0][4:]]
+    if len(numbers) != 2 or len(numbers[0]) != 4 or len(numbers[1]) > 2:
+        raise InvalidInput("format")
+    year, month = int(numbers[0]), int(numbers[1])
+    if not 1 <= month <= 12:
+        raise InvalidInput("format")
+    if (year, month) > (today.year, today.month):
+        raise InvalidInput("future")
+    if (today.year - year) * 12 + (today.month - month) > MAX_CHILD_AGE_YEARS * 12:
+        raise InvalidInput("too old")
+    return year, month
+
+
+def clean_health_notes(text: str) -> str:
+    """Tidy health or allergy notes.
+
+    Raises:
+        InvalidInput: empty or longer than MAX_HEALTH_NOTES.
+    """
+    notes = " ".join(unicodedata.normalize("NFKC", text).split())
+    if not notes or len(notes) > MAX_HEALTH_NOTES:
+        raise InvalidInput("length")
+    return notes
+
+
+async def _rows(uow: UnitOfWork, person_id: int, child_id: int | None = None) -> list[Child]:
+    others = aliased(GuardianRow)
+    guardians = (
+        select(func.count())
+        .select_from(others)
+        .where(others.child_id == ChildRow.id)
+        .scalar_subquery()
+    )
+    query = (
+        select(ChildRow, GuardianRow.relationship, guardians)
+        .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
+        .where(GuardianRow.person_id == person_id)
+        .order_by(ChildRow.birth_year, ChildRow.birth_month, ChildRow.id)
+    )
+    if child_id is not None:
+        query = query.where(ChildRow.id == child_id)
+    return [
+        Child(
+            id=row.id,
+            name=row.name,
+            birth_year=row.birth_year,
+            birth_month=row.birth_month,
+            gender=Gender(row.gender) if row.gender else None,
+            health_notes=row.health_notes,
+            relationship=Relationship(relationship),
+            guardians=int(count),
+        )
+        for row, relationship, count in await uow.session.execute(query)
+    ]
+
+
+async def list_children(uow: UnitOfWork, person_id: int) -> list[Child]:
+    """Return the children a person is a guardian of, oldest first."""
+    return await _rows(uow, person_id)
+
+
+async def get_child(uow: UnitOfWork, person_id: int, child_id: int) -> Child:
+    """Return one of the person's children.
+
+    Raises:
+        NotFound: no such child, or not this person's child (the same answer for both).
+    """
+    found = await _rows(uow, person_id, child_id)
+    if not found:
+        raise NotFound(f"child {child_id}")
+    return found[0]
+
+
+async def _child_row(uow: UnitOfWork, person_id: int, child_id: int) -> ChildRow:
+    await get_child(uow, person_id, child_id)
+    row = await uow.session.get(ChildRow, child_id)
+    assert row is not None
+    return row
+
+
+def _consent(person_id: int, child_id: int, kind: str) -> ConsentRow:
+    return ConsentRow(
+        person_id=person_id,
+        child_id=child_id,
+        kind=kind,
+        notice_version=CHILD_NOTICE_VERSION,
+        granted=True,
+    )
+
+
+async def add_child(
+    uow: UnitOfWork,
+    *,
+    person_id: int,
+    name: str,
+    birth_year: int,
+    birth_month: int,
+    gender: Gender | None,
+    relationship: Relationship,
+    today: date,
+) -> Child:
+    """Save a child with the guardian's consent (given just before), recorded with it."""
+    clean_name = clean_display_name(name)
+    parse_birth_month(f"{birth_year:04d}-{birth_month:02d}", today)
+    row = ChildRow(
+        name=clean_name,
+        birth_year=birth_year,
+        birth_month=birth_month,
+        gender=gender.value if gender else None,
+    )
+    uow.session.add(row)
+    await uow.session.flush()
+    uow.session.add(
+        GuardianRow(child_id=row.id, person_id=person_id, relationship=relationship.value)
+    )
+    uow.session.add(_consent(person_id, row.id, CHILD_CONSENT))
+    await record_event(
+        uow,
+        "child.added",
+        actor_person_id=person_id,
+        subject_type="child",
+        subject_id=row.id,
+        consent=CHILD_CONSENT,
+        version=CHILD_NOTICE_VERSION,
+    )
+    await uow.session.flush()
+    return await get_child(uow, person_id, row.id)
+
+
+async def rename_child(uow: UnitOfWork, person_id: int, child_id: int, name: str) -> Child:
+    """Change the name the family uses for a child."""
+    row = await _child_row(uow, person_id, child_id)
+    row.name = clean_display_name(name)
+    await uow.session.flush()
+    return await get_child(uow, person_id, child_id)
+
+
+async def set_birth_month(
+    uow: UnitOfWork, person_id: int, child_id: int, text: str, today: date
+) -> Child:
+    """Correct a child's birth month, typed as `parse_birth_month` reads it."""
+    year, month = parse_birth_month(text, today)
+    row = await _child_row(uow, person_id, child_id)
+    row.birth_year, row.birth_month = year, month
+    await uow.session.flush()
+    return await get_child(uow, person_id, child_id)
+
+
+async def set_health_notes(
+    uow: UnitOfWork, person_id: int, child_id: int, notes: str | None
+) -> Child:
+    """Keep health or allergy notes (recording the separate consent), or erase them (None)."""
+    row = await _child_row(uow, person_id, child_id)
+    if notes is None:
+        row.health_notes = None
+        await record_event(
+            uow,
+            "child.health_erased",
+            actor_person_id=person_id,
+            subject_type="child",
+            subject_id=child_id,
+        )
+    else:
+        row.health_notes = clean_health_notes(notes)
+        uow.session.add(_consent(person_id, child_id, HEALTH_CONSENT))
+        await record_event(
+            uow,
+            "child.health_saved",
+            actor_person_id=person_id,
+            subject_type="child",
+            subject_id=child_id,
+            consent=HEALTH_CONSENT,
+            version=CHILD_NOTICE_VERSION,
+        )
+    await uow.session.flush()
+    return await get_child(uow, person_id, child_id)
+
+
+async def remove_child(uow: UnitOfWork, person_id: int, child_id: int) -> bool:
+    """Stop being a child's guardian; erase the child when no guardian is left.
+
+    Returns whether the child's data was erased.
+    """
+    child = await get_child(uow, person_id, child_id)
+    await uow.session.execute(
+        delete(GuardianRow).where(
+            GuardianRow.child_id == child_id, GuardianRow.person_id == person_id
+        )
+    )
+    erased = child.guardians <= 1
+    if erased:
+        await uow.session.execute(delete(ChildRow).where(ChildRow.id == child_id))
+    await record_event(
+        uow,
+        "child.erased" if erased else "child.left",
+        actor_person_id=person_id,
+        subject_type="child",
+        subject_id=child_id,
+    )
+    return erased

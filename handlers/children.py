@@ -1,0 +1,535 @@
+"""My children: add a child after the guardian's consent, see, correct and remove them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.i18n import N_
+from ffs_bot.messages import Choice
+from ffs_bot.model import Child, Gender, Relationship
+from ffs_bot.services import children
+from ffs_bot.services.people import clean_display_name
+from handlers import account, menu
+from handlers.context import Context
+from handlers.router import Step
+
+__all__ = ["CHILDREN", "steps"]
+
+CHILDREN = "children"
+NOTICE = "child.notice"
+NAME = "child.name"
+BIRTH = "child.birth"
+GENDER = "child.gender"
+RELATION = "child.relation"
+VIEW = "child.view"
+RENAME = "child.rename"
+REBIRTH = "child.rebirth"
+HEALTH_NOTICE = "child.health_notice"
+HEALTH = "child.health"
+REMOVE = "child.remove"
+
+# Birth months are dates in the programme's own time zone, where the families live.
+PROGRAMME_TIMEZONE = ZoneInfo("Asia/Shanghai")
+GENDER_LABELS = {Gender.GIRL: N_("Girl"), Gender.BOY: N_("Boy")}
+RELATION_LABELS = {
+    Relationship.MOTHER: N_("Mother"),
+    Relationship.FATHER: N_("Father"),
+    Relationship.GRANDPARENT: N_("Grandparent"),
+    Relationship.OTHER: N_("Other family or carer"),
+}
+
+
+def _today() -> date:
+    return datetime.now(PROGRAMME_TIMEZONE).date()
+
+
+def _cancel(ctx: Context) -> Choice:
+    return Choice(ctx._("Cancel"), "cancel")
+
+
+def _age(ctx: Context, child: Child) -> str:
+    today = _today()
+    months = child.age_in_months(today.year, today.month)
+    if months < 12:
+        return ctx.t.ngettext("{n} month old", "{n} months old", max(months, 0))
+    return ctx.t.ngettext("{n} year old", "{n} years old", months // 12)
+
+
+def _summary(ctx: Context, child: Child) -> str:
+    return ctx._(
+        "{name}, born {month} ({age})",
+        name=child.name,
+        month=ctx.t.month(child.birth_year, child.birth_month),
+        age=_age(ctx, child),
+    )
+
+
+async def _current_child(ctx: Context) -> Child | None:
+    """The child this part of the conversation is about, if the person still has it."""
+    try:
+        return await children.get_child(
+            ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0))
+        )
+    except NotFound:
+        return None
+
+
+def _birth_problem(ctx: Context, problem: str) -> str:
+    if problem == "future":
+        return ctx._("That month has not come yet. Please check the year.")
+    if problem == "too old":
+        return ctx._(
+            "That is more than {n} years ago. Please check the year.",
+            n=children.MAX_CHILD_AGE_YEARS,
+        )
+    return ctx._("Please type the year and month, for example 2018-03 or 2018年3月.")
+
+
+class ChildrenStep(Step):
+    """The list of the person's children."""
+
+    name = CHILDREN
+
+    async def prompt(self, ctx: Context) -> None:
+        """List the children, with a button for each and one to add another."""
+        ctx.state.data.pop("child_id", None)
+        ctx.state.data.pop("new_child", None)
+        kids = await children.list_children(ctx.uow, ctx.person.id)
+        if kids:
+            text = "\n".join(
+                [ctx._("Your children:"), *("• " + _summary(ctx, kid) for kid in kids)]
+            )
+        else:
+            text = ctx._("You have not added any children yet.")
+        ctx.say(
+            text,
+            [
+                *(Choice(kid.name, f"child:{kid.id}") for kid in kids),
+                Choice(ctx._("Add a child"), "child:add"),
+                menu.main_menu_choice(ctx),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Open a child, or start adding one."""
+        if payload == "child:add":
+            ctx.state.data["new_child"] = {}
+            await ctx.go(NOTICE)
+            return True
+        if payload.startswith("child:") and payload[6:].isdigit():
+            ctx.state.data["child_id"] = int(payload[6:])
+            if await _current_child(ctx) is None:
+                return False
+            await ctx.go(VIEW)
+            return True
+        return False
+
+
+class NoticeStep(Step):
+    """What is kept about a child, and the guardian's consent before anything is."""
+
+    name = NOTICE
+
+    async def prompt(self, ctx: Context) -> None:
+        """Show the notice and ask for consent."""
+        ctx.say(
+            ctx._(
+                "About your child's information\n"
+                "• We keep: the name you use for your child, the birth year and month, and "
+                "(if you tell us) whether a girl or a boy. We never ask for ID numbers.\n"
+                "• Why: to arrange the Family-Friendly Space and tips that fit your child's "
+                "age.\n"
+                "• Who sees it: you, the other parent if you invite them, your factory's "
+                "coordinator and the programme's staff.\n"
+                "• You can remove it at any time.\n\n"
+                "As the child's parent or guardian, do you agree?"
+            ),
+            [Choice(ctx._("I agree"), "childnotice:yes"), Choice(ctx._("No"), "childnotice:no")],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Go on to the child's name, or keep nothing."""
+        if payload == "childnotice:yes":
+            await ctx.go(NAME)
+        elif payload == "childnotice:no":
+            ctx.note(ctx._("OK. Nothing about your child was saved."))
+            await ctx.go(CHILDREN)
+        else:
+            return False
+        return True
+
+
+class NameStep(Step):
+    """The name the family uses for the child."""
+
+    name = NAME
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask for the child's name."""
+        ctx.say(
+            ctx._(
+                "What do you call your child? A first name or nickname is enough "
+                "(up to {limit} characters).",
+                limit=30,
+            ),
+            [_cancel(ctx)],
+        )
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Keep the name for the new child and ask for the birth month."""
+        try:
+            name = clean_display_name(text)
+        except InvalidInput:
+            ctx.note(account.name_problem(ctx))
+            await ctx.reprompt()
+            return True
+        ctx.state.data.setdefault("new_child", {})["name"] = name
+        await ctx.go(BIRTH)
+        return True
+
+
+class BirthStep(Step):
+    """The child's birth year and month."""
+
+    name = BIRTH
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask when the child was born."""
+        name = ctx.state.data.get("new_child", {}).get("name", "")
+        ctx.say(
+            ctx._(
+                "When was {name} born? Type the year and month, for example 2018-03 or 2018年3月.",
+                name=name,
+            ),
+            [_cancel(ctx)],
+        )
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Check the month and ask about gender."""
+        try:
+            year, month = children.parse_birth_month(text, _today())
+        except InvalidInput as problem:
+            ctx.note(_birth_problem(ctx, str(problem)))
+            await ctx.reprompt()
+            return True
+        ctx.state.data.setdefault("new_child", {}).update(year=year, month=month)
+        await ctx.go(GENDER)
+        return True
+
+
+class GenderStep(Step):
+    """Girl, boy, or not said."""
+
+    name = GENDER
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask, with not saying as an equal choice."""
+        name = ctx.state.data.get("new_child", {}).get("name", "")
+        ctx.say(
+            ctx._("Is {name} a girl or a boy?", name=name),
+            [
+                *(Choice(ctx._(label), f"gender:{g.value}") for g, label in GENDER_LABELS.items()),
+                Choice(ctx._("Prefer not to say"), "gender:none"),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Keep the answer and ask how the person is related."""
+        value = payload.removeprefix("gender:")
+        if not payload.startswith("gender:") or value not in {"girl", "boy", "none"}:
+            return False
+        ctx.state.data.setdefault("new_child", {})["gender"] = None if value == "none" else value
+        await ctx.go(RELATION)
+        return True
+
+
+class RelationStep(Step):
+    """How the person is related to the child; then the child is saved."""
+
+    name = RELATION
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask how the person is related."""
+        name = ctx.state.data.get("new_child", {}).get("name", "")
+        ctx.say(
+            ctx._("You are {name}'s:", name=name),
+            [Choice(ctx._(label), f"rel:{r.value}") for r, label in RELATION_LABELS.items()],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Save the child, with the consent given at the start."""
+        value = payload.removeprefix("rel:")
+        new = ctx.state.data.get("new_child", {})
+        if not payload.startswith("rel:") or value not in {r.value for r in Relationship}:
+            return False
+        if not {"name", "year", "month"} <= new.keys():
+            # A press left over from an earlier, finished or cancelled, addition.
+            return False
+        child = await children.add_child(
+            ctx.uow,
+            person_id=ctx.person.id,
+            name=new["name"],
+            birth_year=int(new["year"]),
+            birth_month=int(new["month"]),
+            gender=Gender(new["gender"]) if new.get("gender") else None,
+            relationship=Relationship(value),
+            today=_today(),
+        )
+        ctx.state.data.pop("new_child", None)
+        ctx.state.data["child_id"] = child.id
+        ctx.note(ctx._("Saved: {name}.", name=child.name))
+        await ctx.go(VIEW)
+        return True
+
+
+class ViewStep(Step):
+    """One child, with what can be changed."""
+
+    name = VIEW
+
+    async def prompt(self, ctx: Context) -> None:
+        """Show the child's details."""
+        child = await _current_child(ctx)
+        if child is None:
+            await ctx.go(CHILDREN)
+            return
+        lines = [
+            _summary(ctx, child),
+            ctx._("Gender: {gender}", gender=ctx._(GENDER_LABELS[child.gender]))
+            if child.gender
+            else ctx._("Gender: not said"),
+            ctx._("Health notes: {notes}", notes=child.health_notes)
+            if child.health_notes
+            else ctx._("Health notes: none"),
+            ctx._("You are: {relation}", relation=ctx._(RELATION_LABELS[child.relationship])),
+        ]
+        ctx.say(
+            "\n".join(lines),
+            [
+                Choice(ctx._("Change name"), "cv:name"),
+                Choice(ctx._("Change birth month"), "cv:birth"),
+                Choice(ctx._("Health notes"), "cv:health"),
+                Choice(ctx._("Remove this child"), "cv:remove"),
+                Choice(ctx._("My children"), CHILDREN),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Open the change that was pressed."""
+        if payload == CHILDREN:
+            await ctx.go(CHILDREN)
+            return True
+        target = {
+            "cv:name": RENAME,
+            "cv:birth": REBIRTH,
+            "cv:health": HEALTH_NOTICE,
+            "cv:remove": REMOVE,
+        }.get(payload)
+        if target is None or await _current_child(ctx) is None:
+            return False
+        await ctx.go(target)
+        return True
+
+
+class RenameStep(Step):
+    """A new name for the child."""
+
+    name = RENAME
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask for the new name."""
+        ctx.say(
+            ctx._("What do you call your child? (up to {limit} characters)", limit=30),
+            [_cancel(ctx)],
+        )
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Store the new name."""
+        try:
+            await children.rename_child(
+                ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0)), text
+            )
+        except InvalidInput:
+            ctx.note(account.name_problem(ctx))
+            await ctx.reprompt()
+            return True
+        except NotFound:
+            await ctx.go(CHILDREN)
+            return True
+        ctx.note(ctx._("Saved."))
+        await ctx.go(VIEW)
+        return True
+
+
+class RebirthStep(Step):
+    """A corrected birth month."""
+
+    name = REBIRTH
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask for the birth month."""
+        ctx.say(
+            ctx._("Type the year and month of birth, for example 2018-03 or 2018年3月."),
+            [_cancel(ctx)],
+        )
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Store the corrected month."""
+        try:
+            await children.set_birth_month(
+                ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0)), text, _today()
+            )
+        except InvalidInput as problem:
+            ctx.note(_birth_problem(ctx, str(problem)))
+            await ctx.reprompt()
+            return True
+        except NotFound:
+            await ctx.go(CHILDREN)
+            return True
+        ctx.note(ctx._("Saved."))
+        await ctx.go(VIEW)
+        return True
+
+
+class HealthNoticeStep(Step):
+    """The separate consent before any health note is kept."""
+
+    name = HEALTH_NOTICE
+
+    async def prompt(self, ctx: Context) -> None:
+        """Explain health notes and ask for the second consent."""
+        child = await _current_child(ctx)
+        if child is None:
+            await ctx.go(CHILDREN)
+            return
+        choices = [
+            Choice(ctx._("I agree"), "health:yes"),
+            Choice(ctx._("No"), "health:no"),
+        ]
+        if child.health_notes:
+            choices.insert(1, Choice(ctx._("Erase the notes"), "health:erase"))
+        ctx.say(
+            ctx._(
+                "Health notes are optional. Tell us about allergies or health needs only if "
+                "the people caring for {name} should know. Only your factory's coordinator "
+                "and the programme's staff see them, and you can erase them at any time.\n\n"
+                "Do you agree to us keeping health notes for {name}?",
+                name=child.name,
+            ),
+            choices,
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Ask for the notes, erase them, or go back."""
+        child_id = int(ctx.state.data.get("child_id", 0))
+        if payload == "health:yes":
+            await ctx.go(HEALTH)
+        elif payload == "health:no":
+            await ctx.go(VIEW)
+        elif payload == "health:erase":
+            await children.set_health_notes(ctx.uow, ctx.person.id, child_id, None)
+            ctx.note(ctx._("The health notes were erased."))
+            await ctx.go(VIEW)
+        else:
+            return False
+        return True
+
+
+class HealthStep(Step):
+    """The health or allergy notes themselves."""
+
+    name = HEALTH
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask for the notes."""
+        ctx.say(
+            ctx._(
+                "Type the health or allergy notes (up to {limit} characters).",
+                limit=children.MAX_HEALTH_NOTES,
+            ),
+            [_cancel(ctx)],
+        )
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Store the notes with the consent just given."""
+        try:
+            await children.set_health_notes(
+                ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0)), text
+            )
+        except InvalidInput:
+            ctx.note(
+                ctx._(
+                    "Please keep the notes under {limit} characters.",
+                    limit=children.MAX_HEALTH_NOTES,
+                )
+            )
+            await ctx.reprompt()
+            return True
+        except NotFound:
+            await ctx.go(CHILDREN)
+            return True
+        ctx.note(ctx._("Saved."))
+        await ctx.go(VIEW)
+        return True
+
+
+class RemoveStep(Step):
+    """Confirm before a child is removed."""
+
+    name = REMOVE
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask to confirm, saying whether the data will be erased."""
+        child = await _current_child(ctx)
+        if child is None:
+            await ctx.go(CHILDREN)
+            return
+        text = (
+            ctx._("Remove {name}? All of {name}'s information will be erased.", name=child.name)
+            if child.guardians <= 1
+            else ctx._(
+                "Remove {name} from your list? The other guardian keeps {name}'s information.",
+                name=child.name,
+            )
+        )
+        ctx.say(
+            text,
+            [Choice(ctx._("Yes, remove"), "rm:yes"), Choice(ctx._("No, keep"), "rm:no")],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Remove the child, or go back."""
+        if payload == "rm:no":
+            await ctx.go(VIEW)
+            return True
+        if payload != "rm:yes":
+            return False
+        try:
+            await children.remove_child(
+                ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0))
+            )
+        except NotFound:
+            return False
+        ctx.note(ctx._("Removed."))
+        await ctx.go(CHILDREN)
+        return True
+
+
+def steps() -> list[Step]:
+    """Return the children feature's steps."""
+    return [
+        ChildrenStep(),
+        NoticeStep(),
+        NameStep(),
+        BirthStep(),
+        GenderStep(),
+        RelationStep(),
+        ViewStep(),
+        RenameStep(),
+        RebirthStep(),
+        HealthNoticeStep(),
+        HealthStep(),
+        RemoveStep(),
+    ]
