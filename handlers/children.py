@@ -15,7 +15,7 @@ from handlers import account, menu
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["CHILDREN", "steps"]
+__all__ = ["CHILDREN", "start_join", "steps"]
 
 CHILDREN = "children"
 NOTICE = "child.notice"
@@ -29,6 +29,9 @@ REBIRTH = "child.rebirth"
 HEALTH_NOTICE = "child.health_notice"
 HEALTH = "child.health"
 REMOVE = "child.remove"
+JOIN = "child.join"
+JOIN_NOTICE = "child.join_notice"
+JOIN_RELATION = "child.join_relation"
 
 # Birth months are dates in the programme's own time zone, where the families live.
 PROGRAMME_TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -87,6 +90,20 @@ def _birth_problem(ctx: Context, problem: str) -> str:
     return ctx._("Please type the year and month, for example 2018-03 or 2018年3月.")
 
 
+def _child_notice(ctx: Context) -> str:
+    return ctx._(
+        "About your child's information\n"
+        "• We keep: the name you use for your child, the birth year and month, and "
+        "(if you tell us) whether a girl or a boy. We never ask for ID numbers.\n"
+        "• Why: to arrange the Family-Friendly Space and tips that fit your child's "
+        "age.\n"
+        "• Who sees it: you, the other parent if you invite them, your factory's "
+        "coordinator and the programme's staff.\n"
+        "• You can remove it at any time.\n\n"
+        "As the child's parent or guardian, do you agree?"
+    )
+
+
 class ChildrenStep(Step):
     """The list of the person's children."""
 
@@ -108,15 +125,22 @@ class ChildrenStep(Step):
             [
                 *(Choice(kid.name, f"child:{kid.id}") for kid in kids),
                 Choice(ctx._("Add a child"), "child:add"),
+                Choice(ctx._("Enter an invite code"), "child:join"),
                 menu.main_menu_choice(ctx),
             ],
         )
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open a child, or start adding one."""
+        if payload == CHILDREN:
+            await ctx.go(CHILDREN)
+            return True
         if payload == "child:add":
             ctx.state.data["new_child"] = {}
             await ctx.go(NOTICE)
+            return True
+        if payload == "child:join":
+            await ctx.go(JOIN)
             return True
         if payload.startswith("child:") and payload[6:].isdigit():
             ctx.state.data["child_id"] = int(payload[6:])
@@ -135,17 +159,7 @@ class NoticeStep(Step):
     async def prompt(self, ctx: Context) -> None:
         """Show the notice and ask for consent."""
         ctx.say(
-            ctx._(
-                "About your child's information\n"
-                "• We keep: the name you use for your child, the birth year and month, and "
-                "(if you tell us) whether a girl or a boy. We never ask for ID numbers.\n"
-                "• Why: to arrange the Family-Friendly Space and tips that fit your child's "
-                "age.\n"
-                "• Who sees it: you, the other parent if you invite them, your factory's "
-                "coordinator and the programme's staff.\n"
-                "• You can remove it at any time.\n\n"
-                "As the child's parent or guardian, do you agree?"
-            ),
+            _child_notice(ctx),
             [Choice(ctx._("I agree"), "childnotice:yes"), Choice(ctx._("No"), "childnotice:no")],
         )
 
@@ -311,6 +325,7 @@ class ViewStep(Step):
                 Choice(ctx._("Change name"), "cv:name"),
                 Choice(ctx._("Change birth month"), "cv:birth"),
                 Choice(ctx._("Health notes"), "cv:health"),
+                Choice(ctx._("Invite the other parent"), "cv:invite"),
                 Choice(ctx._("Remove this child"), "cv:remove"),
                 Choice(ctx._("My children"), CHILDREN),
             ],
@@ -320,6 +335,26 @@ class ViewStep(Step):
         """Open the change that was pressed."""
         if payload == CHILDREN:
             await ctx.go(CHILDREN)
+            return True
+        if payload == "cv:invite":
+            child = await _current_child(ctx)
+            if child is None:
+                return False
+            code, _expires = await children.create_invite(ctx.uow, ctx.person.id, child.id)
+            ctx.say(
+                ctx._(
+                    "Ask {name}'s other parent to open FFS Bot, tap My children, then Enter an "
+                    "invite code, and type:\n\n{code}\n\nThe code works once, within {days} days.",
+                    name=child.name,
+                    code=code,
+                    days=children.INVITE_LIFETIME.days,
+                ),
+                [
+                    Choice(ctx._("Back"), f"child:{child.id}"),
+                    Choice(ctx._("My children"), CHILDREN),
+                ],
+            )
+            ctx.state.step = CHILDREN
             return True
         target = {
             "cv:name": RENAME,
@@ -517,6 +552,115 @@ class RemoveStep(Step):
         return True
 
 
+def _invite_problem(ctx: Context, problem: str) -> str:
+    if problem == "already":
+        return ctx._("You are already a guardian of this child.")
+    return ctx._(
+        "That code does not work. It may be mistyped, used already, or more than {days} days "
+        "old. Ask the other parent for a new one.",
+        days=children.INVITE_LIFETIME.days,
+    )
+
+
+async def start_join(ctx: Context, code: str) -> None:
+    """Go on with an invite code from a link: the notice, then the relationship."""
+    try:
+        name = await children.invited_child_name(ctx.uow, ctx.person.id, code)
+    except InvalidInput as problem:
+        ctx.note(_invite_problem(ctx, str(problem)))
+        await ctx.go(CHILDREN)
+        return
+    ctx.state.data["invite"] = {"code": code, "name": name}
+    await ctx.go(JOIN_NOTICE)
+
+
+class JoinStep(Step):
+    """An invite code typed by the second guardian."""
+
+    name = JOIN
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask for the code."""
+        ctx.say(ctx._("Type the invite code the other parent gave you."), [_cancel(ctx)])
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Check the code and show the notice."""
+        try:
+            name = await children.invited_child_name(ctx.uow, ctx.person.id, text)
+        except InvalidInput as problem:
+            ctx.note(_invite_problem(ctx, str(problem)))
+            await ctx.reprompt()
+            return True
+        ctx.state.data["invite"] = {"code": text, "name": name}
+        await ctx.go(JOIN_NOTICE)
+        return True
+
+
+class JoinNoticeStep(Step):
+    """The child's data notice and the second guardian's own consent."""
+
+    name = JOIN_NOTICE
+
+    async def prompt(self, ctx: Context) -> None:
+        """Say whose guardian the person becomes, with the notice."""
+        name = ctx.state.data.get("invite", {}).get("name", "")
+        ctx.say(
+            ctx._("You are joining as a guardian of {name}.", name=name)
+            + "\n\n"
+            + _child_notice(ctx),
+            [Choice(ctx._("I agree"), "joinnotice:yes"), Choice(ctx._("No"), "joinnotice:no")],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Ask how the person is related, or leave nothing."""
+        if payload == "joinnotice:yes" and "invite" in ctx.state.data:
+            await ctx.go(JOIN_RELATION)
+        elif payload == "joinnotice:no":
+            ctx.state.data.pop("invite", None)
+            ctx.note(ctx._("OK. Nothing about your child was saved."))
+            await ctx.go(CHILDREN)
+        else:
+            return False
+        return True
+
+
+class JoinRelationStep(Step):
+    """How the second guardian is related; then they join."""
+
+    name = JOIN_RELATION
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask how the person is related."""
+        name = ctx.state.data.get("invite", {}).get("name", "")
+        ctx.say(
+            ctx._("You are {name}'s:", name=name),
+            [Choice(ctx._(label), f"jrel:{r.value}") for r, label in RELATION_LABELS.items()],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Join the child with the consent just given."""
+        value = payload.removeprefix("jrel:")
+        invite = ctx.state.data.get("invite")
+        if not payload.startswith("jrel:") or value not in {r.value for r in Relationship}:
+            return False
+        if not invite:
+            return False
+        try:
+            child = await children.join_child(
+                ctx.uow, ctx.person.id, invite["code"], Relationship(value)
+            )
+        except InvalidInput as problem:
+            ctx.state.data.pop("invite", None)
+            ctx.note(_invite_problem(ctx, str(problem)))
+            await ctx.go(CHILDREN)
+            return True
+        ctx.state.data.pop("invite", None)
+        ctx.state.data["child_id"] = child.id
+        ctx.note(ctx._("You are now a guardian of {name}.", name=child.name))
+        await ctx.go(VIEW)
+        return True
+
+
 def steps() -> list[Step]:
     """Return the children feature's steps."""
     return [
@@ -532,4 +676,7 @@ def steps() -> list[Step]:
         HealthNoticeStep(),
         HealthStep(),
         RemoveStep(),
+        JoinStep(),
+        JoinNoticeStep(),
+        JoinRelationStep(),
     ]

@@ -9,7 +9,7 @@ from ffs_bot.model import Factory
 from ffs_bot.privacy import PRIVACY_NOTICE_VERSION
 from ffs_bot.services import people
 from ffs_bot.services.factories import get_factory, get_factory_by_code
-from handlers import account, menu
+from handlers import account, children, menu
 from handlers.context import Context
 from handlers.factory_search import FactorySearchStep, factory_label
 from handlers.router import Step
@@ -28,6 +28,7 @@ LANGUAGE_WORDS = {
     "en": {"english", "英文", "英语", "en"},
 }
 FACTORY_CODE_PREFIX = "f-"
+INVITE_PREFIX = "c-"
 
 
 def _factory_code(argument: str) -> str | None:
@@ -39,6 +40,14 @@ def _factory_code(argument: str) -> str | None:
 
 async def start(ctx: Context, argument: str) -> None:
     """Greet a person: pick up where they were, applying a factory from a QR code or link."""
+    if argument[:2].lower() == INVITE_PREFIX:
+        # An invite link from the other parent: after sign-up, if that is still to do.
+        if ctx.person.onboarded:
+            await children.start_join(ctx, argument[2:])
+            return
+        ctx.state.data["pending_invite"] = argument[2:]
+        await continue_onboarding(ctx)
+        return
     code = _factory_code(argument)
     factory = await get_factory_by_code(ctx.uow, code) if code else None
     if ctx.person.onboarded:
@@ -219,6 +228,9 @@ class NameStep(Step):
             await ctx.reprompt()
             return True
         ctx.note(ctx._("Welcome, {name}! You're all set.", name=ctx.person.display_name))
+        if invite := ctx.state.data.pop("pending_invite", None):
+            await children.start_join(ctx, str(invite))
+            return True
         await menu.open_menu(ctx)
         return True
 

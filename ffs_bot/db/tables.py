@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "AuditEventRow",
     "Base",
+    "ChildInviteRow",
     "ChildRow",
     "ConsentRow",
     "ConversationRow",
@@ -188,6 +189,21 @@ class GuardianRow(Base):
     )
     relationship: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChildInviteRow(Base):
+    """A one-time code with which a second guardian joins a child."""
+
+    __tablename__ = "child_invite"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
 
 
 class ProcessedInboundRow(Base):

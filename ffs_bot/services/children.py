@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import aliased
 
-from ffs_bot.db.tables import ChildRow, ConsentRow, GuardianRow
+from ffs_bot.db.sql import insert_ignore
+from ffs_bot.db.tables import ChildInviteRow, ChildRow, ConsentRow, GuardianRow, utcnow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import InvalidInput, NotFound
 from ffs_bot.model import Child, Gender, Relationship
@@ -18,12 +20,17 @@ from ffs_bot.services.audit import record_event
 from ffs_bot.services.people import clean_display_name
 
 __all__ = [
+    "INVITE_LIFETIME",
     "MAX_CHILD_AGE_YEARS",
     "MAX_HEALTH_NOTES",
     "add_child",
     "clean_health_notes",
+    "create_invite",
     "get_child",
+    "invited_child_name",
+    "join_child",
     "list_children",
+    "normalise_invite_code",
     "parse_birth_month",
     "remove_child",
     "rename_child",
@@ -34,6 +41,10 @@ __all__ = [
 # The programme serves children; anyone older is not a child it can register.
 MAX_CHILD_AGE_YEARS = 18
 MAX_HEALTH_NOTES = 200
+INVITE_LIFETIME = timedelta(days=7)
+# No 0/O, 1/I/L: codes are read aloud and typed on small phones.
+INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+INVITE_LENGTH = 6
 _NUMBERS = re.compile(r"\d+")
 
 
@@ -247,3 +258,89 @@ async def remove_child(uow: UnitOfWork, person_id: int, child_id: int) -> bool:
         subject_id=child_id,
     )
     return erased
+
+
+async def create_invite(uow: UnitOfWork, person_id: int, child_id: int) -> tuple[str, datetime]:
+    """Make a one-time code for the child's other guardian; return it and when it expires."""
+    await get_child(uow, person_id, child_id)
+    expires_at = utcnow() + INVITE_LIFETIME
+    for _attempt in range(5):
+        code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+        if await insert_ignore(
+            uow,
+            ChildInviteRow,
+            {
+                "code": code,
+                "child_id": child_id,
+                "created_by": person_id,
+                "created_at": utcnow(),
+                "expires_at": expires_at,
+            },
+            ["code"],
+        ):
+            await record_event(
+                uow,
+                "child.invite",
+                actor_person_id=person_id,
+                subject_type="child",
+                subject_id=child_id,
+            )
+            return code, expires_at
+    raise RuntimeError("could not find a free invite code")
+
+
+def normalise_invite_code(text: str) -> str:
+    """Fold a typed code: full-width letters, case, spaces and dashes do not matter."""
+    return re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", text)).upper()
+
+
+async def invited_child_name(uow: UnitOfWork, person_id: int, code: str) -> str:
+    """Check an invite code for this person and return the child's name.
+
+    Raises:
+        InvalidInput: "invalid" (unknown, used or expired) or "already" (already a guardian).
+    """
+    invite = await _usable_invite(uow, code)
+    child = await uow.session.get(ChildRow, invite.child_id)
+    assert child is not None
+    if await uow.session.get(GuardianRow, (invite.child_id, person_id)) is not None:
+        raise InvalidInput("already")
+    return child.name
+
+
+async def join_child(
+    uow: UnitOfWork, person_id: int, code: str, relationship: Relationship
+) -> Child:
+    """Make the person a guardian of the invited child, with their own consent recorded.
+
+    Raises:
+        InvalidInput: as `invited_child_name`.
+    """
+    await invited_child_name(uow, person_id, code)
+    invite = await _usable_invite(uow, code)
+    invite.used_at = utcnow()
+    invite.used_by = person_id
+    uow.session.add(
+        GuardianRow(child_id=invite.child_id, person_id=person_id, relationship=relationship.value)
+    )
+    uow.session.add(_consent(person_id, invite.child_id, CHILD_CONSENT))
+    await record_event(
+        uow,
+        "child.joined",
+        actor_person_id=person_id,
+        subject_type="child",
+        subject_id=invite.child_id,
+        consent=CHILD_CONSENT,
+        version=CHILD_NOTICE_VERSION,
+    )
+    await uow.session.flush()
+    return await get_child(uow, person_id, invite.child_id)
+
+
+async def _usable_invite(uow: UnitOfWork, code: str) -> ChildInviteRow:
+    invite = await uow.session.scalar(
+        select(ChildInviteRow).where(ChildInviteRow.code == normalise_invite_code(code))
+    )
+    if invite is None or invite.used_at is not None or invite.expires_at <= utcnow():
+        raise InvalidInput("invalid")
+    return invite

@@ -28,7 +28,7 @@ async def to_birth(chat: Chat) -> None:
 async def to_health(chat: Chat) -> None:
     await chat.press("cancel")
     await chat.press("children")
-    child = next(p for p in chat.payloads if p.startswith("child:") and p != "child:add")
+    child = next(p for p in chat.payloads if p.startswith("child:") and p[6:].isdigit())
     await chat.press(child)
     await chat.press("cv:health")
     await chat.press("health:yes")
