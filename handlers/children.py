@@ -368,64 +368,75 @@ class ViewStep(Step):
         return True
 
 
-class RenameStep(Step):
+class EditChildStep(Step):
+    """A new value for one of the current child's details, typed; then back to the child."""
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask for the new value."""
+        ctx.say(self.question(ctx), [_cancel(ctx)])
+
+    def question(self, ctx: Context) -> str:
+        """What to ask."""
+        raise NotImplementedError
+
+    async def save(self, ctx: Context, child_id: int, text: str) -> None:
+        """Store the value; raise InvalidInput when it breaks a rule."""
+        raise NotImplementedError
+
+    def problem(self, ctx: Context, error: InvalidInput) -> str:
+        """Say what the value must be."""
+        raise NotImplementedError
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Store the value and show the child again."""
+        try:
+            await self.save(ctx, int(ctx.state.data.get("child_id", 0)), text)
+        except InvalidInput as error:
+            ctx.note(self.problem(ctx, error))
+            await ctx.reprompt()
+            return True
+        except NotFound:
+            await ctx.go(CHILDREN)
+            return True
+        ctx.note(ctx._("Saved."))
+        await ctx.go(VIEW)
+        return True
+
+
+class RenameStep(EditChildStep):
     """A new name for the child."""
 
     name = RENAME
 
-    async def prompt(self, ctx: Context) -> None:
+    def question(self, ctx: Context) -> str:
         """Ask for the new name."""
-        ctx.say(
-            ctx._("What do you call your child? (up to {limit} characters)", limit=30),
-            [_cancel(ctx)],
-        )
+        return ctx._("What do you call your child? (up to {limit} characters)", limit=30)
 
-    async def on_text(self, ctx: Context, text: str) -> bool:
+    async def save(self, ctx: Context, child_id: int, text: str) -> None:
         """Store the new name."""
-        try:
-            await children.rename_child(
-                ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0)), text
-            )
-        except InvalidInput:
-            ctx.note(account.name_problem(ctx))
-            await ctx.reprompt()
-            return True
-        except NotFound:
-            await ctx.go(CHILDREN)
-            return True
-        ctx.note(ctx._("Saved."))
-        await ctx.go(VIEW)
-        return True
+        await children.rename_child(ctx.uow, ctx.person.id, child_id, text)
+
+    def problem(self, ctx: Context, error: InvalidInput) -> str:
+        """Say what a name may contain."""
+        return account.name_problem(ctx)
 
 
-class RebirthStep(Step):
+class RebirthStep(EditChildStep):
     """A corrected birth month."""
 
     name = REBIRTH
 
-    async def prompt(self, ctx: Context) -> None:
+    def question(self, ctx: Context) -> str:
         """Ask for the birth month."""
-        ctx.say(
-            ctx._("Type the year and month of birth, for example 2018-03 or 2018年3月."),
-            [_cancel(ctx)],
-        )
+        return ctx._("Type the year and month of birth, for example 2018-03 or 2018年3月.")
 
-    async def on_text(self, ctx: Context, text: str) -> bool:
+    async def save(self, ctx: Context, child_id: int, text: str) -> None:
         """Store the corrected month."""
-        try:
-            await children.set_birth_month(
-                ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0)), text, _today()
-            )
-        except InvalidInput as problem:
-            ctx.note(_birth_problem(ctx, str(problem)))
-            await ctx.reprompt()
-            return True
-        except NotFound:
-            await ctx.go(CHILDREN)
-            return True
-        ctx.note(ctx._("Saved."))
-        await ctx.go(VIEW)
-        return True
+        await children.set_birth_month(ctx.uow, ctx.person.id, child_id, text, _today())
+
+    def problem(self, ctx: Context, error: InvalidInput) -> str:
+        """Say what went wrong with the month."""
+        return _birth_problem(ctx, str(error))
 
 
 class HealthNoticeStep(Step):
@@ -472,42 +483,27 @@ class HealthNoticeStep(Step):
         return True
 
 
-class HealthStep(Step):
+class HealthStep(EditChildStep):
     """The health or allergy notes themselves."""
 
     name = HEALTH
 
-    async def prompt(self, ctx: Context) -> None:
+    def question(self, ctx: Context) -> str:
         """Ask for the notes."""
-        ctx.say(
-            ctx._(
-                "Type the health or allergy notes (up to {limit} characters).",
-                limit=children.MAX_HEALTH_NOTES,
-            ),
-            [_cancel(ctx)],
+        return ctx._(
+            "Type the health or allergy notes (up to {limit} characters).",
+            limit=children.MAX_HEALTH_NOTES,
         )
 
-    async def on_text(self, ctx: Context, text: str) -> bool:
+    async def save(self, ctx: Context, child_id: int, text: str) -> None:
         """Store the notes with the consent just given."""
-        try:
-            await children.set_health_notes(
-                ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0)), text
-            )
-        except InvalidInput:
-            ctx.note(
-                ctx._(
-                    "Please keep the notes under {limit} characters.",
-                    limit=children.MAX_HEALTH_NOTES,
-                )
-            )
-            await ctx.reprompt()
-            return True
-        except NotFound:
-            await ctx.go(CHILDREN)
-            return True
-        ctx.note(ctx._("Saved."))
-        await ctx.go(VIEW)
-        return True
+        await children.set_health_notes(ctx.uow, ctx.person.id, child_id, text)
+
+    def problem(self, ctx: Context, error: InvalidInput) -> str:
+        """Say how long notes may be."""
+        return ctx._(
+            "Please keep the notes under {limit} characters.", limit=children.MAX_HEALTH_NOTES
+        )
 
 
 class RemoveStep(Step):
