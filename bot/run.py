@@ -69,7 +69,11 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
         )
         log.info("webhook set; serving on %s:%s", settings.http_host, settings.http_port)
     else:
-        tasks.append(asyncio.create_task(channel.poll(stop), name="telegram-poll"))
+        poller = asyncio.create_task(channel.poll(stop), name="telegram-poll")
+        # Polling that dies for a reason it does not handle must not leave a process that
+        # looks alive but hears nothing: stop, and let the supervisor start it again.
+        poller.add_done_callback(lambda task: None if task.cancelled() else stop.set())
+        tasks.append(poller)
         log.info("polling Telegram; health check on %s:%s", settings.http_host, settings.http_port)
     worker_stop = asyncio.Event()
     if worker:

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from telegram import Bot, BotCommand, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.scheduler import ChatScheduler
 from bot.telegram.adapter import ALLOWED_UPDATES, CHANNEL, Converted, chat_key, convert
@@ -116,9 +116,12 @@ class TelegramChannel:
             except RetryAfter as exc:
                 await _sleep_unless(stop, retry_seconds(exc))
                 continue
-            except NetworkError:
+            except (NetworkError, TelegramError) as exc:
+                # Network trouble, or Telegram refusing (409: another instance is polling).
                 failures += 1
-                log.warning("polling failed (%d in a row); retrying", failures)
+                log.warning(
+                    "polling failed (%d in a row): %s; retrying", failures, type(exc).__name__
+                )
                 await _sleep_unless(stop, min(2.0**failures, 30.0))
                 continue
             if updates:

@@ -114,3 +114,19 @@ async def test_health_says_so_when_the_database_is_unreachable(tmp_path) -> None
             assert json.loads(await response.text())["database"] == "unreachable"
     finally:
         await engine.dispose()
+
+
+async def test_polling_survives_telegram_refusing_and_network_errors(
+    backend: Backend, telegram: TelegramHarness, monkeypatch
+) -> None:
+    api = telegram.api
+    api.queued = [api.text(7, "/start")]
+    api.fail_next("getUpdates", "409")  # another instance polling
+    api.fail_next("getUpdates", "network")
+    monkeypatch.setattr("bot.telegram.channel._sleep_unless", lambda stop, s: asyncio.sleep(0))
+    stop = asyncio.Event()
+    poller = asyncio.create_task(telegram.channel.poll(stop))
+    await wait_for(lambda: len(api.of("sendMessage")) == 1)
+    stop.set()
+    await poller
+    assert [c.status for c in api.calls if c.method == "getUpdates"][:3] == [409, 0, 200]

@@ -159,6 +159,12 @@ class FakeBotApi:
         scripted = self.failures.get(method)
         if scripted:
             kind, seconds = scripted.popleft()
+            if kind == "409":
+                return 409, {
+                    "ok": False,
+                    "error_code": 409,
+                    "description": "Conflict: terminated by other getUpdates request",
+                }
             if kind == "429":
                 return 429, {
                     "ok": False,
