@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -35,7 +37,9 @@ __all__ = [
     "OutboxRow",
     "PersonRow",
     "ProcessedInboundRow",
+    "RegistrationRow",
     "RoleRow",
+    "SeasonRow",
     "utcnow",
 ]
 
@@ -204,6 +208,59 @@ class ChildInviteRow(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
     used_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+
+
+class SeasonRow(Base):
+    """A Family-Friendly Space at one factory for one summer."""
+
+    __tablename__ = "season"
+    __table_args__ = (CheckConstraint("seats_taken <= capacity", name="seats_within_capacity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    factory_id: Mapped[int] = mapped_column(
+        ForeignKey("factory.id", ondelete="CASCADE"), index=True
+    )
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    min_age_years: Mapped[int] = mapped_column(Integer)
+    max_age_years: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    # Seats held by confirmed or requested registrations; taken by one conditional UPDATE.
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0)
+    registration_deadline: Mapped[date] = mapped_column(Date)
+    auto_confirm: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "self" (the factory pays) or "sponsor".
+    funding: Mapped[str] = mapped_column(String(16), default="self")
+    registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistrationRow(Base):
+    """A child registered for a season: requested, confirmed, waitlisted or cancelled."""
+
+    __tablename__ = "registration"
+    __table_args__ = (
+        # One live registration per child and season; cancelled ones stay as history.
+        Index(
+            "uq_registration_live",
+            "season_id",
+            "child_id",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+        Index("ix_registration_queue", "season_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    season_id: Mapped[int] = mapped_column(ForeignKey("season.id", ondelete="CASCADE"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    registered_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class ProcessedInboundRow(Base):
