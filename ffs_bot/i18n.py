@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime, format_skeleton
+from babel.dates import format_datetime, format_interval, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -73,6 +73,14 @@ class Translator:
     def month(self, year: int, month: int) -> str:
         """A year and month the way this language writes them (2018年3月, Mar 2018)."""
         return str(format_skeleton("yMMM", date(year, month, 1), locale=self.locale))
+
+    def day(self, value: date) -> str:
+        """A day the way this language writes it (6月30日, Jun 30)."""
+        return str(format_skeleton("MMMd", value, locale=self.locale))
+
+    def date_range(self, start: date, end: date) -> str:
+        """Two days the way this language writes a span (7月5日至8月20日, Jul 5 – Aug 20)."""
+        return str(format_interval(start, end, "MMMd", locale=self.locale))
 
     def datetime(self, value: datetime, timezone: str, fmt: str = "medium") -> str:
         """Format an aware datetime in `timezone` with this language's CLDR pattern."""

@@ -15,7 +15,7 @@ from handlers import account, menu
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["CHILDREN", "start_join", "steps"]
+__all__ = ["CHILDREN", "start_join", "steps", "today"]
 
 CHILDREN = "children"
 NOTICE = "child.notice"
@@ -44,7 +44,8 @@ RELATION_LABELS = {
 }
 
 
-def _today() -> date:
+def today() -> date:
+    """Today in the programme's time zone."""
     return datetime.now(PROGRAMME_TIMEZONE).date()
 
 
@@ -53,8 +54,8 @@ def _cancel(ctx: Context) -> Choice:
 
 
 def _age(ctx: Context, child: Child) -> str:
-    today = _today()
-    months = child.age_in_months(today.year, today.month)
+    now = today()
+    months = child.age_in_months(now.year, now.month)
     if months < 12:
         return ctx.t.ngettext("{n} month old", "{n} months old", max(months, 0))
     return ctx.t.ngettext("{n} year old", "{n} years old", months // 12)
@@ -223,7 +224,7 @@ class BirthStep(Step):
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the month and ask about gender."""
         try:
-            year, month = children.parse_birth_month(text, _today())
+            year, month = children.parse_birth_month(text, today())
         except InvalidInput as problem:
             ctx.note(_birth_problem(ctx, str(problem)))
             await ctx.reprompt()
@@ -289,7 +290,7 @@ class RelationStep(Step):
             birth_month=int(new["month"]),
             gender=Gender(new["gender"]) if new.get("gender") else None,
             relationship=Relationship(value),
-            today=_today(),
+            today=today(),
         )
         ctx.state.data.pop("new_child", None)
         ctx.state.data["child_id"] = child.id
@@ -432,7 +433,7 @@ class RebirthStep(EditChildStep):
 
     async def save(self, ctx: Context, child_id: int, text: str) -> None:
         """Store the corrected month."""
-        await children.set_birth_month(ctx.uow, ctx.person.id, child_id, text, _today())
+        await children.set_birth_month(ctx.uow, ctx.person.id, child_id, text, today())
 
     def problem(self, ctx: Context, error: InvalidInput) -> str:
         """Say what went wrong with the month."""

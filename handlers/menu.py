@@ -67,6 +67,7 @@ class MainMenuStep(Step):
         ctx.say(
             ctx._("{name}, what would you like to do?", name=ctx.person.display_name or ""),
             [
+                Choice(ctx._("Summer space"), "summer"),
                 Choice(ctx._("My children"), "children"),
                 Choice(ctx._("My details"), "account"),
                 Choice(ctx.both(N_("Language")), "language"),
@@ -76,7 +77,7 @@ class MainMenuStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open the part of the menu that was pressed."""
-        if payload in ("account", "children"):
+        if payload in ("account", "children", "summer"):
             await ctx.go(payload)
             return True
         return False

@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from importlib.resources import files
 
+from sqlalchemy import func, select
+
+from ffs_bot.db.tables import SeasonRow
 from ffs_bot.db.uow import UnitOfWork
-from ffs_bot.services.factories import (
-    ImportReport,
-    count_factories,
-    import_factories,
-    parse_factory_csv,
-)
+from ffs_bot.services.factories import count_factories, import_factories, parse_factory_csv
+from ffs_bot.services.seasons import create_season
 
-__all__ = ["load_demo"]
+__all__ = ["DemoReport", "load_demo"]
+
+DEMO_SEASON_FACTORY = "SZ01"
 
 
-async def load_demo(uow: UnitOfWork, default_timezone: str) -> ImportReport | None:
-    """Load the demo factories if there are no factories yet; return what was loaded."""
+@dataclass(frozen=True, slots=True)
+class DemoReport:
+    """What the demo data added."""
+
+    factories: int
+    seasons: int
+
+
+async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> DemoReport:
+    """Load the demo factories, with an open season, into a database that has no factories."""
     if await count_factories(uow):
-        return None
+        return DemoReport(0, 0)
     text = files("ffs_bot.demo").joinpath("factories.csv").read_text(encoding="utf-8")
-    factories, errors = parse_factory_csv(text, default_timezone)
+    rows, errors = parse_factory_csv(text, default_timezone)
     if errors:
         raise ValueError(f"demo data is broken: {errors}")
-    return await import_factories(uow, factories)
+    factories = (await import_factories(uow, rows)).created
+    seasons = 0
+    if not await uow.session.scalar(select(func.count()).select_from(SeasonRow)):
+        # The next summer whose registration is still open.
+        year = today.year if today < date(today.year, 6, 30) else today.year + 1
+        await create_season(
+            uow,
+            factory_code=DEMO_SEASON_FACTORY,
+            starts_on=date(year, 7, 5),
+            ends_on=date(year, 8, 20),
+            min_age_years=3,
+            max_age_years=12,
+            capacity=30,
+            registration_deadline=date(year, 6, 30),
+        )
+        seasons = 1
+    return DemoReport(factories, seasons)

@@ -9,6 +9,8 @@ told their exact place.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -16,7 +18,7 @@ from enum import StrEnum
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ffs_bot.db.tables import FactoryRow, RegistrationRow, SeasonRow
+from ffs_bot.db.tables import ChildRow, FactoryRow, GuardianRow, RegistrationRow, SeasonRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.services.audit import record_event
@@ -24,16 +26,22 @@ from ffs_bot.services.children import get_child
 from ffs_bot.services.factories import normalise_code
 
 __all__ = [
+    "FamilyRegistration",
     "Funding",
     "Registration",
     "RegistrationStatus",
     "Season",
     "cancel_registration",
     "create_season",
+    "get_season",
+    "list_family_registrations",
+    "open_seasons",
+    "parse_date_range",
     "register_child",
 ]
 
 MAX_CHILD_AGE = 17
+_DAY = re.compile(r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?")
 
 
 class RegistrationStatus(StrEnum):
@@ -306,3 +314,68 @@ async def cancel_registration(
         )
     await uow.session.flush()
     return await _registration(uow, row)
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyRegistration:
+    """A registration with the child's name, for the family's own list."""
+
+    registration: Registration
+    child_name: str
+
+
+def parse_date_range(text: str, year: int) -> tuple[date, date]:
+    """Read days typed as 7/10-8/15, 7.10 - 8.15 or 7月10日到8月15日, in the season's year.
+
+    Raises:
+        InvalidInput: not two month/day dates, or a date that does not exist.
+    """
+    days = _DAY.findall(unicodedata.normalize("NFKC", text))
+    if len(days) != 2:
+        raise InvalidInput("dates")
+    try:
+        first, last = (date(year, int(month), int(day)) for month, day in days)
+    except ValueError:
+        raise InvalidInput("dates") from None
+    return first, last
+
+
+async def open_seasons(uow: UnitOfWork, factory_id: int, today: date) -> list[Season]:
+    """Seasons at a factory that still take registrations, soonest first."""
+    rows = await uow.session.scalars(
+        select(SeasonRow)
+        .where(
+            SeasonRow.factory_id == factory_id,
+            SeasonRow.registration_open.is_(True),
+            SeasonRow.registration_deadline >= today,
+        )
+        .order_by(SeasonRow.starts_on)
+    )
+    return [_season(row) for row in rows]
+
+
+async def get_season(uow: UnitOfWork, season_id: int) -> Season:
+    """Return a season.
+
+    Raises:
+        NotFound: no such season.
+    """
+    row = await uow.session.get(SeasonRow, season_id)
+    if row is None:
+        raise NotFound(f"season {season_id}")
+    return _season(row)
+
+
+async def list_family_registrations(uow: UnitOfWork, person_id: int) -> list[FamilyRegistration]:
+    """The live registrations of the person's children, newest season first."""
+    rows = await uow.session.execute(
+        select(RegistrationRow, ChildRow.name)
+        .join(ChildRow, ChildRow.id == RegistrationRow.child_id)
+        .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
+        .where(
+            GuardianRow.person_id == person_id,
+            RegistrationRow.status != RegistrationStatus.CANCELLED.value,
+        )
+        .order_by(RegistrationRow.starts_on.desc(), RegistrationRow.id)
+    )
+    return [FamilyRegistration(await _registration(uow, row), name) for row, name in rows.all()]

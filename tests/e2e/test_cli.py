@@ -529,7 +529,7 @@ def test_demo_loads_the_demo_factories_only_into_an_empty_database(
 
     first = demo()
     assert first.code == 0
-    assert first.err == f"Loaded demo data: {len(DEMO_CODES)} factories.\n"
+    assert first.err == f"Loaded demo data: {len(DEMO_CODES)} factories, 1 open season.\n"
     assert "Ctrl-D" in first.out
     assert "Which factory" in first.out
     assert "Longgang Happy Toys" in first.out

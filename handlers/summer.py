@@ -1,0 +1,322 @@
+"""The summer Family-Friendly Space: register a child for the days they will come, or cancel."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ffs_bot.errors import ConflictError, InvalidInput, NotFound
+from ffs_bot.messages import Choice
+from ffs_bot.model import Child
+from ffs_bot.services import children, seasons
+from ffs_bot.services.seasons import Registration, RegistrationStatus, Season
+from handlers import menu
+from handlers.children import CHILDREN, today
+from handlers.context import Context
+from handlers.router import Step
+
+__all__ = ["SUMMER", "steps"]
+
+SUMMER = "summer"
+PICK_CHILD = "summer.child"
+DAYS = "summer.days"
+MINE = "summer.mine"
+CANCEL = "summer.cancel"
+
+
+def _season_text(ctx: Context, season: Season) -> str:
+    return ctx._(
+        "Family-Friendly Space: {dates}\nChildren aged {youngest} to {oldest}\n"
+        "Places left: {left} of {capacity}\nRegister by: {deadline}",
+        dates=ctx.t.date_range(season.starts_on, season.ends_on),
+        youngest=season.min_age_years,
+        oldest=season.max_age_years,
+        left=max(season.seats_left, 0),
+        capacity=season.capacity,
+        deadline=ctx.t.day(season.registration_deadline),
+    )
+
+
+async def _season(ctx: Context) -> Season | None:
+    try:
+        return await seasons.get_season(ctx.uow, int(ctx.state.data.get("season_id", 0)))
+    except NotFound:
+        return None
+
+
+def _status_text(ctx: Context, name: str, registration: Registration) -> str:
+    days = ctx.t.date_range(registration.starts_on, registration.ends_on)
+    if registration.status is RegistrationStatus.CONFIRMED:
+        return ctx._("{name} has a place, {days}.", name=name, days=days)
+    if registration.status is RegistrationStatus.REQUESTED:
+        return ctx._(
+            "{name}: requested for {days}. The coordinator will confirm.", name=name, days=days
+        )
+    return ctx._(
+        "{name} is number {n} on the waiting list for {days}. We will tell you if a place opens.",
+        name=name,
+        n=registration.queue_position or 0,
+        days=days,
+    )
+
+
+class SummerStep(Step):
+    """The open season at the person's factory."""
+
+    name = SUMMER
+
+    async def prompt(self, ctx: Context) -> None:
+        """Show the season, or say there is none open."""
+        found = (
+            await seasons.open_seasons(ctx.uow, ctx.person.factory_id, today())
+            if ctx.person.factory_id
+            else []
+        )
+        mine = Choice(ctx._("My registrations"), "summer:mine")
+        if not found:
+            ctx.say(
+                ctx._("No Family-Friendly Space at your factory is taking registrations now."),
+                [mine, menu.main_menu_choice(ctx)],
+            )
+            return
+        season = found[0]
+        ctx.state.data["season_id"] = season.id
+        ctx.say(
+            _season_text(ctx, season),
+            [
+                Choice(ctx._("Register a child"), "summer:register"),
+                mine,
+                menu.main_menu_choice(ctx),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Pick a child to register, or see the registrations."""
+        if payload == "summer:register" and await _season(ctx) is not None:
+            await ctx.go(PICK_CHILD)
+        elif payload == "summer:mine":
+            await ctx.go(MINE)
+        else:
+            return False
+        return True
+
+
+class PickChildStep(Step):
+    """Which child to register."""
+
+    name = PICK_CHILD
+
+    async def prompt(self, ctx: Context) -> None:
+        """Offer the person's children."""
+        kids = await children.list_children(ctx.uow, ctx.person.id)
+        if not kids:
+            ctx.say(
+                ctx._("Add your child first; then you can register them."),
+                [Choice(ctx._("My children"), CHILDREN), menu.main_menu_choice(ctx)],
+            )
+            return
+        ctx.say(
+            ctx._("Which child will come?"),
+            [
+                *(Choice(kid.name, f"summer:child:{kid.id}") for kid in kids),
+                menu.main_menu_choice(ctx),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Remember the child and ask for the days."""
+        if payload == CHILDREN:
+            await ctx.go(CHILDREN)
+            return True
+        number = payload.removeprefix("summer:child:")
+        if not payload.startswith("summer:child:") or not number.isdigit():
+            return False
+        try:
+            await children.get_child(ctx.uow, ctx.person.id, int(number))
+        except NotFound:
+            return False
+        ctx.state.data["child_id"] = int(number)
+        await ctx.go(DAYS)
+        return True
+
+
+class DaysStep(Step):
+    """The days the child will come; then the registration is made."""
+
+    name = DAYS
+
+    async def prompt(self, ctx: Context) -> None:
+        """Offer the whole season, or typed dates."""
+        season = await _season(ctx)
+        if season is None:
+            await ctx.go(SUMMER)
+            return
+        ctx.say(
+            ctx._(
+                "Which days will your child come? Tap the whole season, or type the first and "
+                "last day, for example 7/10-8/15."
+            ),
+            [
+                Choice(
+                    ctx._(
+                        "Whole season: {dates}",
+                        dates=ctx.t.date_range(season.starts_on, season.ends_on),
+                    ),
+                    "summer:whole",
+                ),
+                Choice(ctx._("Cancel"), "cancel"),
+            ],
+        )
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Register for the typed days."""
+        season = await _season(ctx)
+        if season is None:
+            return False
+        try:
+            first, last = seasons.parse_date_range(text, season.starts_on.year)
+        except InvalidInput:
+            ctx.note(self._dates_problem(ctx, season))
+            await ctx.reprompt()
+            return True
+        await self._register(ctx, season, first, last)
+        return True
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Register for the whole season."""
+        season = await _season(ctx)
+        if payload != "summer:whole" or season is None or "child_id" not in ctx.state.data:
+            return False
+        await self._register(ctx, season, season.starts_on, season.ends_on)
+        return True
+
+    def _dates_problem(self, ctx: Context, season: Season) -> str:
+        return ctx._(
+            "Please choose days between {dates}, for example 7/10-8/15.",
+            dates=ctx.t.date_range(season.starts_on, season.ends_on),
+        )
+
+    async def _register(self, ctx: Context, season: Season, first: date, last: date) -> None:
+        child: Child = await children.get_child(
+            ctx.uow, ctx.person.id, int(ctx.state.data["child_id"])
+        )
+        try:
+            registration = await seasons.register_child(
+                ctx.uow,
+                person_id=ctx.person.id,
+                child_id=child.id,
+                season_id=season.id,
+                starts_on=first,
+                ends_on=last,
+                today=today(),
+            )
+        except InvalidInput as problem:
+            if str(problem) == "dates":
+                ctx.note(self._dates_problem(ctx, season))
+                await ctx.reprompt()
+                return
+            if str(problem) == "age":
+                ctx.note(
+                    ctx._(
+                        "This space takes children aged {youngest} to {oldest} when it starts; "
+                        "{name} is not in that range.",
+                        youngest=season.min_age_years,
+                        oldest=season.max_age_years,
+                        name=child.name,
+                    )
+                )
+            else:
+                ctx.note(ctx._("Registration for this space has closed."))
+            await ctx.go(SUMMER)
+            return
+        except ConflictError:
+            ctx.note(ctx._("{name} is already registered for this space.", name=child.name))
+            await ctx.go(MINE)
+            return
+        ctx.state.data.pop("child_id", None)
+        ctx.note(_status_text(ctx, child.name, registration))
+        await ctx.go(MINE)
+
+
+class MineStep(Step):
+    """The family's registrations, each with a button to cancel it."""
+
+    name = MINE
+
+    async def prompt(self, ctx: Context) -> None:
+        """List the registrations."""
+        found = await seasons.list_family_registrations(ctx.uow, ctx.person.id)
+        if not found:
+            text = ctx._("None of your children is registered.")
+        else:
+            text = "\n".join(
+                [
+                    ctx._("Registrations:"),
+                    *("• " + _status_text(ctx, f.child_name, f.registration) for f in found),
+                ]
+            )
+        ctx.say(
+            text,
+            [
+                *(
+                    Choice(
+                        ctx._("Cancel for {name}", name=f.child_name),
+                        f"summer:cancel:{f.registration.id}",
+                    )
+                    for f in found
+                ),
+                menu.main_menu_choice(ctx),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Ask before cancelling."""
+        number = payload.removeprefix("summer:cancel:")
+        if not payload.startswith("summer:cancel:") or not number.isdigit():
+            return False
+        ids = {
+            f.registration.id
+            for f in await seasons.list_family_registrations(ctx.uow, ctx.person.id)
+        }
+        if int(number) not in ids:
+            return False
+        ctx.state.data["registration_id"] = int(number)
+        await ctx.go(CANCEL)
+        return True
+
+
+class CancelStep(Step):
+    """Confirm a cancellation."""
+
+    name = CANCEL
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask to confirm."""
+        ctx.say(
+            ctx._("Cancel this registration? The place goes to the next family waiting."),
+            [
+                Choice(ctx._("Yes, cancel it"), "summer:cancel:yes"),
+                Choice(ctx._("No, keep it"), "summer:cancel:no"),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Cancel, or keep."""
+        if payload == "summer:cancel:no":
+            await ctx.go(MINE)
+            return True
+        if payload != "summer:cancel:yes" or "registration_id" not in ctx.state.data:
+            return False
+        try:
+            await seasons.cancel_registration(
+                ctx.uow, ctx.person.id, int(ctx.state.data.pop("registration_id"))
+            )
+        except NotFound:
+            return False
+        ctx.note(ctx._("Cancelled."))
+        await ctx.go(MINE)
+        return True
+
+
+def steps() -> list[Step]:
+    """Return the summer space's steps."""
+    return [SummerStep(), PickChildStep(), DaysStep(), MineStep(), CancelStep()]

@@ -1,0 +1,118 @@
+"""Registering a child for the summer space in chat."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from ffs_bot.db.tables import RegistrationRow, SeasonRow
+from ffs_bot.services.seasons import create_season
+from handlers.children import today
+from tests.conftest import Backend
+from tests.helpers import Chat, seed_factories
+from tests.integration.test_children import add_in_chat
+
+
+async def open_season(backend: Backend, capacity: int = 10) -> None:
+    year = today().year + 1
+    async with backend.db.uow() as uow:
+        await create_season(
+            uow,
+            factory_code="SZ01",
+            starts_on=date(year, 7, 5),
+            ends_on=date(year, 8, 20),
+            min_age_years=3,
+            max_age_years=12,
+            capacity=capacity,
+            registration_deadline=date(year, 6, 30),
+        )
+        await uow.commit()
+
+
+def plain(text: str) -> str:
+    # Babel puts thin spaces around the dash of an English date range.
+    return text.replace("\u2009", " ")
+
+
+async def register_in_chat(chat: Chat, days: str | None = None) -> None:
+    await chat.send("menu")
+    await chat.press("summer")
+    await chat.press("summer:register")
+    child = next(p for p in chat.payloads if p.startswith("summer:child:"))
+    await chat.press(child)
+    if days is None:
+        await chat.press("summer:whole")
+    else:
+        await chat.send(days)
+
+
+async def test_register_for_the_whole_season_then_cancel(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    chat = Chat(backend.conversations)
+    await chat.onboard()
+    await chat.press("summer")
+    assert "Places left: 10 of 10" in chat.text
+    await chat.send("menu")
+    await add_in_chat(chat, "Lily", "2019-05")
+    await register_in_chat(chat)
+    assert "Lily has a place, Jul 5 – Aug 20." in plain(chat.text)
+    await chat.press(next(p for p in chat.payloads if p.startswith("summer:cancel:")))
+    await chat.press("summer:cancel:yes")
+    assert "Cancelled." in chat.text and "None of your children is registered." in chat.text
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(SeasonRow.seats_taken)) == 0
+
+
+async def test_a_full_space_puts_the_child_on_the_waiting_list(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend, capacity=1)
+    first = Chat(backend.conversations, user="first")
+    await first.onboard()
+    await add_in_chat(first, "Lily", "2019-05")
+    await register_in_chat(first, "7/10-8/15")
+    assert "Lily has a place, Jul 10 – Aug 15." in plain(first.text)
+    second = Chat(backend.conversations, user="second")
+    await second.onboard()
+    await add_in_chat(second, "Ming", "2020-01")
+    await register_in_chat(second)
+    assert "Ming is number 1 on the waiting list" in second.text
+    # Registering the same child again is refused, nothing added.
+    await register_in_chat(second)
+    assert "Ming is already registered for this space." in second.text
+    async with backend.db.uow() as uow:
+        assert len(list(await uow.session.scalars(select(RegistrationRow)))) == 2
+
+
+async def test_dates_outside_the_season_and_a_child_too_young_are_explained(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    chat = Chat(backend.conversations)
+    await chat.onboard()
+    await add_in_chat(chat, "Baby", f"{today().year}-01")
+    await register_in_chat(chat, "6/1-8/15")
+    assert "Please choose days between Jul 5 – Aug 20" in plain(chat.text)
+    await chat.send("7/6-7/20")
+    assert "children aged 3 to 12" in chat.text and "Baby is not in that range" in chat.text
+    async with backend.db.uow() as uow:
+        assert list(await uow.session.scalars(select(RegistrationRow))) == []
+
+
+async def test_without_a_season_or_children_the_person_is_told_what_to_do(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    chat = Chat(backend.conversations)
+    await chat.onboard()
+    await chat.press("summer")
+    assert "No Family-Friendly Space at your factory is taking registrations now." in chat.text
+    await open_season(backend)
+    await chat.send("menu")
+    await chat.press("summer")
+    await chat.press("summer:register")
+    assert "Add your child first" in chat.text
+    await chat.press("children")
+    assert "not added any children" in chat.text
