@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -53,10 +54,13 @@ async def _chat(app: App, args: argparse.Namespace) -> int:
 async def _demo(app: App, args: argparse.Namespace) -> int:
     """Load the demo programme into an empty database, then chat."""
     async with app.db.uow() as uow:
-        loaded = await load_demo(uow, app.settings.default_timezone)
+        loaded = await load_demo(uow, app.settings.default_timezone, date.today())
         await uow.commit()
-    if loaded:
-        print(f"Loaded demo data: {loaded.created} factories.", file=sys.stderr)
+    if loaded.factories or loaded.seasons:
+        print(
+            f"Loaded demo data: {loaded.factories} factories, {loaded.seasons} open season.",
+            file=sys.stderr,
+        )
     return await _chat(app, args)
 
 

@@ -10,7 +10,7 @@ from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
 from ffs_bot.model import Child, Gender, Relationship
 from ffs_bot.services import children
-from ffs_bot.services.people import clean_display_name
+from ffs_bot.services.people import MAX_DISPLAY_NAME, clean_display_name
 from handlers import account, menu
 from handlers.context import Context
 from handlers.router import Step
@@ -187,7 +187,7 @@ class NameStep(Step):
             ctx._(
                 "What do you call your child? A first name or nickname is enough "
                 "(up to {limit} characters).",
-                limit=30,
+                limit=MAX_DISPLAY_NAME,
             ),
             [_cancel(ctx)],
         )
@@ -411,7 +411,9 @@ class RenameStep(EditChildStep):
 
     def question(self, ctx: Context) -> str:
         """Ask for the new name."""
-        return ctx._("What do you call your child? (up to {limit} characters)", limit=30)
+        return ctx._(
+            "What do you call your child? (up to {limit} characters)", limit=MAX_DISPLAY_NAME
+        )
 
     async def save(self, ctx: Context, child_id: int, text: str) -> None:
         """Store the new name."""
