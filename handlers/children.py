@@ -15,7 +15,7 @@ from handlers import account, menu
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["CHILDREN", "start_join", "steps", "today"]
+__all__ = ["CHILDREN", "RELATION_LABELS", "VIEW", "child_notice", "steps", "today"]
 
 CHILDREN = "children"
 NOTICE = "child.notice"
@@ -29,9 +29,8 @@ REBIRTH = "child.rebirth"
 HEALTH_NOTICE = "child.health_notice"
 HEALTH = "child.health"
 REMOVE = "child.remove"
+# Joining a child with a code from the other parent: handlers.guardians.
 JOIN = "child.join"
-JOIN_NOTICE = "child.join_notice"
-JOIN_RELATION = "child.join_relation"
 
 # Birth months are dates in the programme's own time zone, where the families live.
 PROGRAMME_TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -49,7 +48,8 @@ def today() -> date:
     return datetime.now(PROGRAMME_TIMEZONE).date()
 
 
-def _cancel(ctx: Context) -> Choice:
+def cancel_choice(ctx: Context) -> Choice:
+    """A button that cancels what is under way."""
     return Choice(ctx._("Cancel"), "cancel")
 
 
@@ -91,7 +91,8 @@ def _birth_problem(ctx: Context, problem: str) -> str:
     return ctx._("Please type the year and month, for example 2018-03 or 2018年3月.")
 
 
-def _child_notice(ctx: Context) -> str:
+def child_notice(ctx: Context) -> str:
+    """What is kept about a child, and the question for the guardian's consent."""
     return ctx._(
         "About your child's information\n"
         "• We keep: the name you use for your child, the birth year and month, and "
@@ -160,7 +161,7 @@ class NoticeStep(Step):
     async def prompt(self, ctx: Context) -> None:
         """Show the notice and ask for consent."""
         ctx.say(
-            _child_notice(ctx),
+            child_notice(ctx),
             [Choice(ctx._("I agree"), "childnotice:yes"), Choice(ctx._("No"), "childnotice:no")],
         )
 
@@ -189,7 +190,7 @@ class NameStep(Step):
                 "(up to {limit} characters).",
                 limit=MAX_DISPLAY_NAME,
             ),
-            [_cancel(ctx)],
+            [cancel_choice(ctx)],
         )
 
     async def on_text(self, ctx: Context, text: str) -> bool:
@@ -218,7 +219,7 @@ class BirthStep(Step):
                 "When was {name} born? Type the year and month, for example 2018-03 or 2018年3月.",
                 name=name,
             ),
-            [_cancel(ctx)],
+            [cancel_choice(ctx)],
         )
 
     async def on_text(self, ctx: Context, text: str) -> bool:
@@ -374,7 +375,7 @@ class EditChildStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the new value."""
-        ctx.say(self.question(ctx), [_cancel(ctx)])
+        ctx.say(self.question(ctx), [cancel_choice(ctx)])
 
     def question(self, ctx: Context) -> str:
         """What to ask."""
@@ -551,115 +552,6 @@ class RemoveStep(Step):
         return True
 
 
-def _invite_problem(ctx: Context, problem: str) -> str:
-    if problem == "already":
-        return ctx._("You are already a guardian of this child.")
-    return ctx._(
-        "That code does not work. It may be mistyped, used already, or more than {days} days "
-        "old. Ask the other parent for a new one.",
-        days=children.INVITE_LIFETIME.days,
-    )
-
-
-async def start_join(ctx: Context, code: str) -> None:
-    """Go on with an invite code from a link: the notice, then the relationship."""
-    try:
-        name = await children.invited_child_name(ctx.uow, ctx.person.id, code)
-    except InvalidInput as problem:
-        ctx.note(_invite_problem(ctx, str(problem)))
-        await ctx.go(CHILDREN)
-        return
-    ctx.state.data["invite"] = {"code": code, "name": name}
-    await ctx.go(JOIN_NOTICE)
-
-
-class JoinStep(Step):
-    """An invite code typed by the second guardian."""
-
-    name = JOIN
-
-    async def prompt(self, ctx: Context) -> None:
-        """Ask for the code."""
-        ctx.say(ctx._("Type the invite code the other parent gave you."), [_cancel(ctx)])
-
-    async def on_text(self, ctx: Context, text: str) -> bool:
-        """Check the code and show the notice."""
-        try:
-            name = await children.invited_child_name(ctx.uow, ctx.person.id, text)
-        except InvalidInput as problem:
-            ctx.note(_invite_problem(ctx, str(problem)))
-            await ctx.reprompt()
-            return True
-        ctx.state.data["invite"] = {"code": text, "name": name}
-        await ctx.go(JOIN_NOTICE)
-        return True
-
-
-class JoinNoticeStep(Step):
-    """The child's data notice and the second guardian's own consent."""
-
-    name = JOIN_NOTICE
-
-    async def prompt(self, ctx: Context) -> None:
-        """Say whose guardian the person becomes, with the notice."""
-        name = ctx.state.data.get("invite", {}).get("name", "")
-        ctx.say(
-            ctx._("You are joining as a guardian of {name}.", name=name)
-            + "\n\n"
-            + _child_notice(ctx),
-            [Choice(ctx._("I agree"), "joinnotice:yes"), Choice(ctx._("No"), "joinnotice:no")],
-        )
-
-    async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Ask how the person is related, or leave nothing."""
-        if payload == "joinnotice:yes" and "invite" in ctx.state.data:
-            await ctx.go(JOIN_RELATION)
-        elif payload == "joinnotice:no":
-            ctx.state.data.pop("invite", None)
-            ctx.note(ctx._("OK. Nothing about your child was saved."))
-            await ctx.go(CHILDREN)
-        else:
-            return False
-        return True
-
-
-class JoinRelationStep(Step):
-    """How the second guardian is related; then they join."""
-
-    name = JOIN_RELATION
-
-    async def prompt(self, ctx: Context) -> None:
-        """Ask how the person is related."""
-        name = ctx.state.data.get("invite", {}).get("name", "")
-        ctx.say(
-            ctx._("You are {name}'s:", name=name),
-            [Choice(ctx._(label), f"jrel:{r.value}") for r, label in RELATION_LABELS.items()],
-        )
-
-    async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Join the child with the consent just given."""
-        value = payload.removeprefix("jrel:")
-        invite = ctx.state.data.get("invite")
-        if not payload.startswith("jrel:") or value not in {r.value for r in Relationship}:
-            return False
-        if not invite:
-            return False
-        try:
-            child = await children.join_child(
-                ctx.uow, ctx.person.id, invite["code"], Relationship(value)
-            )
-        except InvalidInput as problem:
-            ctx.state.data.pop("invite", None)
-            ctx.note(_invite_problem(ctx, str(problem)))
-            await ctx.go(CHILDREN)
-            return True
-        ctx.state.data.pop("invite", None)
-        ctx.state.data["child_id"] = child.id
-        ctx.note(ctx._("You are now a guardian of {name}.", name=child.name))
-        await ctx.go(VIEW)
-        return True
-
-
 def steps() -> list[Step]:
     """Return the children feature's steps."""
     return [
@@ -675,7 +567,4 @@ def steps() -> list[Step]:
         HealthNoticeStep(),
         HealthStep(),
         RemoveStep(),
-        JoinStep(),
-        JoinNoticeStep(),
-        JoinRelationStep(),
     ]

@@ -12,7 +12,7 @@ from ffs_bot.messages import Inbound, Reply
 from ffs_bot.services.conversations import save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import open_conversation, set_reachable
-from handlers import account, children, menu, onboarding, summer
+from handlers import account, children, guardians, menu, onboarding, summer
 from handlers.context import Context
 from handlers.router import Router
 from handlers.text import MAX_INPUT_CHARS, Command, clean_text, match_choice, parse_command
@@ -28,7 +28,7 @@ FAILURE = N_("Sorry, something went wrong on our side. Please try again in a mom
 def build_router() -> Router:
     """Compose every feature's steps."""
     router = Router()
-    for feature in (onboarding, menu, account, children, summer):
+    for feature in (onboarding, menu, account, children, guardians, summer):
         router.include(feature.steps())
     return router
 

@@ -9,7 +9,7 @@ from ffs_bot.model import Factory
 from ffs_bot.privacy import PRIVACY_NOTICE_VERSION
 from ffs_bot.services import people
 from ffs_bot.services.factories import get_factory, get_factory_by_code
-from handlers import account, children, menu
+from handlers import account, guardians, menu
 from handlers.context import Context
 from handlers.factory_search import FactorySearchStep, factory_label
 from handlers.router import Step
@@ -43,7 +43,7 @@ async def start(ctx: Context, argument: str) -> None:
     if argument[:2].lower() == INVITE_PREFIX:
         # An invite link from the other parent: after sign-up, if that is still to do.
         if ctx.person.onboarded:
-            await children.start_join(ctx, argument[2:])
+            await guardians.start_join(ctx, argument[2:])
             return
         ctx.state.data["pending_invite"] = argument[2:]
         await continue_onboarding(ctx)
@@ -229,7 +229,7 @@ class NameStep(Step):
             return True
         ctx.note(ctx._("Welcome, {name}! You're all set.", name=ctx.person.display_name))
         if invite := ctx.state.data.pop("pending_invite", None):
-            await children.start_join(ctx, str(invite))
+            await guardians.start_join(ctx, str(invite))
             return True
         await menu.open_menu(ctx)
         return True
