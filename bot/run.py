@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import App
+from bot.housekeeping import tidy_forever
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.factory import create_bot
@@ -83,6 +84,7 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
             max_attempts=settings.outbox_max_attempts,
         )
         tasks.append(asyncio.create_task(outbox.run(worker_stop), name="outbox"))
+        tasks.append(asyncio.create_task(tidy_forever(app.db, worker_stop), name="tidy"))
     try:
         await stop.wait()
     finally:
@@ -109,7 +111,9 @@ async def run_worker(app: App, stop: asyncio.Event | None = None) -> None:
         {Channel.TELEGRAM.value: TelegramSender(bot)},
         max_attempts=app.settings.outbox_max_attempts,
     )
+    tidying = asyncio.create_task(tidy_forever(app.db, stop), name="tidy")
     try:
         await outbox.run(stop)
     finally:
+        await tidying
         await bot.shutdown()

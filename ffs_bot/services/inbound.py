@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, select
 
 from ffs_bot.db.sql import insert_ignore
 from ffs_bot.db.tables import ProcessedInboundRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.messages import Reply, replies_from_json, replies_to_json
 
-__all__ = ["earlier_answer", "record_answer"]
+__all__ = ["earlier_answer", "purge_answers", "record_answer"]
 
 
 async def earlier_answer(uow: UnitOfWork, channel: str, external_id: str) -> list[Reply] | None:
@@ -39,3 +41,15 @@ async def record_answer(
         {"channel": channel, "external_id": external_id, "replies": replies_to_json(replies)},
         ["channel", "external_id"],
     )
+
+
+async def purge_answers(uow: UnitOfWork, before: datetime) -> int:
+    """Forget answers to messages handled before `before`; return how many.
+
+    They are kept only to answer re-deliveries, which come within minutes or hours, and
+    they may hold names.
+    """
+    result = await uow.session.execute(
+        delete(ProcessedInboundRow).where(ProcessedInboundRow.created_at < before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -77,7 +78,7 @@ async def mark_updates_done(uow: UnitOfWork, update_ids: list[int]) -> None:
     )
 
 
-async def purge_done(uow: UnitOfWork, before: Any) -> int:
+async def purge_done(uow: UnitOfWork, before: datetime) -> int:
     """Delete handled updates older than `before`; return how many."""
     result = await uow.session.execute(
         delete(InboundUpdateRow).where(
