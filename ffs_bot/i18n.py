@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
+    "LANGUAGE_NAMES",
     "N_",
     "Translator",
     "Translators",
@@ -29,6 +30,8 @@ __all__ = [
 # Chinese first: the people we serve mostly read Simplified Chinese.
 DEFAULT_LANGUAGE = "zh_Hans"
 LANGUAGES: tuple[str, ...] = ("zh_Hans", "en")
+# Each language by its own name, the same in every catalog so people find their own.
+LANGUAGE_NAMES = {"zh_Hans": "中文", "en": "English"}
 DOMAIN = "messages"
 
 _SEPARATORS = re.compile(r"[-_]")

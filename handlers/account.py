@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ffs_bot.errors import InvalidInput
+from ffs_bot.i18n import LANGUAGE_NAMES
 from ffs_bot.messages import Choice
 from ffs_bot.model import Factory
 from ffs_bot.services import people
@@ -18,7 +19,6 @@ ACCOUNT = "account"
 NAME = "account.name"
 FACTORY = "account.factory"
 SWITCH = "account.switch"
-LANGUAGE_NAMES = {"zh_Hans": "中文", "en": "English"}
 
 
 def name_problem(ctx: Context) -> str:

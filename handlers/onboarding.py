@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ffs_bot.errors import InvalidInput
-from ffs_bot.i18n import LANGUAGES, N_
+from ffs_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_
 from ffs_bot.messages import Choice
 from ffs_bot.model import Factory
 from ffs_bot.privacy import PRIVACY_NOTICE_VERSION
@@ -21,7 +21,6 @@ FACTORY = "onb.factory"
 CONSENT = "onb.consent"
 NAME = "onb.name"
 LANGUAGE_PAYLOAD = "lang:"
-LANGUAGE_LABELS = {"zh_Hans": "中文", "en": "English"}
 # Other words people type for a language, beyond the button labels.
 LANGUAGE_WORDS = {
     "zh_Hans": {"中文", "汉语", "普通话", "简体中文", "chinese", "zh"},
@@ -106,7 +105,7 @@ class LanguageStep(Step):
                 "\n\n",
             )
         order = [ctx.language, *(lang for lang in LANGUAGES if lang != ctx.language)]
-        ctx.say(text, [Choice(LANGUAGE_LABELS[lang], LANGUAGE_PAYLOAD + lang) for lang in order])
+        ctx.say(text, [Choice(LANGUAGE_NAMES[lang], LANGUAGE_PAYLOAD + lang) for lang in order])
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Take a language typed as a word."""

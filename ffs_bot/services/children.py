@@ -170,21 +170,7 @@ async def add_child(
     )
     uow.session.add(row)
     await uow.session.flush()
-    uow.session.add(
-        GuardianRow(child_id=row.id, person_id=person_id, relationship=relationship.value)
-    )
-    uow.session.add(_consent(person_id, row.id, CHILD_CONSENT))
-    await record_event(
-        uow,
-        "child.added",
-        actor_person_id=person_id,
-        subject_type="child",
-        subject_id=row.id,
-        consent=CHILD_CONSENT,
-        version=CHILD_NOTICE_VERSION,
-    )
-    await uow.session.flush()
-    return await get_child(uow, person_id, row.id)
+    return await _add_guardian(uow, person_id, row.id, relationship, "child.added")
 
 
 async def rename_child(uow: UnitOfWork, person_id: int, child_id: int, name: str) -> Child:
@@ -316,25 +302,33 @@ async def join_child(
     Raises:
         InvalidInput: as `invited_child_name`.
     """
-    await invited_child_name(uow, person_id, code)
     invite = await _usable_invite(uow, code)
+    if await uow.session.get(GuardianRow, (invite.child_id, person_id)) is not None:
+        raise InvalidInput("already")
     invite.used_at = utcnow()
     invite.used_by = person_id
+    return await _add_guardian(uow, person_id, invite.child_id, relationship, "child.joined")
+
+
+async def _add_guardian(
+    uow: UnitOfWork, person_id: int, child_id: int, relationship: Relationship, action: str
+) -> Child:
+    """Make the person a guardian of the child, with the consent they just gave recorded."""
     uow.session.add(
-        GuardianRow(child_id=invite.child_id, person_id=person_id, relationship=relationship.value)
+        GuardianRow(child_id=child_id, person_id=person_id, relationship=relationship.value)
     )
-    uow.session.add(_consent(person_id, invite.child_id, CHILD_CONSENT))
+    uow.session.add(_consent(person_id, child_id, CHILD_CONSENT))
     await record_event(
         uow,
-        "child.joined",
+        action,
         actor_person_id=person_id,
         subject_type="child",
-        subject_id=invite.child_id,
+        subject_id=child_id,
         consent=CHILD_CONSENT,
         version=CHILD_NOTICE_VERSION,
     )
     await uow.session.flush()
-    return await get_child(uow, person_id, invite.child_id)
+    return await get_child(uow, person_id, child_id)
 
 
 async def _usable_invite(uow: UnitOfWork, code: str) -> ChildInviteRow:

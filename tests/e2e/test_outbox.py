@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from bot.telegram.sender import TelegramSender
@@ -195,8 +194,7 @@ async def test_a_worker_killed_mid_send_resends_only_what_was_in_flight(
     assert await statuses(backend.db) == {"sent": 10}
 
 
-@pytest.mark.parametrize("rows", [0])
-async def test_an_empty_outbox_drains_at_once(backend: Backend, rows: int) -> None:
+async def test_an_empty_outbox_drains_at_once(backend: Backend) -> None:
     api = FakeBotApi()
     worker, _limiter, _bot = worker_for(backend.db, api)
     await worker.drain()
