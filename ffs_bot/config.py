@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     concurrency: int = Field(default=16, alias="FFS_CONCURRENCY", ge=1, le=256)
     outbox_max_attempts: int = Field(default=5, alias="FFS_OUTBOX_MAX_ATTEMPTS", ge=1, le=100)
+    # How long a freed Family-Friendly Space seat is held for the first child waiting.
+    seat_offer_hours: float = Field(default=24, alias="FFS_SEAT_OFFER_HOURS", gt=0, le=24 * 14)
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str | None = Field(default=None, alias="TELEGRAM_API_BASE_URL")

@@ -10,6 +10,7 @@ from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import Translator, Translators, negotiate_language
 from ffs_bot.messages import Choice, Reply
 from ffs_bot.model import ConversationState, Identity, Person
+from ffs_bot.notices import FamilyNotifier
 
 if TYPE_CHECKING:
     from handlers.router import Router
@@ -27,6 +28,7 @@ class Context:
     state: ConversationState
     translators: Translators
     router: Router
+    notify: FamilyNotifier
     replies: list[Reply] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

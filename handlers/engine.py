@@ -9,6 +9,7 @@ from collections.abc import Callable
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import N_, Translators, negotiate_language
 from ffs_bot.messages import Inbound, Reply
+from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services.conversations import save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import open_conversation, set_reachable
@@ -37,11 +38,16 @@ class ConversationEngine:
     """Runs conversations for every channel against the database."""
 
     def __init__(
-        self, uow_factory: Callable[[], UnitOfWork], translators: Translators, router: Router
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        translators: Translators,
+        router: Router,
+        notify: FamilyNotifier | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._translators = translators
         self._router = router
+        self._notify = notify or FamilyNotifier(translators)
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Answer one inbound message; the same message twice has one effect and one answer."""
@@ -53,7 +59,9 @@ class ConversationEngine:
                 person, identity, state = await open_conversation(
                     uow, inbound.channel, inbound.user_id, inbound.language_hint
                 )
-                ctx = Context(uow, person, identity, state, self._translators, self._router)
+                ctx = Context(
+                    uow, person, identity, state, self._translators, self._router, self._notify
+                )
                 language = ctx.language
                 await self._step(ctx, inbound)
                 ctx.flush_notes()

@@ -308,7 +308,7 @@ class CancelStep(Step):
             return False
         try:
             await seasons.cancel_registration(
-                ctx.uow, ctx.person.id, int(ctx.state.data.pop("registration_id"))
+                ctx.uow, ctx.notify, ctx.person.id, int(ctx.state.data.pop("registration_id"))
             )
         except NotFound:
             return False

@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AttendanceRow",
     "AuditEventRow",
     "Base",
     "ChildInviteRow",
@@ -40,6 +41,8 @@ __all__ = [
     "RegistrationRow",
     "RoleRow",
     "SeasonRow",
+    "SeasonSponsorRow",
+    "SponsorRow",
     "utcnow",
 ]
 
@@ -50,6 +53,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Registrations that still count: not cancelled by the family and not declined.
+LIVE_REGISTRATION = "status NOT IN ('cancelled', 'declined')"
 
 
 def utcnow() -> datetime:
@@ -232,24 +239,51 @@ class SeasonRow(Base):
     # "self" (the factory pays) or "sponsor".
     funding: Mapped[str] = mapped_column(String(16), default="self")
     registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # How families find the room, in the coordinator's words.
+    place: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SponsorRow(Base):
+    """A brand or donor that pays for seasons."""
+
+    __tablename__ = "sponsor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SeasonSponsorRow(Base):
+    """A sponsor paying for a season."""
+
+    __tablename__ = "season_sponsor"
+
+    season_id: Mapped[int] = mapped_column(
+        ForeignKey("season.id", ondelete="CASCADE"), primary_key=True
+    )
+    sponsor_id: Mapped[int] = mapped_column(
+        ForeignKey("sponsor.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class RegistrationRow(Base):
-    """A child registered for a season: requested, confirmed, waitlisted or cancelled."""
+    """A child registered for a season; see `RegistrationStatus` for the statuses."""
 
     __tablename__ = "registration"
     __table_args__ = (
-        # One live registration per child and season; cancelled ones stay as history.
+        # One live registration per child and season; ended ones stay as history.
         Index(
             "uq_registration_live",
             "season_id",
             "child_id",
             unique=True,
-            sqlite_where=text("status != 'cancelled'"),
-            postgresql_where=text("status != 'cancelled'"),
+            sqlite_where=text(LIVE_REGISTRATION),
+            postgresql_where=text(LIVE_REGISTRATION),
         ),
         Index("ix_registration_queue", "season_id", "status", "id"),
+        Index("ix_registration_offer", "status", "offer_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -259,8 +293,31 @@ class RegistrationRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
+    # A waitlisted child offered a freed seat holds it until then.
+    offer_expires_at: Mapped[datetime | None] = mapped_column()
+    # Why it was declined or ended (the coordinator's words, or a code such as offer_expired).
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AttendanceRow(Base):
+    """A child checked in (and later out) of the space on one day."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("registration_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    checked_in_at: Mapped[datetime] = mapped_column()
+    checked_in_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    checked_out_at: Mapped[datetime | None] = mapped_column()
+    checked_out_by: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL")
+    )
 
 
 class ProcessedInboundRow(Base):
