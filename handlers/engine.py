@@ -13,7 +13,7 @@ from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services.conversations import save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import open_conversation, set_reachable
-from handlers import account, children, guardians, menu, onboarding, summer
+from handlers import account, children, coordinator, guardians, menu, onboarding, summer
 from handlers.context import Context
 from handlers.router import Router
 from handlers.text import MAX_INPUT_CHARS, Command, clean_text, match_choice, parse_command
@@ -29,7 +29,7 @@ FAILURE = N_("Sorry, something went wrong on our side. Please try again in a mom
 def build_router() -> Router:
     """Compose every feature's steps."""
     router = Router()
-    for feature in (onboarding, menu, account, children, guardians, summer):
+    for feature in (onboarding, menu, account, children, guardians, summer, coordinator):
         router.include(feature.steps())
     return router
 
@@ -142,6 +142,9 @@ class ConversationEngine:
             return
         step = ctx.state.step
         if step in self._router and await self._router.get(step).on_press(ctx, payload):
+            return
+        # An offer's buttons arrive in a push, whatever step the person is at.
+        if ctx.person.onboarded and await summer.answer_offer(ctx, payload):
             return
         if not step:
             await onboarding.start(ctx, "")

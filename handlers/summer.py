@@ -7,6 +7,7 @@ from datetime import date
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.messages import Choice
 from ffs_bot.model import Child
+from ffs_bot.notices import offer_payload
 from ffs_bot.services import children, seasons
 from ffs_bot.services.seasons import Registration, RegistrationStatus, Season
 from handlers import menu
@@ -14,7 +15,7 @@ from handlers.children import CHILDREN, today
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["SUMMER", "steps"]
+__all__ = ["SUMMER", "answer_offer", "steps"]
 
 SUMMER = "summer"
 PICK_CHILD = "summer.child"
@@ -33,7 +34,7 @@ def _season_text(ctx: Context, season: Season) -> str:
         left=max(season.seats_left, 0),
         capacity=season.capacity,
         deadline=ctx.t.day(season.registration_deadline),
-    )
+    ) + ("\n" + ctx._("How to get there: {place}", place=season.place) if season.place else "")
 
 
 async def _season(ctx: Context) -> Season | None:
@@ -47,6 +48,10 @@ def _status_text(ctx: Context, name: str, registration: Registration) -> str:
     days = ctx.t.date_range(registration.starts_on, registration.ends_on)
     if registration.status is RegistrationStatus.CONFIRMED:
         return ctx._("{name} has a place, {days}.", name=name, days=days)
+    if registration.status is RegistrationStatus.OFFERED:
+        return ctx._(
+            "{name}: a place is offered for {days}. Tap Yes or No below.", name=name, days=days
+        )
     if registration.status is RegistrationStatus.REQUESTED:
         return ctx._(
             "{name}: requested for {days}. The coordinator will confirm.", name=name, days=days
@@ -254,19 +259,27 @@ class MineStep(Step):
                     *("• " + _status_text(ctx, f.child_name, f.registration) for f in found),
                 ]
             )
-        ctx.say(
-            text,
-            [
-                *(
+        buttons: list[Choice] = []
+        for f in found:
+            if f.registration.status is RegistrationStatus.OFFERED:
+                buttons += [
+                    Choice(
+                        ctx._("Yes, a place for {name}", name=f.child_name),
+                        offer_payload("yes", f.registration.id),
+                    ),
+                    Choice(
+                        ctx._("No, pass on {name}'s place", name=f.child_name),
+                        offer_payload("no", f.registration.id),
+                    ),
+                ]
+            else:
+                buttons.append(
                     Choice(
                         ctx._("Cancel for {name}", name=f.child_name),
                         f"summer:cancel:{f.registration.id}",
                     )
-                    for f in found
-                ),
-                menu.main_menu_choice(ctx),
-            ],
-        )
+                )
+        ctx.say(text, [*buttons, menu.main_menu_choice(ctx)])
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Ask before cancelling."""
@@ -315,6 +328,30 @@ class CancelStep(Step):
         ctx.note(ctx._("Cancelled."))
         await ctx.go(MINE)
         return True
+
+
+async def answer_offer(ctx: Context, payload: str) -> bool:
+    """Take or pass on an offered place, from the push's buttons or the family's list."""
+    answer, _, number = payload.removeprefix("offer:").partition(":")
+    if not payload.startswith("offer:") or answer not in ("yes", "no") or not number.isdigit():
+        return False
+    try:
+        registration = await seasons.answer_offer(
+            ctx.uow, ctx.notify, ctx.person.id, int(number), accept=answer == "yes"
+        )
+    except NotFound:
+        return False
+    except ConflictError:
+        ctx.note(ctx._("This offer has ended: it was answered already, or its time ran out."))
+        await ctx.go(MINE)
+        return True
+    if registration.status is RegistrationStatus.CANCELLED:
+        ctx.note(ctx._("Thank you for telling us. The place goes to the next family."))
+    else:
+        child = await children.get_child(ctx.uow, ctx.person.id, registration.child_id)
+        ctx.note(_status_text(ctx, child.name, registration))
+    await ctx.go(MINE)
+    return True
 
 
 def steps() -> list[Step]:

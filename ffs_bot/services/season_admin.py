@@ -418,8 +418,8 @@ async def confirm_registration(
     actor_person_id: int,
     registration_id: int,
     now: datetime | None = None,
-) -> RegistrationStatus:
-    """Confirm a requested place; the family is told. Confirming twice changes nothing.
+) -> bool:
+    """Confirm a requested place and tell the family; False if it was confirmed already.
 
     Raises:
         NotFound, Forbidden: as for `season_for_staff`.
@@ -427,7 +427,7 @@ async def confirm_registration(
     """
     row, _season_row = await _staff_registration(uow, actor_person_id, registration_id)
     if row.status == RegistrationStatus.CONFIRMED.value:
-        return RegistrationStatus.CONFIRMED
+        return False
     if row.status != RegistrationStatus.REQUESTED.value:
         raise ConflictError(row.status)
     row.status = RegistrationStatus.CONFIRMED.value
@@ -442,7 +442,7 @@ async def confirm_registration(
         subject_id=row.id,
     )
     await notify.confirmed(uow, row.id)
-    return RegistrationStatus.CONFIRMED
+    return True
 
 
 def clean_reason(text: str) -> str:
@@ -523,8 +523,8 @@ async def check_in(
     registration_id: int,
     day: date,
     now: datetime | None = None,
-) -> Attendance:
-    """Check a child in for the day; checking in again keeps the first time.
+) -> tuple[Attendance, bool]:
+    """Check a child in for the day; again keeps the first time (and says False).
 
     Raises:
         NotFound, Forbidden: as for `season_for_staff`.
@@ -532,6 +532,7 @@ async def check_in(
         InvalidInput: "day" outside the season.
     """
     row, found = await _attendance_row(uow, actor_person_id, registration_id, day)
+    changed = found is None
     if found is None:
         found = AttendanceRow(
             registration_id=row.id,
@@ -549,7 +550,7 @@ async def check_in(
             subject_id=row.id,
             day=day.isoformat(),
         )
-    return Attendance(found.checked_in_at, found.checked_out_at)
+    return Attendance(found.checked_in_at, found.checked_out_at), changed
 
 
 async def check_out(
@@ -558,8 +559,8 @@ async def check_out(
     registration_id: int,
     day: date,
     now: datetime | None = None,
-) -> Attendance:
-    """Check a child out for the day; checking out again keeps the first time.
+) -> tuple[Attendance, bool]:
+    """Check a child out for the day; again keeps the first time (and says False).
 
     Raises:
         NotFound, Forbidden, ConflictError, InvalidInput: as for `check_in`, and
@@ -568,6 +569,7 @@ async def check_out(
     row, found = await _attendance_row(uow, actor_person_id, registration_id, day)
     if found is None:
         raise InvalidInput("not_in")
+    changed = found.checked_out_at is None
     if found.checked_out_at is None:
         found.checked_out_at = now or utcnow()
         found.checked_out_by = actor_person_id
@@ -580,4 +582,4 @@ async def check_out(
             subject_id=row.id,
             day=day.isoformat(),
         )
-    return Attendance(found.checked_in_at, found.checked_out_at)
+    return Attendance(found.checked_in_at, found.checked_out_at), changed

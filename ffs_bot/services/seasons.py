@@ -106,6 +106,7 @@ class Season:
     auto_confirm: bool
     funding: Funding
     registration_open: bool
+    place: str = ""
 
     @property
     def seats_left(self) -> int:
@@ -143,6 +144,7 @@ def to_season(row: SeasonRow) -> Season:
         auto_confirm=row.auto_confirm,
         funding=Funding(row.funding),
         registration_open=row.registration_open,
+        place=row.place,
     )
 
 
