@@ -17,11 +17,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.app import App, build_app
-from bot.console import run_human, run_jsonl
+from bot.console import ConsoleSender, run_human, run_jsonl
 from bot.run import run_service, run_worker
+from bot.worker import OutboxWorker
 from ffs_bot.config import Settings
 from ffs_bot.db.migrate import upgrade
-from ffs_bot.demo import load_demo
+from ffs_bot.demo import DEMO_SEASON_FACTORY, load_demo, make_demo_coordinator
 from ffs_bot.errors import FfsError, NotFound
 from ffs_bot.exports import attendance_table, export_file, registrations_table
 from ffs_bot.model import Channel, RoleName
@@ -51,8 +52,19 @@ async def _chat(app: App, args: argparse.Namespace) -> int:
     if args.jsonl:
         await run_jsonl(app.conversations, args.user, args.language_code, stdin, sys.stdout)
     else:
+        # Pushes to this user (a place confirmed, an offer) show up after each answer.
+        pushes = OutboxWorker(
+            app.db, {Channel.CONSOLE.value: ConsoleSender(args.user, sys.stdout)}
+        )
         await run_human(
-            app.conversations, app.translators, args.user, args.language_code, stdin, sys.stdout
+            app.conversations,
+            app.translators,
+            args.user,
+            args.language_code,
+            stdin,
+            sys.stdout,
+            pushes.drain,
+            app.settings.data_dir / "exports",
         )
     return EXIT_OK
 
@@ -61,10 +73,18 @@ async def _demo(app: App, args: argparse.Namespace) -> int:
     """Load the demo programme into an empty database, then chat."""
     async with app.db.uow() as uow:
         loaded = await load_demo(uow, app.settings.default_timezone, date.today())
+        if loaded.seasons:
+            await make_demo_coordinator(uow, Channel.CONSOLE.value, args.user)
         await uow.commit()
     if loaded.factories or loaded.seasons:
         print(
             f"Loaded demo data: {loaded.factories} factories, {loaded.seasons} open season.",
+            file=sys.stderr,
+        )
+    if loaded.seasons:
+        print(
+            f"console:{args.user} also coordinates {DEMO_SEASON_FACTORY}'s season: "
+            "after signing up, the menu shows 'Run the space'.",
             file=sys.stderr,
         )
     return await _chat(app, args)

@@ -7,15 +7,23 @@ import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import IO, Any
 
 from ffs_bot.delivery import Delivery, Outcome
 from ffs_bot.i18n import Translator, negotiate_language
-from ffs_bot.messages import Inbound, Reply, replies_to_json
+from ffs_bot.messages import Attachment, Inbound, Reply, replies_to_json
 from ffs_bot.model import Channel
 from handlers.engine import ConversationEngine
 
-__all__ = ["ConsoleSender", "inbound_from_json", "render_reply", "run_human", "run_jsonl"]
+__all__ = [
+    "ConsoleSender",
+    "inbound_from_json",
+    "render_reply",
+    "run_human",
+    "run_jsonl",
+    "save_attachment",
+]
 
 MAX_LINE_BYTES = 64 * 1024
 MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -45,6 +53,21 @@ class ConsoleSender:
         for reply in replies:
             self._stdout.write(render_reply(reply) + "\n\n")
         return Delivery(Outcome.SENT)
+
+
+def save_attachment(attachment: Attachment, directory: Path) -> Path:
+    """Save a file the bot sent under `directory`, never overwriting one saved before."""
+    directory.mkdir(parents=True, exist_ok=True)
+    # The name comes from our own code, but keep it to one plain file name all the same.
+    name = Path(attachment.filename).name or "file"
+    target = directory / name
+    stem, suffix = target.stem, target.suffix
+    n = 1
+    while target.exists():
+        n += 1
+        target = directory / f"{stem}-{n}{suffix}"
+    target.write_bytes(attachment.content)
+    return target
 
 
 def inbound_from_json(line: str, user_id: str, language_code: str | None) -> Inbound:
@@ -120,10 +143,12 @@ async def run_human(
     stdin: IO[bytes],
     stdout: IO[str],
     pushes: Callable[[], Awaitable[None]] | None = None,
+    files_dir: Path | None = None,
 ) -> None:
     """Chat in a terminal: the bot greets first, numbers its choices, Ctrl-D leaves.
 
-    `pushes`, when given, shows what the outbox holds for this user after each answer.
+    `pushes`, when given, shows what the outbox holds for this user after each answer;
+    files the bot sends (exports) are saved in `files_dir`.
     """
     t = translators[negotiate_language(language_code)]
     stdout.write(t._("(Type a number or a word and press Enter. Ctrl-D leaves.)") + "\n\n")
@@ -137,7 +162,11 @@ async def run_human(
             message_id=uuid.uuid4().hex,
         )
         for reply in await engine.handle(inbound):
-            stdout.write(render_reply(reply) + "\n\n")
+            stdout.write(render_reply(reply) + "\n")
+            if reply.attachment is not None:
+                saved = save_attachment(reply.attachment, files_dir or Path("."))
+                stdout.write(f"  [{saved}]\n")
+            stdout.write("\n")
         if pushes is not None:
             await pushes()
         stdout.write("> ")

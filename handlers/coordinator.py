@@ -11,8 +11,10 @@ import unicodedata
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from ffs_bot import exports
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
-from ffs_bot.messages import Choice
+from ffs_bot.messages import Attachment, Choice, Reply
+from ffs_bot.model import age_in_months
 from ffs_bot.services import season_admin, seasons, staff
 from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.season_admin import RosterEntry, SeasonChanges, StaffSeason
@@ -32,6 +34,7 @@ WAITLIST = "staff.waitlist"
 ROSTER = "staff.roster"
 EDIT = "staff.edit"
 FORM = "staff.form"
+EXPORT = "staff.export"
 SHOWN = 10  # registrations or children per message: small phones
 
 _AGES = re.compile(r"(\d{1,2})\s*[-~–至到]\s*(\d{1,2})")
@@ -195,6 +198,7 @@ class SeasonStep(Step):
                 Choice(ctx._("Waiting list"), "st:waitlist"),
                 Choice(ctx._("Today's roster"), "st:roster"),
                 Choice(ctx._("Edit"), "st:edit"),
+                Choice(ctx._("Export to a file"), "st:export"),
                 toggle,
                 Choice(ctx._("All seasons"), STAFF),
                 menu.main_menu_choice(ctx),
@@ -208,6 +212,7 @@ class SeasonStep(Step):
             "st:waitlist": WAITLIST,
             "st:roster": ROSTER,
             "st:edit": EDIT,
+            "st:export": EXPORT,
             STAFF: STAFF,
         }
         if payload in targets:
@@ -238,7 +243,7 @@ class SeasonStep(Step):
 
 def _age(entry: RosterEntry, found: StaffSeason) -> int:
     start = found.season.starts_on
-    return ((start.year - entry.birth_year) * 12 + start.month - entry.birth_month) // 12
+    return age_in_months(entry.birth_year, entry.birth_month, start.year, start.month) // 12
 
 
 def _status_label(ctx: Context, status: RegistrationStatus) -> str:
@@ -784,9 +789,63 @@ async def _factory_by_code(ctx: Context, text: str) -> int | None:
     return factory.id if scope.covers(factory.id) else None
 
 
+class ExportStep(Step):
+    """The season's registrations or attendance as a spreadsheet file."""
+
+    name = EXPORT
+
+    async def prompt(self, ctx: Context) -> None:
+        """Offer the lists and the formats."""
+        ctx.say(
+            ctx._("Which list? Excel files open on a computer; CSV files open almost anywhere."),
+            [
+                Choice(ctx._("Registrations (Excel)"), "st:x:registrations:xlsx"),
+                Choice(ctx._("Registrations (CSV)"), "st:x:registrations:csv"),
+                Choice(ctx._("Attendance (Excel)"), "st:x:attendance:xlsx"),
+                Choice(ctx._("Attendance (CSV)"), "st:x:attendance:csv"),
+                _back(ctx),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Send the file."""
+        if payload == "st:back":
+            await ctx.go(SEASON)
+            return True
+        kind, _, fmt = payload.removeprefix("st:x:").partition(":")
+        found = await _current(ctx)
+        if (
+            not payload.startswith("st:x:")
+            or kind not in ("registrations", "attendance")
+            or fmt not in ("csv", "xlsx")
+            or found is None
+        ):
+            return False
+        build = (
+            exports.registrations_table if kind == "registrations" else exports.attendance_table
+        )
+        table = await build(
+            ctx.uow, actor_person_id=ctx.person.id, season_id=found.season.id, translator=ctx.t
+        )
+        made = exports.export_file(
+            table,
+            "csv" if fmt == "csv" else "xlsx",
+            f"{kind}-{found.factory_code}-{found.season.id}",
+        )
+        ctx.replies.append(
+            Reply(
+                ctx.t.ngettext("{n} row", "{n} rows", len(table.rows)),
+                attachment=Attachment(made.filename, made.content, made.mime),
+            )
+        )
+        await ctx.reprompt()
+        return True
+
+
 def steps() -> list[Step]:
     """Return the coordinator's steps."""
     return [
+        ExportStep(),
         StaffStep(),
         SeasonStep(),
         RegistrationsStep(),

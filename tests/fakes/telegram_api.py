@@ -181,7 +181,7 @@ class FakeBotApi:
             self.queued = [u for u in self.queued if u["update_id"] >= offset]
             limit = int(params.get("limit") or 100)
             return 200, {"ok": True, "result": self.queued[:limit]}
-        if method in ("sendMessage", "editMessageReplyMarkup", "editMessageText"):
+        if method in ("sendMessage", "sendDocument", "editMessageReplyMarkup", "editMessageText"):
             chat_id = int(params["chat_id"])
             if chat_id in self.blocked:
                 return 403, {
@@ -189,7 +189,7 @@ class FakeBotApi:
                     "error_code": 403,
                     "description": "Forbidden: bot was blocked by the user",
                 }
-            if method != "sendMessage":
+            if method not in ("sendMessage", "sendDocument"):
                 return 200, {"ok": True, "result": True}
             message_id = next(self._message_ids)
             self._last_ids[chat_id] = message_id
@@ -200,6 +200,10 @@ class FakeBotApi:
                 "from": BOT_USER,
                 "text": params.get("text", ""),
             }
+            if method == "sendDocument":
+                del message["text"]
+                message["caption"] = params.get("caption", "")
+                message["document"] = {"file_id": f"f{message_id}", "file_unique_id": "u"}
             if params.get("reply_markup"):
                 markup = params["reply_markup"]
                 message["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
@@ -232,8 +236,14 @@ class _FakeRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data is not None else {}
-        status, body = self._api.answer(api_method, dict(params))
+        params = dict(request_data.parameters) if request_data is not None else {}
+        if request_data is not None and request_data.contains_files:
+            # Files travel as multipart parts: keep (file name, bytes) for the tests to read.
+            params["_files"] = {
+                name: (part[0], part[1])
+                for name, part in (request_data.multipart_data or {}).items()
+            }
+        status, body = self._api.answer(api_method, params)
         if api_method == "getUpdates" and not body.get("result"):
             await asyncio.sleep(0.01)  # a short stand-in for long polling's wait
         return status, json.dumps(body).encode()

@@ -194,3 +194,30 @@ async def test_check_children_in_and_out_on_todays_roster(backend: Backend) -> N
     await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:out:")))
     assert "out " in coordinator.text
     assert not [p for p in coordinator.payloads if p.startswith(("st:in:", "st:out:"))]
+
+
+async def test_export_the_registrations_and_attendance_as_files_in_chat(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    family = Chat(backend.conversations, user="family")
+    await family.onboard(name="Parent Lily")
+    await add_in_chat(family, "Lily", "2019-05")
+    await register_in_chat(family)
+    coordinator = await coordinator_chat(backend, user="coord")
+    await coordinator.press("staff")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:season:")))
+    await coordinator.press("st:export")
+    await coordinator.press("st:x:registrations:csv")
+    sent = coordinator.last[0].attachment
+    assert sent is not None and sent.filename.endswith(".csv")
+    assert coordinator.last[0].text == "1 row"
+    text = sent.content.decode("utf-8")
+    assert text.startswith("\ufeff") and "Lily" in text and "Parent Lily" in text
+    await coordinator.press("st:x:attendance:xlsx")
+    sent = coordinator.last[0].attachment
+    assert sent is not None and sent.content.startswith(b"PK")  # a zip: an XLSX file
+    assert coordinator.last[0].text == "0 rows"
+    # The stored answer keeps the file, so a re-delivered press gets it again.
+    again = await coordinator.press("st:x:attendance:xlsx", message_id="export-1")
+    repeat = await coordinator.press("st:x:attendance:xlsx", message_id="export-1")
+    assert again[0].attachment == repeat[0].attachment
