@@ -20,6 +20,8 @@ __all__ = ["SUMMER", "answer_offer", "steps"]
 SUMMER = "summer"
 PICK_CHILD = "summer.child"
 DAYS = "summer.days"
+WEEKS = "summer.weeks"
+MAX_WEEK_BUTTONS = 10
 MINE = "summer.mine"
 CANCEL = "summer.cancel"
 
@@ -157,8 +159,8 @@ class DaysStep(Step):
             return
         ctx.say(
             ctx._(
-                "Which days will your child come? Tap the whole season, or type the first and "
-                "last day, for example 7/10-8/15."
+                "Which days will your child come? Tap the whole season or choose weeks, or "
+                "type the first and last day, for example 7/10-8/15."
             ),
             [
                 Choice(
@@ -167,6 +169,11 @@ class DaysStep(Step):
                         dates=ctx.t.date_range(season.starts_on, season.ends_on),
                     ),
                     "summer:whole",
+                ),
+                *(
+                    [Choice(ctx._("Choose weeks"), "summer:weeks")]
+                    if 1 < len(seasons.season_weeks(season)) <= MAX_WEEK_BUTTONS
+                    else []
                 ),
                 Choice(ctx._("Cancel"), "cancel"),
             ],
@@ -183,24 +190,32 @@ class DaysStep(Step):
             ctx.note(self._dates_problem(ctx, season))
             await ctx.reprompt()
             return True
-        await self._register(ctx, season, first, last)
+        await self.register(ctx, season, first, last)
         return True
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Register for the whole season."""
+        """Register for the whole season, or go on to pick weeks."""
         season = await _season(ctx)
-        if payload != "summer:whole" or season is None or "child_id" not in ctx.state.data:
+        if season is None or "child_id" not in ctx.state.data:
             return False
-        await self._register(ctx, season, season.starts_on, season.ends_on)
+        if payload == "summer:weeks":
+            ctx.state.data.pop("first_week", None)
+            await ctx.go(WEEKS)
+            return True
+        if payload != "summer:whole":
+            return False
+        await self.register(ctx, season, season.starts_on, season.ends_on)
         return True
 
-    def _dates_problem(self, ctx: Context, season: Season) -> str:
+    @staticmethod
+    def _dates_problem(ctx: Context, season: Season) -> str:
         return ctx._(
             "Please choose days between {dates}, for example 7/10-8/15.",
             dates=ctx.t.date_range(season.starts_on, season.ends_on),
         )
 
-    async def _register(self, ctx: Context, season: Season, first: date, last: date) -> None:
+    async def register(self, ctx: Context, season: Season, first: date, last: date) -> None:
+        """Make the registration and say how it went."""
         child: Child = await children.get_child(
             ctx.uow, ctx.person.id, int(ctx.state.data["child_id"])
         )
@@ -240,6 +255,57 @@ class DaysStep(Step):
         ctx.state.data.pop("child_id", None)
         ctx.note(_status_text(ctx, child.name, registration))
         await ctx.go(MINE)
+
+
+class WeeksStep(Step):
+    """The first week, then the last week the child will come, as buttons."""
+
+    name = WEEKS
+
+    async def prompt(self, ctx: Context) -> None:
+        """Offer the weeks left to choose from."""
+        season = await _season(ctx)
+        if season is None:
+            await ctx.go(SUMMER)
+            return
+        weeks = seasons.season_weeks(season)
+        first = ctx.state.data.get("first_week")
+        start = 0 if first is None else int(first)
+        ctx.say(
+            ctx._("From which week?") if first is None else ctx._("Until which week?"),
+            [
+                *(
+                    Choice(
+                        ctx._("Week {n}: {dates}", n=n + 1, dates=ctx.t.date_range(*weeks[n])),
+                        f"summer:week:{n}",
+                    )
+                    for n in range(start, len(weeks))
+                ),
+                Choice(ctx._("Cancel"), "cancel"),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Remember the first week; with the last, register."""
+        season = await _season(ctx)
+        number = payload.removeprefix("summer:week:")
+        if season is None or not payload.startswith("summer:week:") or not number.isdigit():
+            return False
+        weeks = seasons.season_weeks(season)
+        first = ctx.state.data.get("first_week")
+        chosen = int(number)
+        if chosen >= len(weeks) or (first is not None and chosen < int(first)):
+            return False
+        if first is None:
+            ctx.state.data["first_week"] = chosen
+            await ctx.reprompt()
+            return True
+        ctx.state.data.pop("first_week", None)
+        step = ctx.router.get(DAYS)
+        assert isinstance(step, DaysStep)
+        ctx.state.step = DAYS  # a problem with the dates asks the days question again
+        await step.register(ctx, season, weeks[int(first)][0], weeks[chosen][1])
+        return True
 
 
 class MineStep(Step):
@@ -356,4 +422,4 @@ async def answer_offer(ctx: Context, payload: str) -> bool:
 
 def steps() -> list[Step]:
     """Return the summer space's steps."""
-    return [SummerStep(), PickChildStep(), DaysStep(), MineStep(), CancelStep()]
+    return [SummerStep(), PickChildStep(), DaysStep(), WeeksStep(), MineStep(), CancelStep()]

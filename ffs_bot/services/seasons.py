@@ -53,6 +53,7 @@ __all__ = [
     "parse_date_range",
     "pass_seat",
     "register_child",
+    "season_weeks",
     "to_season",
 ]
 
@@ -550,6 +551,17 @@ class FamilyRegistration:
 
     registration: Registration
     child_name: str
+
+
+def season_weeks(season: Season) -> list[tuple[date, date]]:
+    """The season cut into weeks from its first day, the last one possibly shorter."""
+    weeks = []
+    first = season.starts_on
+    while first <= season.ends_on:
+        last = min(first + timedelta(days=6), season.ends_on)
+        weeks.append((first, last))
+        first = last + timedelta(days=1)
+    return weeks
 
 
 def parse_date_range(text: str, year: int) -> tuple[date, date]:
