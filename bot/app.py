@@ -13,6 +13,7 @@ from ffs_bot.db.migrate import upgrade
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translator, load_translators
 from ffs_bot.notices import FamilyNotifier
+from ffs_bot.workshop_notices import WorkshopNotifier
 from handlers.engine import ConversationEngine, build_router
 
 __all__ = ["App", "build_app"]
@@ -28,6 +29,7 @@ class App:
     translators: dict[str, Translator]
     conversations: ConversationEngine
     notify: FamilyNotifier
+    workshop_notify: WorkshopNotifier
 
     async def close(self) -> None:
         """Release database connections."""
@@ -46,5 +48,8 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         raise
     db = Database(create_session_factory(engine))
     notify = FamilyNotifier(translators, timedelta(hours=settings.seat_offer_hours))
-    conversations = ConversationEngine(db.uow, translators, build_router(), notify)
-    return App(settings, engine, db, translators, conversations, notify)
+    workshop_notify = WorkshopNotifier(translators, settings.workshop_rules)
+    conversations = ConversationEngine(
+        db.uow, translators, build_router(), notify, workshop_notify
+    )
+    return App(settings, engine, db, translators, conversations, notify, workshop_notify)

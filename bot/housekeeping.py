@@ -10,11 +10,22 @@ from datetime import timedelta
 from ffs_bot.db.tables import utcnow
 from ffs_bot.db.uow import Database
 from ffs_bot.notices import FamilyNotifier
+from ffs_bot.schedule import claim_due_pushes, mark_done
+from ffs_bot.services import workshops
 from ffs_bot.services.inbound import purge_answers
 from ffs_bot.services.seasons import expire_offers
 from ffs_bot.services.updates import purge_done
+from ffs_bot.workshop_notices import WorkshopNotifier
 
-__all__ = ["KEEP_HANDLED", "expire_offers_forever", "lapse_offers", "tidy", "tidy_forever"]
+__all__ = [
+    "KEEP_HANDLED",
+    "every_minute",
+    "lapse_offers",
+    "lapse_workshop_offers",
+    "send_due_pushes",
+    "tidy",
+    "tidy_forever",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +72,47 @@ async def lapse_offers(db: Database, notify: FamilyNotifier) -> int:
             return total
 
 
-async def expire_offers_forever(db: Database, notify: FamilyNotifier, stop: asyncio.Event) -> None:
-    """Lapse unanswered offers every minute until `stop` is set (they are rows: none is lost)."""
+async def send_due_pushes(db: Database, notify: WorkshopNotifier) -> int:
+    """Queue every due reminder and feedback question, a batch per transaction."""
+    queued = 0
+    while True:
+        async with db.uow() as uow:
+            due = await claim_due_pushes(uow, limit=OFFER_BATCH)
+            for push in due:
+                queued += await workshops.fire_push(uow, notify, push)
+                await mark_done(uow, push.id)
+            await uow.commit()
+        if len(due) < OFFER_BATCH:
+            return queued
+
+
+async def lapse_workshop_offers(db: Database, notify: WorkshopNotifier) -> int:
+    """End every workshop offer whose time is up, passing the seats on."""
+    total = 0
+    while True:
+        async with db.uow() as uow:
+            ended = await workshops.expire_offers(uow, notify, limit=OFFER_BATCH)
+            await uow.commit()
+        total += len(ended)
+        if not ended:
+            return total
+
+
+async def every_minute(
+    db: Database, family: FamilyNotifier, workshop: WorkshopNotifier, stop: asyncio.Event
+) -> None:
+    """Lapse offers and send due reminders each minute until `stop` (all rows: none is lost)."""
     while not stop.is_set():
-        try:
-            if ended := await lapse_offers(db, notify):
-                log.info("%d seat offers lapsed and passed on", ended)
-        except Exception:
-            log.exception("lapsing seat offers failed; trying again in a minute")
+        jobs = (
+            ("seat offers", lapse_offers(db, family)),
+            ("workshop offers", lapse_workshop_offers(db, workshop)),
+            ("scheduled pushes", send_due_pushes(db, workshop)),
+        )
+        for name, job in jobs:
+            try:
+                if done := await job:
+                    log.info("%s: %d handled", name, done)
+            except Exception:
+                log.exception("%s failed; trying again in a minute", name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=OFFERS_EVERY.total_seconds())

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import App
-from bot.housekeeping import expire_offers_forever, tidy_forever
+from bot.housekeeping import every_minute, tidy_forever
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.factory import create_bot
@@ -87,7 +87,8 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
         tasks.append(asyncio.create_task(tidy_forever(app.db, worker_stop), name="tidy"))
         tasks.append(
             asyncio.create_task(
-                expire_offers_forever(app.db, app.notify, worker_stop), name="offers"
+                every_minute(app.db, app.notify, app.workshop_notify, worker_stop),
+                name="every-minute",
             )
         )
     try:
@@ -118,7 +119,9 @@ async def run_worker(app: App, stop: asyncio.Event | None = None) -> None:
     )
     jobs = [
         asyncio.create_task(tidy_forever(app.db, stop), name="tidy"),
-        asyncio.create_task(expire_offers_forever(app.db, app.notify, stop), name="offers"),
+        asyncio.create_task(
+            every_minute(app.db, app.notify, app.workshop_notify, stop), name="every-minute"
+        ),
     ]
     try:
         await outbox.run(stop)

@@ -26,7 +26,7 @@ from ffs_bot.i18n import Translator, Translators, negotiate_language
 from ffs_bot.messages import Choice, Reply
 from ffs_bot.outbox import enqueue
 
-__all__ = ["DEFAULT_OFFER_WINDOW", "FamilyNotifier", "offer_payload"]
+__all__ = ["DEFAULT_OFFER_WINDOW", "FamilyNotifier", "offer_payload", "tell_people"]
 
 DEFAULT_OFFER_WINDOW = timedelta(hours=24)
 
@@ -140,27 +140,49 @@ class FamilyNotifier:
         )
         row = found.one()
         facts = _Facts(registration_id, row[0], row[1], row[2], row[3], row[4])
-        recipients = await uow.session.execute(
-            select(
-                IdentityRow.id,
-                IdentityRow.channel,
-                IdentityRow.external_user_id,
-                IdentityRow.language_hint,
-                PersonRow.language,
-            )
-            .join(PersonRow, PersonRow.id == IdentityRow.person_id)
-            .join(GuardianRow, GuardianRow.person_id == PersonRow.id)
-            .where(GuardianRow.child_id == facts.child_id)
-            .order_by(IdentityRow.id)
+        guardians = select(GuardianRow.person_id).where(GuardianRow.child_id == facts.child_id)
+        return await tell_people(
+            uow,
+            self._translators,
+            list(await uow.session.scalars(guardians)),
+            f"registration:{registration_id}:{event}",
+            lambda t: render(t, facts),
         )
-        queued = 0
-        for identity_id, channel, user_id, hint, language in recipients:
-            translator = self._translators[language or negotiate_language(hint)]
-            queued += await enqueue(
-                uow,
-                channel=channel,
-                recipient=user_id,
-                replies=[render(translator, facts)],
-                idempotency_key=f"registration:{registration_id}:{event}:{identity_id}",
-            )
-        return queued
+
+
+async def tell_people(
+    uow: UnitOfWork,
+    translators: Translators,
+    person_ids: list[int],
+    key: str,
+    render: Callable[[Translator], Reply],
+) -> int:
+    """Queue a push to each person on every channel they use, in their language.
+
+    `key` names the event; with the account appended it is the outbox's idempotency key, so
+    telling the same event twice queues nothing more. Returns how many pushes were queued.
+    """
+    if not person_ids:
+        return 0
+    recipients = await uow.session.execute(
+        select(
+            IdentityRow.id,
+            IdentityRow.channel,
+            IdentityRow.external_user_id,
+            IdentityRow.language_hint,
+            PersonRow.language,
+        )
+        .join(PersonRow, PersonRow.id == IdentityRow.person_id)
+        .where(PersonRow.id.in_(person_ids))
+        .order_by(IdentityRow.id)
+    )
+    queued = 0
+    for identity_id, channel, user_id, hint, language in recipients:
+        queued += await enqueue(
+            uow,
+            channel=channel,
+            recipient=user_id,
+            replies=[render(translators[language or negotiate_language(hint)])],
+            idempotency_key=f"{key}:{identity_id}",
+        )
+    return queued

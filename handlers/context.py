@@ -11,6 +11,7 @@ from ffs_bot.i18n import Translator, Translators, negotiate_language
 from ffs_bot.messages import Choice, Reply
 from ffs_bot.model import ConversationState, Identity, Person
 from ffs_bot.notices import FamilyNotifier
+from ffs_bot.workshop_notices import WorkshopNotifier
 
 if TYPE_CHECKING:
     from handlers.router import Router
@@ -29,6 +30,7 @@ class Context:
     translators: Translators
     router: Router
     notify: FamilyNotifier
+    workshop_notify: WorkshopNotifier
     replies: list[Reply] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

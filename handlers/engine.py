@@ -13,6 +13,7 @@ from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services.conversations import save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import open_conversation, set_reachable
+from ffs_bot.workshop_notices import WorkshopNotifier
 from handlers import account, children, coordinator, guardians, menu, onboarding, summer
 from handlers.context import Context
 from handlers.router import Router
@@ -43,11 +44,13 @@ class ConversationEngine:
         translators: Translators,
         router: Router,
         notify: FamilyNotifier | None = None,
+        workshop_notify: WorkshopNotifier | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._translators = translators
         self._router = router
         self._notify = notify or FamilyNotifier(translators)
+        self._workshop_notify = workshop_notify or WorkshopNotifier(translators)
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Answer one inbound message; the same message twice has one effect and one answer."""
@@ -60,7 +63,14 @@ class ConversationEngine:
                     uow, inbound.channel, inbound.user_id, inbound.language_hint
                 )
                 ctx = Context(
-                    uow, person, identity, state, self._translators, self._router, self._notify
+                    uow,
+                    person,
+                    identity,
+                    state,
+                    self._translators,
+                    self._router,
+                    self._notify,
+                    self._workshop_notify,
                 )
                 language = ctx.language
                 await self._step(ctx, inbound)

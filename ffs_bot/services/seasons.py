@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ffs_bot.db.tables import (
@@ -30,9 +30,11 @@ from ffs_bot.db.tables import (
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.notices import FamilyNotifier
+from ffs_bot.services import seats
 from ffs_bot.services.audit import record_event
 from ffs_bot.services.children import get_child
 from ffs_bot.services.factories import normalise_code
+from ffs_bot.services.seats import release_seat, take_seat
 from ffs_bot.services.staff import require_factory
 
 __all__ = [
@@ -282,14 +284,7 @@ async def register_child(
     )
     if live is not None:
         raise ConflictError("already")
-    taken = await uow.session.execute(
-        update(SeasonRow)
-        .where(SeasonRow.id == season_id, SeasonRow.seats_taken < SeasonRow.capacity)
-        .values(seats_taken=SeasonRow.seats_taken + 1)
-        .execution_options(synchronize_session=False)
-    )
-    assert isinstance(taken, CursorResult)
-    if taken.rowcount == 1:
+    if await take_seat(uow, SeasonRow, season_id):
         status = (
             RegistrationStatus.CONFIRMED if season.auto_confirm else RegistrationStatus.REQUESTED
         )
@@ -329,13 +324,7 @@ async def lock_season(uow: UnitOfWork, season_id: int) -> SeasonRow:
     Raises:
         NotFound: no such season.
     """
-    query = select(SeasonRow).where(SeasonRow.id == season_id)
-    if uow.dialect == "postgresql":
-        query = query.with_for_update()
-    season = await uow.session.scalar(query)
-    if season is None:
-        raise NotFound(f"season {season_id}")
-    return season
+    return await seats.lock(uow, SeasonRow, season_id)
 
 
 async def _factory_timezone(uow: UnitOfWork, factory_id: int) -> str:
@@ -369,12 +358,7 @@ async def pass_seat(
         .limit(1)
     )
     if first is None or now.date() > season.ends_on:
-        await uow.session.execute(
-            update(SeasonRow)
-            .where(SeasonRow.id == season.id, SeasonRow.seats_taken > 0)
-            .values(seats_taken=SeasonRow.seats_taken - 1)
-            .execution_options(synchronize_session=False)
-        )
+        await release_seat(uow, SeasonRow, season.id)
         return None
     # The seat stays taken: it moves from the one who left to the one offered it.
     until = await offer_expiry(uow, season, notify.offer_window, now)
