@@ -14,7 +14,16 @@ from ffs_bot.services.conversations import save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import open_conversation, set_reachable
 from ffs_bot.workshop_notices import WorkshopNotifier
-from handlers import account, children, coordinator, guardians, menu, onboarding, summer
+from handlers import (
+    account,
+    children,
+    coordinator,
+    guardians,
+    menu,
+    onboarding,
+    summer,
+    workshops,
+)
 from handlers.context import Context
 from handlers.router import Router
 from handlers.text import MAX_INPUT_CHARS, Command, clean_text, match_choice, parse_command
@@ -30,7 +39,8 @@ FAILURE = N_("Sorry, something went wrong on our side. Please try again in a mom
 def build_router() -> Router:
     """Compose every feature's steps."""
     router = Router()
-    for feature in (onboarding, menu, account, children, guardians, summer, coordinator):
+    features = (onboarding, menu, account, children, guardians, summer, workshops, coordinator)
+    for feature in features:
         router.include(feature.steps())
     return router
 
@@ -154,7 +164,9 @@ class ConversationEngine:
         if step in self._router and await self._router.get(step).on_press(ctx, payload):
             return
         # An offer's buttons arrive in a push, whatever step the person is at.
-        if ctx.person.onboarded and await summer.answer_offer(ctx, payload):
+        if ctx.person.onboarded and (
+            await summer.answer_offer(ctx, payload) or await workshops.global_press(ctx, payload)
+        ):
             return
         if not step:
             await onboarding.start(ctx, "")

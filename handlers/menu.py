@@ -13,6 +13,7 @@ __all__ = ["MAIN", "cancel", "help_text", "main_menu_choice", "open_menu", "step
 
 MAIN = "main"
 STAFF = "staff"  # the coordinator's part, handlers.coordinator (which imports this module)
+WORKSHOPS = "ws"  # parent workshops, handlers.workshops (which imports this module too)
 MENU_PAYLOAD = "menu"
 
 
@@ -68,13 +69,14 @@ class MainMenuStep(Step):
         """Show the menu's buttons; staff also see the way to the seasons they run."""
         buttons = [
             Choice(ctx._("Summer space"), "summer"),
+            Choice(ctx._("Parent workshops"), WORKSHOPS),
             Choice(ctx._("My children"), "children"),
             Choice(ctx._("My details"), "account"),
             Choice(ctx.both(N_("Language")), "language"),
             Choice(ctx._("Help"), "help"),
         ]
         if await _runs_a_factory(ctx):
-            buttons.insert(3, Choice(ctx._("Run the space"), STAFF))
+            buttons.insert(4, Choice(ctx._("Run the space"), STAFF))
         ctx.say(
             ctx._("{name}, what would you like to do?", name=ctx.person.display_name or ""),
             buttons,
@@ -82,7 +84,7 @@ class MainMenuStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open the part of the menu that was pressed."""
-        if payload in ("account", "children", "summer") or (
+        if payload in ("account", "children", "summer", WORKSHOPS) or (
             payload == STAFF and await _runs_a_factory(ctx)
         ):
             await ctx.go(payload)

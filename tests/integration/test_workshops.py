@@ -360,4 +360,4 @@ async def test_cancelling_a_workshop_tells_everyone_booked_or_waiting(
         pushes = list(await uow.session.scalars(select(OutboxRow)))
         left = await uow.session.scalar(select(func.count()).select_from(ScheduledPushRow))
     assert len(pushes) == 2 and left == 0
-    assert all("is cancelled" in replies_from_json(p.content)[0].text for p in pushes)
+    assert all("取消" in replies_from_json(p.content)[0].text for p in pushes)  # in Chinese
