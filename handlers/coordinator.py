@@ -27,6 +27,7 @@ from handlers.router import Step
 __all__ = ["STAFF", "steps"]
 
 STAFF = menu.STAFF
+STAFF_WORKSHOPS = "staff.ws"  # handlers.coordinator_workshops
 SEASON = "staff.season"
 REGISTRATIONS = "staff.regs"
 DECLINE = "staff.decline"
@@ -94,12 +95,16 @@ class StaffStep(Step):
             [
                 *(Choice(_season_label(ctx, s), f"st:season:{s.season.id}") for s in found[:8]),
                 Choice(ctx._("Open a new season"), "st:new"),
+                Choice(ctx._("Parent workshops"), STAFF_WORKSHOPS),
                 menu.main_menu_choice(ctx),
             ],
         )
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Open a season, or start a new one."""
+        """Open a season, start a new one, or go to the workshops."""
+        if payload == STAFF_WORKSHOPS:
+            await ctx.go(STAFF_WORKSHOPS)
+            return True
         if payload == "st:new":
             scope = await staff.staff_scope(ctx.uow, ctx.person.id)
             if not scope.is_staff:

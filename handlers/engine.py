@@ -18,6 +18,7 @@ from handlers import (
     account,
     children,
     coordinator,
+    coordinator_workshops,
     guardians,
     menu,
     onboarding,
@@ -39,7 +40,17 @@ FAILURE = N_("Sorry, something went wrong on our side. Please try again in a mom
 def build_router() -> Router:
     """Compose every feature's steps."""
     router = Router()
-    features = (onboarding, menu, account, children, guardians, summer, workshops, coordinator)
+    features = (
+        onboarding,
+        menu,
+        account,
+        children,
+        guardians,
+        summer,
+        workshops,
+        coordinator,
+        coordinator_workshops,
+    )
     for feature in features:
         router.include(feature.steps())
     return router

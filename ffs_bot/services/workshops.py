@@ -24,7 +24,7 @@ from ffs_bot.schedule import DuePush, drop_pushes, out_of_quiet_hours, schedule_
 from ffs_bot.services import seats
 from ffs_bot.services.audit import record_event
 from ffs_bot.services.factories import normalise_code
-from ffs_bot.services.staff import require_factory
+from ffs_bot.services.staff import require_factory, staff_scope
 from ffs_bot.workshop_notices import WorkshopNotifier, WorkshopRules
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "my_bookings",
     "rate",
     "upcoming_workshops",
+    "workshop_for_staff",
+    "workshops_for_staff",
 ]
 
 MAX_TOPIC = 120
@@ -768,3 +770,34 @@ async def fire_push(
     if booking.status != BookingStatus.CONFIRMED or workshop.starts_at <= now:
         return False
     return bool(await notify.reminder(uow, booking.id, push.kind))
+
+
+async def workshops_for_staff(
+    uow: UnitOfWork, actor_person_id: int, now: datetime | None = None, days_back: int = 30
+) -> list[Workshop]:
+    """Workshops at the factories the person runs, from `days_back` days ago on, soonest first."""
+    scope = await staff_scope(uow, actor_person_id)
+    if not scope.is_staff:
+        return []
+    since = (now or utcnow()) - timedelta(days=days_back)
+    query = (
+        select(WorkshopRow, FactoryRow.timezone)
+        .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+        .where(WorkshopRow.ends_at >= since)
+        .order_by(WorkshopRow.starts_at, WorkshopRow.id)
+    )
+    if not scope.every_factory:
+        query = query.where(WorkshopRow.factory_id.in_(scope.factory_ids))
+    return [_workshop(row, zone) for row, zone in await uow.session.execute(query)]
+
+
+async def workshop_for_staff(uow: UnitOfWork, actor_person_id: int, workshop_id: int) -> Workshop:
+    """One workshop the person runs.
+
+    Raises:
+        NotFound: no such workshop.
+        Forbidden: not one of the person's factories.
+    """
+    workshop = await get_workshop(uow, workshop_id)
+    await require_factory(uow, actor_person_id, workshop.factory_id)
+    return workshop
