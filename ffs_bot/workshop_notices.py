@@ -111,6 +111,21 @@ class WorkshopNotifier:
 
         return await self._tell(uow, booking_id, "cancelled", render)
 
+    async def moved(self, uow: UnitOfWork, booking_id: int, stamp: int) -> int:
+        """The workshop's time changed (`stamp` tells one change from the next)."""
+
+        def render(t: Translator, f: _Facts) -> Reply:
+            return Reply(
+                t._(
+                    "The workshop “{topic}” has a new time: {when}. If you cannot come, "
+                    "please cancel so someone else can have your seat.",
+                    topic=f.topic,
+                    when=when(t, f.starts_at, f.ends_at, f.timezone),
+                )
+            )
+
+        return await self._tell(uow, booking_id, f"moved:{stamp}", render)
+
     async def reminder(self, uow: UnitOfWork, booking_id: int, kind: str) -> int:
         """The workshop is soon: when, where, and the code to show at the door."""
 

@@ -18,7 +18,7 @@ from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.services import staff, workshops
 from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.people import get_person
-from ffs_bot.services.workshops import BookingStatus, Workshop
+from ffs_bot.services.workshops import BookingStatus, Workshop, WorkshopChanges
 from ffs_bot.workshop_notices import when
 from handlers import menu
 from handlers.context import Context
@@ -32,6 +32,7 @@ BOOKINGS = "staff.ws.bookings"
 CHECK_IN = "staff.ws.checkin"
 CANCEL = "staff.ws.cancel"
 PLAN = "staff.ws.plan"
+EDIT = "staff.ws.edit"
 SHOWN = 20
 PLAN_FIELDS = ("factory", "when", "topic", "language", "capacity", "place", "trainer")
 # 7/14 9:00-12:00, 7月14日 14:00–17:00 ...
@@ -152,7 +153,10 @@ class WorkshopStep(Step):
             Choice(ctx._("Attendance (CSV)"), "sw:x:csv"),
         ]
         if not workshop.cancelled:
-            buttons.append(Choice(ctx._("Cancel this workshop"), "sw:cancel"))
+            buttons += [
+                Choice(ctx._("Edit"), "sw:edit"),
+                Choice(ctx._("Cancel this workshop"), "sw:cancel"),
+            ]
         ctx.say("\n".join(lines), [*buttons, Choice(ctx._("All workshops"), "sw:list")])
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
@@ -161,6 +165,7 @@ class WorkshopStep(Step):
             "sw:bookings": BOOKINGS,
             "sw:checkin": CHECK_IN,
             "sw:cancel": CANCEL,
+            "sw:edit": EDIT,
             "sw:list": STAFF_WORKSHOPS,
         }
         if payload in targets:
@@ -308,6 +313,40 @@ class CancelStep(Step):
         return True
 
 
+class EditStep(Step):
+    """Which part of a planned workshop to change."""
+
+    name = EDIT
+
+    async def prompt(self, ctx: Context) -> None:
+        """Offer the fields."""
+        names = {
+            "when": ctx._("Day and hours"),
+            "topic": ctx._("Topic"),
+            "language": ctx._("Language"),
+            "capacity": ctx._("Places"),
+            "place": ctx._("Place"),
+            "trainer": ctx._("Trainer"),
+        }
+        ctx.say(
+            ctx._("What do you want to change?"),
+            [*(Choice(label, f"sw:field:{f}") for f, label in names.items()), _back(ctx)],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Ask for the new value."""
+        if payload == "sw:back":
+            await ctx.go(ONE)
+            return True
+        field = payload.removeprefix("sw:field:")
+        workshop = await _current(ctx)
+        if not payload.startswith("sw:field:") or field not in PLAN_FIELDS or workshop is None:
+            return False
+        ctx.state.data["plan"] = {"edit": field, "factory": workshop.factory_id}
+        await ctx.go(PLAN)
+        return True
+
+
 def _question(ctx: Context, field: str) -> str:
     return {
         "factory": ctx._("Which factory? Type its code, for example SZ01."),
@@ -361,6 +400,8 @@ def parse_when(text: str, today: date, timezone: str) -> tuple[datetime, datetim
 
 
 def _next_field(plan: dict[str, Any]) -> str | None:
+    if "edit" in plan:  # changing one field of a planned workshop
+        return None if plan["edit"] in plan else str(plan["edit"])
     return next((field for field in PLAN_FIELDS if field not in plan), None)
 
 
@@ -393,6 +434,8 @@ class PlanStep(Step):
         if _next_field(plan) is not None:
             await ctx.reprompt()
             return True
+        if "edit" in plan:
+            return await self._change(ctx, plan, field)
         factory = await get_factory(ctx.uow, int(plan["factory"]))
         if factory is None:
             return False
@@ -425,6 +468,42 @@ class PlanStep(Step):
         await ctx.go(ONE)
         return True
 
+    async def _change(self, ctx: Context, plan: dict[str, Any], field: str) -> bool:
+        value = plan[field]
+        changes = WorkshopChanges(
+            starts_at=datetime.fromisoformat(value[0]) if field == "when" else None,
+            ends_at=datetime.fromisoformat(value[1]) if field == "when" else None,
+            topic=value if field == "topic" else None,
+            language=value if field == "language" else None,
+            capacity=int(value) if field == "capacity" else None,
+            place=value if field == "place" else None,
+            trainer=value if field == "trainer" else None,
+        )
+        try:
+            await workshops.update_workshop(
+                ctx.uow,
+                ctx.workshop_notify,
+                ctx.person.id,
+                int(ctx.state.data.get("staff_workshop", 0)),
+                changes,
+            )
+        except InvalidInput:
+            plan.pop(field, None)
+            ctx.note(_problem(ctx, field))
+            await ctx.reprompt()
+            return True
+        except ConflictError:
+            ctx.note(ctx._("This workshop has started or was cancelled: it cannot be changed."))
+        except (Forbidden, NotFound):
+            ctx.state.data.pop("plan", None)
+            await _lost(ctx)
+            return True
+        else:
+            ctx.note(ctx._("Saved."))
+        ctx.state.data.pop("plan", None)
+        await ctx.go(ONE)
+        return True
+
     async def _read(self, ctx: Context, field: str, text: str, plan: dict[str, Any]) -> Any:
         cleaned = " ".join(unicodedata.normalize("NFKC", text).split())
         none = cleaned in ("-", "—")
@@ -435,7 +514,7 @@ class PlanStep(Step):
                 raise InvalidInput("factory")
             return factory.id
         if field == "when":
-            factory = await get_factory(ctx.uow, int(plan["factory"]))
+            factory = await get_factory(ctx.uow, int(plan.get("factory", 0)))
             zone = factory.timezone if factory else "Asia/Shanghai"
             start, end = parse_when(cleaned, datetime.now(ZoneInfo(zone)).date(), zone)
             if not start < end or (end - start) > workshops.MAX_LENGTH:
@@ -469,4 +548,5 @@ def steps() -> list[Step]:
         CheckInStep(),
         CancelStep(),
         PlanStep(),
+        EditStep(),
     ]

@@ -36,6 +36,7 @@ __all__ = [
     "Booking",
     "BookingStatus",
     "Workshop",
+    "WorkshopChanges",
     "add_comment",
     "answer_offer",
     "book",
@@ -51,6 +52,7 @@ __all__ = [
     "my_bookings",
     "rate",
     "upcoming_workshops",
+    "update_workshop",
     "workshop_for_staff",
     "workshops_for_staff",
 ]
@@ -801,3 +803,97 @@ async def workshop_for_staff(uow: UnitOfWork, actor_person_id: int, workshop_id:
     workshop = await get_workshop(uow, workshop_id)
     await require_factory(uow, actor_person_id, workshop.factory_id)
     return workshop
+
+
+@dataclass(frozen=True, slots=True)
+class WorkshopChanges:
+    """Fields of a workshop to change; None leaves a field as it is."""
+
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    topic: str | None = None
+    language: str | None = None
+    capacity: int | None = None
+    place: str | None = None
+    trainer: str | None = None
+
+
+async def update_workshop(
+    uow: UnitOfWork,
+    notify: WorkshopNotifier,
+    actor_person_id: int,
+    workshop_id: int,
+    changes: WorkshopChanges,
+    now: datetime | None = None,
+) -> Workshop:
+    """Change a planned workshop; new times move reminders and tell everyone booked.
+
+    More seats go to the queue as offers.
+
+    Raises:
+        NotFound: no such workshop.
+        Forbidden: the acting person does not run its factory.
+        ConflictError: "cancelled" or "started".
+        InvalidInput: "times", "topic", "language", "capacity" (below the seats held),
+            "place" or "trainer".
+    """
+    now = now or utcnow()
+    row = await seats.lock(uow, WorkshopRow, workshop_id)
+    await require_factory(uow, actor_person_id, row.factory_id)
+    if row.cancelled_at is not None:
+        raise ConflictError("cancelled")
+    if row.starts_at <= now:
+        raise ConflictError("started")
+    starts_at = changes.starts_at or row.starts_at
+    ends_at = changes.ends_at or row.ends_at
+    if not now < starts_at < ends_at <= starts_at + MAX_LENGTH:
+        raise InvalidInput("times")
+    if changes.language is not None and changes.language not in LANGUAGES:
+        raise InvalidInput("language")
+    capacity = row.capacity if changes.capacity is None else changes.capacity
+    if not max(row.seats_taken, 1) <= capacity <= MAX_CAPACITY:
+        raise InvalidInput("capacity")
+    moved = (starts_at, ends_at) != (row.starts_at, row.ends_at)
+    row.starts_at, row.ends_at = starts_at, ends_at
+    if changes.topic is not None:
+        row.topic = _clean(changes.topic, MAX_TOPIC, "topic", required=True)
+    if changes.language is not None:
+        row.language = changes.language
+    if changes.place is not None:
+        row.place = _clean(changes.place, MAX_PLACE, "place")
+    if changes.trainer is not None:
+        row.trainer = _clean(changes.trainer, MAX_TRAINER, "trainer")
+    added = capacity - row.capacity
+    row.capacity = capacity
+    await uow.session.flush()
+    await record_event(
+        uow,
+        "workshop.changed",
+        actor_person_id=actor_person_id,
+        subject_type="workshop",
+        subject_id=row.id,
+        moved=moved,
+    )
+    workshop = _workshop(row, await _timezone(uow, row.factory_id))
+    if moved:
+        booked = list(
+            await uow.session.scalars(
+                select(BookingRow).where(
+                    BookingRow.workshop_id == row.id, BookingRow.status.in_(LIVE)
+                )
+            )
+        )
+        stamp = int(starts_at.timestamp())
+        for booking in booked:
+            if booking.status == BookingStatus.CONFIRMED:
+                await drop_pushes(uow, reminder_kinds(notify.rules), booking.id)
+                await schedule_reminders(uow, notify.rules, booking.id, workshop, now)
+            await notify.moved(uow, booking.id, stamp)
+    for _ in range(max(added, 0)):
+        # Each new seat is taken, then handed on as an offer (or given back if none wait).
+        row.seats_taken += 1
+        await uow.session.flush()
+        if await pass_seat(uow, notify, row, now) is None:
+            break
+    await uow.session.refresh(row)
+    return _workshop(row, workshop.timezone)

@@ -101,3 +101,22 @@ async def test_check_in_by_code_then_cancel_and_everyone_is_told(backend: Backen
     async with backend.db.uow() as uow:
         told = sorted(row.recipient for row in await uow.session.scalars(select(OutboxRow)))
     assert told == ["parent0", "parent1"]
+
+
+async def test_edit_a_workshop_in_chat(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    workshop_id = await plan(backend, capacity=5)
+    chat = await coordinator_chat(backend)
+    await chat.press("staff")
+    await chat.press("staff.ws")
+    await chat.press(f"sw:open:{workshop_id}")
+    await chat.press("sw:edit")
+    await chat.press("sw:field:capacity")
+    await chat.send("0")
+    assert "from 1 to 500" in chat.text
+    await chat.send("40")
+    assert "Saved." in chat.text and "Seats 0 of 40 held" in chat.text
+    await chat.press("sw:edit")
+    await chat.press("sw:field:topic")
+    await chat.send("Homework without fights")
+    assert "Homework without fights" in chat.text

@@ -361,3 +361,75 @@ async def test_cancelling_a_workshop_tells_everyone_booked_or_waiting(
         left = await uow.session.scalar(select(func.count()).select_from(ScheduledPushRow))
     assert len(pushes) == 2 and left == 0
     assert all("取消" in replies_from_json(p.content)[0].text for p in pushes)  # in Chinese
+
+
+async def test_moving_a_workshop_tells_those_booked_and_moves_their_reminders(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend, capacity=1)
+    coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
+    a, b, c = await people(backend, 3)
+    seat = await book(backend, notify, a, workshop_id)
+    await book(backend, notify, b, workshop_id)
+    await book(backend, notify, c, workshop_id)
+    later = START + timedelta(days=2)
+    async with backend.db.uow() as uow:
+        with pytest.raises(Forbidden):
+            await workshops.update_workshop(
+                uow, notify, a, workshop_id, workshops.WorkshopChanges(capacity=5)
+            )
+        with pytest.raises(InvalidInput, match="times"):
+            await workshops.update_workshop(
+                uow,
+                notify,
+                coordinator,
+                workshop_id,
+                workshops.WorkshopChanges(ends_at=START - timedelta(hours=1)),
+                now=NOW,
+            )
+        moved = await workshops.update_workshop(
+            uow,
+            notify,
+            coordinator,
+            workshop_id,
+            workshops.WorkshopChanges(
+                starts_at=later, ends_at=later + timedelta(hours=3), capacity=2
+            ),
+            now=NOW,
+        )
+        await uow.commit()
+    assert (moved.capacity, moved.seats_taken) == (2, 2)
+    async with backend.db.uow() as uow:
+        due = await uow.session.scalar(
+            select(ScheduledPushRow.due_at).where(
+                ScheduledPushRow.subject_id == seat.id,
+                ScheduledPushRow.kind == "workshop.remind.1440m",
+            )
+        )
+        kinds = sorted(
+            row.idempotency_key.split(":")[2]
+            for row in await uow.session.scalars(select(OutboxRow))
+        )
+        with pytest.raises(InvalidInput, match="capacity"):
+            await workshops.update_workshop(
+                uow,
+                notify,
+                coordinator,
+                workshop_id,
+                workshops.WorkshopChanges(capacity=1),
+                now=NOW,
+            )
+        with pytest.raises(ConflictError, match="started"):
+            await workshops.update_workshop(
+                uow,
+                notify,
+                coordinator,
+                workshop_id,
+                workshops.WorkshopChanges(topic="New"),
+                now=later,
+            )
+    assert due == later - timedelta(hours=24)
+    # Everyone booked or waiting hears of the new time; the second in line is offered a seat.
+    assert kinds == ["moved", "moved", "moved", "offer"]
