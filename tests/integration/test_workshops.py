@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.housekeeping import send_due_pushes
+from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.tables import BookingRow, OutboxRow, ScheduledPushRow, WorkshopRow
+from ffs_bot.db.uow import Database
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import replies_from_json
 from ffs_bot.model import RoleName
@@ -433,3 +435,35 @@ async def test_moving_a_workshop_tells_those_booked_and_moves_their_reminders(
     assert due == later - timedelta(hours=24)
     # Everyone booked or waiting hears of the new time; the second in line is offered a seat.
     assert kinds == ["moved", "moved", "moved", "offer"]
+
+
+async def test_two_workers_queue_each_due_reminder_once(backend: Backend, translators) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend, capacity=40)
+    for person in await people(backend, 30):
+        await book(backend, notify, person, workshop_id)
+    async with backend.db.uow() as uow:
+        await uow.session.execute(
+            ScheduledPushRow.__table__.update()
+            .where(ScheduledPushRow.kind == "workshop.remind.1440m")
+            .values(due_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        await uow.commit()
+    # A second engine, as a second worker process would have.
+    other_engine = create_engine(backend.url)
+    try:
+        other = Database(create_session_factory(other_engine))
+        counts = await asyncio.gather(
+            send_due_pushes(backend.db, notify), send_due_pushes(other, notify)
+        )
+    finally:
+        await other_engine.dispose()
+    async with backend.db.uow() as uow:
+        queued = await uow.session.scalar(select(func.count()).select_from(OutboxRow))
+        done = await uow.session.scalar(
+            select(func.count())
+            .select_from(ScheduledPushRow)
+            .where(ScheduledPushRow.done_at.is_not(None))
+        )
+    assert sum(counts) == queued == done == 30
