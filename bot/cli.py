@@ -24,7 +24,14 @@ from ffs_bot.config import Settings
 from ffs_bot.db.migrate import upgrade
 from ffs_bot.demo import DEMO_SEASON_FACTORY, load_demo, make_demo_coordinator
 from ffs_bot.errors import FfsError, NotFound
-from ffs_bot.exports import attendance_table, export_file, registrations_table
+from ffs_bot.exports import (
+    Table,
+    attendance_table,
+    bookings_table,
+    export_file,
+    registrations_table,
+    workshop_attendance_table,
+)
 from ffs_bot.model import Channel, RoleName
 from ffs_bot.services import factories, staff
 
@@ -76,9 +83,11 @@ async def _demo(app: App, args: argparse.Namespace) -> int:
         if loaded.seasons:
             await make_demo_coordinator(uow, Channel.CONSOLE.value, args.user)
         await uow.commit()
-    if loaded.factories or loaded.seasons:
+    if loaded.factories or loaded.seasons or loaded.workshops:
+        workshops = f"{loaded.workshops} upcoming workshop{'' if loaded.workshops == 1 else 's'}"
         print(
-            f"Loaded demo data: {loaded.factories} factories, {loaded.seasons} open season.",
+            f"Loaded demo data: {loaded.factories} factories, {loaded.seasons} open season, "
+            f"{workshops}.",
             file=sys.stderr,
         )
     if loaded.seasons:
@@ -190,17 +199,36 @@ def _write_atomically(path: Path, content: bytes) -> None:
         raise
 
 
-async def _export(app: App, args: argparse.Namespace) -> int:
-    """Write the registrations or attendance of the seasons asked for to a CSV or XLSX file."""
-    build = registrations_table if args.table == "registrations" else attendance_table
-    path = Path(args.output)
+def _export_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the export options taken together, if anything."""
+    if args.table == "registrations" and (args.workshop is not None or args.workshops):
+        return "registrations are of seasons: --workshop and --workshops are not for them"
+    if args.table == "bookings" and args.season is not None:
+        return "bookings are of workshops: --season is not for them"
+    return None
+
+
+async def _export_table(app: App, args: argparse.Namespace) -> Table:
+    """Read the table asked for, as the operator: every factory."""
     async with app.db.uow() as uow:
-        try:
-            table = await build(
-                uow, actor_person_id=None, factory_code=args.factory, season_id=args.season
+        if args.table == "bookings" or args.workshop is not None or args.workshops:
+            build = bookings_table if args.table == "bookings" else workshop_attendance_table
+            return await build(
+                uow, actor_person_id=None, factory_code=args.factory, workshop_id=args.workshop
             )
-        except NotFound as exc:
-            raise UsageError(str(exc)) from exc
+        of_seasons = registrations_table if args.table == "registrations" else attendance_table
+        return await of_seasons(
+            uow, actor_person_id=None, factory_code=args.factory, season_id=args.season
+        )
+
+
+async def _export(app: App, args: argparse.Namespace) -> int:
+    """Write the registrations, bookings or attendance asked for to a CSV or XLSX file."""
+    path = Path(args.output)
+    try:
+        table = await _export_table(app, args)
+    except NotFound as exc:
+        raise UsageError(str(exc)) from exc
     exported = export_file(table, args.format, path.stem)
     await asyncio.to_thread(_write_atomically, path, exported.content)
     rows = len(table.rows)
@@ -285,14 +313,28 @@ def _parser() -> argparse.ArgumentParser:
     staff_cmd.add_parser("list", help="list staff roles").set_defaults(handler=_staff_list)
 
     export = commands.add_parser(
-        "export", help="write registrations or attendance to a CSV or XLSX file"
+        "export",
+        help="write registrations, workshop bookings or attendance to a CSV or XLSX file",
+        description="Seasons by default; attendance is of workshops with --workshop or "
+        "--workshops. Workshops: those of the last 365 days and those to come.",
     )
-    export.add_argument("table", choices=["registrations", "attendance"])
-    export.add_argument("--factory", metavar="CODE", help="only this factory's seasons")
-    export.add_argument("--season", type=int, metavar="ID", help="only this season")
+    export.add_argument("table", choices=["registrations", "bookings", "attendance"])
+    export.add_argument("--factory", metavar="CODE", help="only this factory")
+    which = export.add_mutually_exclusive_group()
+    which.add_argument("--season", type=int, metavar="ID", help="only this season")
+    which.add_argument("--workshop", type=int, metavar="ID", help="only this workshop")
+    which.add_argument(
+        "--workshops", action="store_true", help="attendance of workshops rather than seasons"
+    )
     export.add_argument("--format", required=True, choices=["csv", "xlsx"])
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
-    export.set_defaults(handler=_export)
+
+    def check_export(args: argparse.Namespace) -> None:
+        problem = _export_problem(args)
+        if problem is not None:
+            export.error(problem)  # exits with 2 and the usage, as argparse's own checks do
+
+    export.set_defaults(handler=_export, check=check_export)
     return parser
 
 
@@ -330,6 +372,8 @@ def configure_logging(level: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `ffs-bot` command line and return its exit code."""
     args = _parser().parse_args(argv)
+    if "check" in args:
+        args.check(args)
     configure_logging(os.environ.get("FFS_LOG_LEVEL", "WARNING"))
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

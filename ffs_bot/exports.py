@@ -1,7 +1,7 @@
-"""Rosters and attendance as tables, and those tables as CSV or XLSX files.
+"""Rosters, bookings and attendance as tables, and those tables as CSV or XLSX files.
 
-The tables are read through the season services, so a coordinator exports only their own
-factories; the operator at the command line (no acting person) may export every factory.
+A coordinator exports only their own factories; the operator at the command line (no acting
+person) may export every factory. Season tables are read through the season services.
 Every text cell a worker could have typed is made safe for spreadsheets: one that starts like
 a formula gets a leading apostrophe, so Excel shows it instead of running it.
 """
@@ -14,16 +14,27 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
-from ffs_bot.db.tables import AttendanceRow, ChildRow, FactoryRow, RegistrationRow, SeasonRow
+from ffs_bot.db.tables import (
+    AttendanceRow,
+    BookingRow,
+    ChildRow,
+    FactoryRow,
+    FeedbackRow,
+    PersonRow,
+    RegistrationRow,
+    SeasonRow,
+    WorkshopRow,
+    utcnow,
+)
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import Forbidden, NotFound
 from ffs_bot.i18n import N_, Translator
@@ -38,6 +49,7 @@ from ffs_bot.services.seasons import (
     to_season,
 )
 from ffs_bot.services.staff import require_factory, staff_scope
+from ffs_bot.services.workshops import LIVE, BookingStatus
 
 __all__ = [
     "CSV_MIME",
@@ -47,10 +59,12 @@ __all__ = [
     "Format",
     "Table",
     "attendance_table",
+    "bookings_table",
     "export_file",
     "registrations_table",
     "to_csv",
     "to_xlsx",
+    "workshop_attendance_table",
 ]
 
 # A naive datetime or time in a table is the factory's wall-clock time.
@@ -92,6 +106,39 @@ STATUS_LABELS = {
     RegistrationStatus.DECLINED: N_("Declined"),
     RegistrationStatus.CANCELLED: N_("Cancelled"),
 }
+BOOKING_COLUMNS = (
+    N_("Factory"),
+    N_("Workshop"),
+    N_("Day"),
+    N_("Starts"),
+    N_("Ends"),
+    N_("Topic"),
+    N_("Person"),
+    N_("Status"),
+    N_("Booking code"),
+    N_("Checked in"),
+    N_("Rating"),
+    N_("Comment"),
+)
+WORKSHOP_ATTENDANCE_COLUMNS = (
+    N_("Factory"),
+    N_("Workshop"),
+    N_("Day"),
+    N_("Topic"),
+    N_("Person"),
+    N_("Checked in"),
+    N_("Rating"),
+)
+BOOKING_STATUS_LABELS = {
+    BookingStatus.CONFIRMED: N_("Confirmed"),
+    BookingStatus.OFFERED: N_("Offered a place"),
+    BookingStatus.WAITLISTED: N_("Waiting list"),
+    BookingStatus.CANCELLED: N_("Cancelled"),
+}
+# Seats first, then the queue; a cancelled booking is listed only if the person came.
+BOOKING_ORDER = {status: rank for rank, status in enumerate(BOOKING_STATUS_LABELS)}
+# How far back an export reaches when no one workshop is asked for: a programme year.
+WORKSHOP_HISTORY = timedelta(days=365)
 GENDER_LABELS = {Gender.GIRL.value: N_("Girl"), Gender.BOY.value: N_("Boy")}
 # Reasons the service stores as codes; any other reason is the coordinator's own words.
 REASON_LABELS = {OFFER_DECLINED: N_("Offer turned down"), OFFER_EXPIRED: N_("Offer expired")}
@@ -274,6 +321,173 @@ async def attendance_table(
                 )
             )
     return Table(_("Attendance"), tuple(map(_, ATTENDANCE_COLUMNS)), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Booked:
+    """A booking with what its rows show: workshop, factory, person and feedback."""
+
+    booking: BookingRow
+    workshop: WorkshopRow
+    factory_code: str
+    timezone: str
+    person_name: str
+    feedback: FeedbackRow | None
+
+    def local(self, value: datetime) -> datetime:
+        """The factory's wall-clock time of `value`."""
+        return _local(value, self.timezone)
+
+
+async def _workshops_where(
+    uow: UnitOfWork,
+    actor_person_id: int | None,
+    factory_code: str | None,
+    workshop_id: int | None,
+    now: datetime | None,
+) -> list[ColumnElement[bool]]:
+    """Which workshops to export, after checking the actor may see them."""
+    code = None if factory_code is None else normalise_code(factory_code)
+    factory_id = None if code is None else await _factory_id(uow, code)
+    scope = None if actor_person_id is None else await staff_scope(uow, actor_person_id)
+    if scope is not None and not scope.is_staff:
+        raise Forbidden(f"person {actor_person_id} runs no factory")
+    where: list[ColumnElement[bool]] = []
+    if factory_id is not None:
+        if actor_person_id is not None:
+            await require_factory(uow, actor_person_id, factory_id)
+        where.append(WorkshopRow.factory_id == factory_id)
+    elif scope is not None and not scope.every_factory:
+        where.append(WorkshopRow.factory_id.in_(scope.factory_ids))
+    if workshop_id is None:
+        where.append(WorkshopRow.starts_at >= (now or utcnow()) - WORKSHOP_HISTORY)
+        return where
+    workshop = await uow.session.get(WorkshopRow, workshop_id)
+    if workshop is None:
+        raise NotFound(f"workshop {workshop_id}")
+    if factory_id is not None and workshop.factory_id != factory_id:
+        # As far as this factory goes, there is no such workshop.
+        raise NotFound(f"workshop {workshop_id} at factory {code}")
+    if actor_person_id is not None:
+        await require_factory(uow, actor_person_id, workshop.factory_id)
+    where.append(WorkshopRow.id == workshop_id)
+    return where
+
+
+async def _booked(
+    uow: UnitOfWork, where: list[ColumnElement[bool]], *only: ColumnElement[bool]
+) -> list[_Booked]:
+    """The bookings of the workshops `where` picks, with `only` narrowing them further."""
+    found = await uow.session.execute(
+        select(
+            BookingRow,
+            WorkshopRow,
+            FactoryRow.code,
+            FactoryRow.timezone,
+            PersonRow.display_name,
+            FeedbackRow,
+        )
+        .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
+        .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+        .join(PersonRow, PersonRow.id == BookingRow.person_id)
+        .outerjoin(FeedbackRow, FeedbackRow.booking_id == BookingRow.id)
+        .where(*where, *only)
+    )
+    return [
+        _Booked(booking, workshop, code, zone, name or "", feedback)
+        for booking, workshop, code, zone, name, feedback in found
+    ]
+
+
+async def bookings_table(
+    uow: UnitOfWork,
+    *,
+    actor_person_id: int | None,
+    factory_code: str | None = None,
+    workshop_id: int | None = None,
+    translator: Translator | None = None,
+    now: datetime | None = None,
+) -> Table:
+    """Live bookings and attended ones, by workshop start; seats, then the queue, in each.
+
+    Without a workshop, the workshops of the last year and those to come.
+
+    Raises:
+        NotFound: an unknown factory code or workshop, or a workshop not at that factory.
+        Forbidden: a person who runs none of those factories.
+    """
+    _ = _gettext(translator)
+    where = await _workshops_where(uow, actor_person_id, factory_code, workshop_id, now)
+    # Cancelled bookings are noise in a roster, unless the person came all the same.
+    found = await _booked(
+        uow, where, BookingRow.status.in_(LIVE) | BookingRow.checked_in_at.is_not(None)
+    )
+    found.sort(
+        key=lambda b: (
+            b.workshop.starts_at,
+            b.workshop.id,
+            BOOKING_ORDER.get(b.booking.status, len(BOOKING_ORDER)),
+            b.booking.id,
+        )
+    )
+    rows: list[tuple[Cell, ...]] = []
+    for b in found:
+        checked_in, feedback = b.booking.checked_in_at, b.feedback
+        status = BOOKING_STATUS_LABELS.get(b.booking.status)
+        rows.append(
+            (
+                b.factory_code,
+                b.workshop.id,
+                b.local(b.workshop.starts_at).date(),
+                b.local(b.workshop.starts_at).time(),
+                b.local(b.workshop.ends_at).time(),
+                b.workshop.topic,
+                b.person_name,
+                b.booking.status if status is None else _(status),
+                b.booking.code,
+                None if checked_in is None else b.local(checked_in),
+                None if feedback is None else feedback.rating,
+                None if feedback is None else feedback.comment or None,
+            )
+        )
+    return Table(_("Workshop bookings"), tuple(map(_, BOOKING_COLUMNS)), rows)
+
+
+async def workshop_attendance_table(
+    uow: UnitOfWork,
+    *,
+    actor_person_id: int | None,
+    factory_code: str | None = None,
+    workshop_id: int | None = None,
+    translator: Translator | None = None,
+    now: datetime | None = None,
+) -> Table:
+    """One row per person checked in, by workshop start and then name.
+
+    Raises:
+        NotFound, Forbidden: as for `bookings_table`.
+    """
+    _ = _gettext(translator)
+    where = await _workshops_where(uow, actor_person_id, factory_code, workshop_id, now)
+    found = await _booked(uow, where, BookingRow.checked_in_at.is_not(None))
+    # Sorted here, not in SQL: SQLite and PostgreSQL collate names differently.
+    found.sort(key=lambda b: (b.workshop.starts_at, b.workshop.id, b.person_name, b.booking.id))
+    rows: list[tuple[Cell, ...]] = []
+    for b in found:
+        checked_in = b.booking.checked_in_at
+        assert checked_in is not None  # the query takes only those checked in
+        rows.append(
+            (
+                b.factory_code,
+                b.workshop.id,
+                b.local(b.workshop.starts_at).date(),
+                b.workshop.topic,
+                b.person_name,
+                b.local(checked_in),
+                None if b.feedback is None else b.feedback.rating,
+            )
+        )
+    return Table(_("Workshop attendance"), tuple(map(_, WORKSHOP_ATTENDANCE_COLUMNS)), rows)
 
 
 def _safe_text(text: str) -> str:

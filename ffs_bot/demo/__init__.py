@@ -3,21 +3,50 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from importlib.resources import files
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ffs_bot.db.tables import SeasonRow
+from ffs_bot.db.tables import FactoryRow, SeasonRow, WorkshopRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.model import RoleName
 from ffs_bot.services.factories import count_factories, import_factories, parse_factory_csv
 from ffs_bot.services.seasons import create_season
 from ffs_bot.services.staff import grant_role
+from ffs_bot.services.workshops import create_workshop
 
 __all__ = ["DEMO_SEASON_FACTORY", "DemoReport", "load_demo", "make_demo_coordinator"]
 
 DEMO_SEASON_FACTORY = "SZ01"
+WORKSHOP_PLACE = "食堂二楼培训室 / Training room, canteen 2nd floor"
+
+
+@dataclass(frozen=True, slots=True)
+class _DemoWorkshop:
+    """A workshop in the demo: when on its Sunday, and what about."""
+
+    starts: time
+    topic: str
+    language: str
+    capacity: int
+    trainer: str
+
+
+# On the coming Sundays, one a week, when most lines stop; half a day each.
+DEMO_WORKSHOPS = (
+    _DemoWorkshop(time(9), "远距离也能亲近孩子：视频通话怎么聊", "zh_Hans", 30, "王丽老师"),
+    _DemoWorkshop(time(14), "孩子的暑假安全", "zh_Hans", 25, "陈静老师"),
+    _DemoWorkshop(
+        time(9),
+        "照顾好自己：压力与睡眠 / Looking after yourself: stress and sleep",
+        "en",
+        20,
+        "Sarah Lin",
+    ),
+)
+WORKSHOP_LENGTH = timedelta(hours=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +55,13 @@ class DemoReport:
 
     factories: int
     seasons: int
+    workshops: int
 
 
 async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> DemoReport:
-    """Load the demo factories, with an open season, into a database that has no factories."""
+    """Load the demo factories, an open season and workshops to come into an empty database."""
     if await count_factories(uow):
-        return DemoReport(0, 0)
+        return DemoReport(0, 0, 0)
     text = files("ffs_bot.demo").joinpath("factories.csv").read_text(encoding="utf-8")
     rows, errors = parse_factory_csv(text, default_timezone)
     if errors:
@@ -53,7 +83,37 @@ async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> Demo
             place="3号楼2楼，食堂旁边 / Building 3, 2nd floor, next to the canteen",
         )
         seasons = 1
-    return DemoReport(factories, seasons)
+    workshops = 0
+    if not await uow.session.scalar(select(func.count()).select_from(WorkshopRow)):
+        workshops = await _add_workshops(uow, default_timezone, today)
+    return DemoReport(factories, seasons, workshops)
+
+
+async def _add_workshops(uow: UnitOfWork, default_timezone: str, today: date) -> int:
+    """Plan the demo workshops at the demo factory on the next Sundays; return how many."""
+    zone_name = await uow.session.scalar(
+        select(FactoryRow.timezone).where(FactoryRow.code == DEMO_SEASON_FACTORY)
+    )
+    zone = ZoneInfo(zone_name or default_timezone)
+    # The first Sunday at least a week away: time to book, and to see reminders come.
+    first_sunday = today + timedelta(days=7 + (6 - today.weekday()) % 7)
+    now = datetime.combine(today, time(), tzinfo=zone).astimezone(UTC)
+    for week, planned in enumerate(DEMO_WORKSHOPS):
+        day = first_sunday + timedelta(weeks=week)
+        starts_at = datetime.combine(day, planned.starts, tzinfo=zone).astimezone(UTC)
+        await create_workshop(
+            uow,
+            factory_code=DEMO_SEASON_FACTORY,
+            starts_at=starts_at,
+            ends_at=starts_at + WORKSHOP_LENGTH,
+            topic=planned.topic,
+            language=planned.language,
+            capacity=planned.capacity,
+            place=WORKSHOP_PLACE,
+            trainer=planned.trainer,
+            now=now,
+        )
+    return len(DEMO_WORKSHOPS)
 
 
 async def make_demo_coordinator(uow: UnitOfWork, channel: str, user_id: str) -> bool:

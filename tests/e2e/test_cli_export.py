@@ -11,15 +11,22 @@ import asyncio
 import csv
 import io
 import stat
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
+from ffs_bot.i18n import Translator
 from tests.conftest import Backend
 from tests.e2e.test_cli import SETTING_NAMES, Result, assert_clear_failure, cli, usage_error
-from tests.integration.test_exports import HOSTILE_NOTES, Programme, programme
+from tests.integration.test_exports import (
+    HOSTILE_NOTES,
+    Programme,
+    WorkshopProgramme,
+    programme,
+    workshop_programme,
+)
 
 
 @pytest.fixture
@@ -149,3 +156,137 @@ def test_export_without_what_it_needs_is_refused_by_the_parser(
     result = usage_error(capsys, "export", *argv)
     assert result.code == 2
     assert "usage: ffs-bot export" in result.err
+
+
+# --- workshops ----------------------------------------------------------------------------
+
+
+async def workshops_to_come(
+    backend: Backend, translators: dict[str, Translator]
+) -> WorkshopProgramme:
+    """The workshop programme two weeks from now: the command line reads the real clock."""
+    start = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
+    return await workshop_programme(backend, translators, start + timedelta(days=14))
+
+
+async def test_bookings_as_csv_list_seats_then_the_queue_with_formulas_defused(
+    backend: Backend,
+    translators: dict[str, Translator],
+    work: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    w = await workshops_to_come(backend, translators)
+    result = await export(
+        capsys, "bookings", "--factory", "sz01", "--format", "csv", "-o", "bookings.csv"
+    )
+    assert result == Result(0, "Wrote 5 rows to bookings.csv.\n", "")
+    content = (work / "bookings.csv").read_bytes()
+    assert content.startswith(b"\xef\xbb\xbfFactory,Workshop,Day,Starts,Ends,Topic,Person,")
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    # The old workshop is over a year ago; DG01's is another factory's.
+    assert [(row[1], row[6], row[7]) for row in rows[1:]] == [
+        (str(w.morning), "Zhang Lei", "Confirmed"),
+        (str(w.morning), "", "Waiting list"),
+        (str(w.morning), "Li Mei", "Cancelled"),
+        (str(w.afternoon), "Li Mei", "Offered a place"),
+        (str(w.afternoon), "", "Waiting list"),
+    ]
+    zhang = rows[1]
+    assert zhang[2:5] == [w.local(0, 0).date().isoformat(), "09:00", "12:00"]
+    assert zhang[8:] == [
+        w.codes["morning:Zhang Lei"],
+        w.local(0, 8, 55).strftime("%Y-%m-%d %H:%M"),
+        "5",
+        "'" + HOSTILE_NOTES,
+    ]
+    assert stat.S_IMODE((work / "bookings.csv").stat().st_mode) & 0o077 == 0
+
+
+async def test_attendance_of_one_workshop_as_xlsx_has_real_days_and_times(
+    backend: Backend,
+    translators: dict[str, Translator],
+    work: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    w = await workshops_to_come(backend, translators)
+    result = await export(
+        capsys, "attendance", "--workshop", str(w.morning), "--format", "xlsx", "-o", "w.xlsx"
+    )
+    assert result == Result(0, "Wrote 2 rows to w.xlsx.\n", "")
+    sheet = load_workbook(work / "w.xlsx").worksheets[0]
+    assert sheet.title == "Workshop attendance"
+    day = w.local(0, 0)
+    topic = "远距离也能亲近孩子：视频通话怎么聊"
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [
+        ["Factory", "Workshop", "Day", "Topic", "Person", "Checked in", "Rating"],
+        ["SZ01", w.morning, day, topic, "Li Mei", w.local(0, 9, 10), 3],
+        ["SZ01", w.morning, day, topic, "Zhang Lei", w.local(0, 8, 55), 5],
+    ]
+
+
+async def test_attendance_of_every_workshop_of_the_year_and_one_long_ago(
+    backend: Backend,
+    translators: dict[str, Translator],
+    work: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    w = await workshops_to_come(backend, translators)
+    every = await export(capsys, "attendance", "--workshops", "--format", "csv", "-o", "a.csv")
+    assert every.out == "Wrote 3 rows to a.csv.\n"
+    rows = list(csv.reader(io.StringIO((work / "a.csv").read_text("utf-8-sig"), newline="")))
+    assert rows[0] == ["Factory", "Workshop", "Day", "Topic", "Person", "Checked in", "Rating"]
+    assert [(row[0], row[4]) for row in rows[1:]] == [
+        ("SZ01", "Li Mei"),
+        ("SZ01", "Zhang Lei"),
+        ("DG01", "Dong"),
+    ]
+    old = await export(
+        capsys, "attendance", "--workshop", str(w.old), "--format", "csv", "-o", "old.csv"
+    )
+    assert old.out == "Wrote 1 row to old.csv.\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["bookings", "--workshop", "9999"], ["workshop 9999"]),
+        (["bookings", "--factory", "NOPE"], ["unknown factory code NOPE"]),
+        (
+            ["attendance", "--factory", "DG01", "--workshop", "{morning}"],
+            ["workshop {morning} at factory DG01"],
+        ),
+    ],
+)
+async def test_a_workshop_that_does_not_exist_there_is_a_usage_error_and_writes_nothing(
+    backend: Backend,
+    translators: dict[str, Translator],
+    work: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    words: list[str],
+) -> None:
+    w = await workshops_to_come(backend, translators)
+    options = [option.format(morning=w.morning) for option in argv]
+    result = await export(capsys, *options, "--format", "csv", "-o", "out.csv")
+    assert_clear_failure(result, 2, *(word.format(morning=w.morning) for word in words))
+    assert files_in(work) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["attendance", "--season", "1", "--workshop", "2"], "not allowed with argument"),
+        (["attendance", "--season", "1", "--workshops"], "not allowed with argument"),
+        (["registrations", "--workshop", "2"], "--workshop and --workshops are not for them"),
+        (["registrations", "--workshops"], "--workshop and --workshops are not for them"),
+        (["bookings", "--season", "1"], "--season is not for them"),
+        (["bookings", "--workshop", "two"], "invalid int value"),
+    ],
+)
+def test_seasons_and_workshops_together_are_refused_by_the_parser(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: str
+) -> None:
+    result = usage_error(capsys, "export", *argv, "--format", "csv", "-o", "a.csv")
+    assert result.code == 2
+    assert "usage: ffs-bot export" in result.err
+    assert words in result.err

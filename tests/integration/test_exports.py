@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import gettext
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ffs_bot.db.tables import ChildRow, RegistrationRow
 from ffs_bot.errors import Forbidden, NotFound
-from ffs_bot.exports import attendance_table, registrations_table
+from ffs_bot.exports import (
+    attendance_table,
+    bookings_table,
+    registrations_table,
+    workshop_attendance_table,
+)
 from ffs_bot.i18n import Translator
 from ffs_bot.model import Relationship, RoleName
-from ffs_bot.services import season_admin
+from ffs_bot.services import season_admin, workshops
 from ffs_bot.services.children import (
     create_invite,
     join_child,
@@ -27,6 +32,7 @@ from tests.conftest import Backend
 from tests.helpers import seed_factories
 from tests.integration.test_season_admin import staff
 from tests.integration.test_seasons import SUMMER, families, register, season
+from tests.integration.test_workshops import book, notifier, people
 
 SZ_NAMES = ["Zhang Wei", "An Na", "Bo", "Chen", "Eve", "Dong"]
 # Health notes take any text: a spreadsheet must not run this one.
@@ -279,3 +285,298 @@ async def test_a_lapsed_offer_reads_as_a_reason_not_a_code(backend: Backend) -> 
     assert [(r[4], r[9], r[13]) for r in table.rows if r[4] == "Bo"] == [
         ("Bo", "Cancelled", "Offer expired")
     ]
+
+
+# --- workshops ----------------------------------------------------------------------------
+
+WORKSHOP_START = datetime(2027, 7, 14, 1, 0, tzinfo=UTC)  # a Wednesday, 09:00 in Shenzhen
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class WorkshopProgramme:
+    """Three workshops to come at two factories, one from over a year ago, and who booked."""
+
+    start: datetime
+    morning: int  # SZ01, the first day 09:00-12:00
+    dg: int  # DG01, the next day 09:00-12:00
+    afternoon: int  # SZ01, the next day 14:00-17:00
+    old: int  # SZ01, 400 days before
+    codes: dict[str, str]  # "workshop:person" -> booking code
+    sz_coordinator: int
+    dg_coordinator: int
+    admin: int
+    parent: int
+
+    def local(self, days: int, hour: int, minute: int = 0) -> datetime:
+        """Shanghai's wall-clock time `days` after the first day, naive."""
+        day = self.start.astimezone(SHANGHAI) + timedelta(days=days)
+        return day.replace(hour=hour, minute=minute, tzinfo=None)
+
+
+async def workshop_programme(
+    backend: Backend, translators: dict[str, Translator], start: datetime = WORKSHOP_START
+) -> WorkshopProgramme:
+    """Seats, a queue, an offer, a cancelled booking, check-ins and ratings, as workers do."""
+    db = backend.db
+    await seed_factories(db)
+    notify = notifier(backend, translators)
+    planned_at = start - timedelta(days=13)
+
+    async def plan(factory: str, starts_at: datetime, capacity: int, topic: str) -> int:
+        async with db.uow() as uow:
+            made = await workshops.create_workshop(
+                uow,
+                factory_code=factory,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(hours=3),
+                topic=topic,
+                language="zh_Hans",
+                capacity=capacity,
+                now=min(planned_at, starts_at - timedelta(days=1)),
+            )
+            await uow.commit()
+        return made.id
+
+    morning = await plan("SZ01", start, 2, "远距离也能亲近孩子：视频通话怎么聊")
+    dg = await plan("DG01", start + timedelta(days=1), 10, "照顾好自己：压力与睡眠")
+    afternoon = await plan("SZ01", start + timedelta(days=1, hours=5), 1, "孩子的暑假安全")
+    old = await plan("SZ01", start - timedelta(days=400), 10, "Last year")
+    zhang, li, an, dong, parent = await people(backend, 5)
+    async with db.uow() as uow:
+        for person, name in ((zhang, "Zhang Lei"), (li, "Li Mei"), (dong, "Dong")):
+            await set_display_name(uow, person, name)
+        await uow.commit()
+    codes: dict[str, str] = {}
+
+    async def booked(key: str, person: int, workshop_id: int, now: datetime) -> int:
+        made = await book(backend, notify, person, workshop_id, now)
+        codes[key] = made.code
+        return made.id
+
+    zhang_morning = await booked("morning:Zhang Lei", zhang, morning, planned_at)
+    li_morning = await booked("morning:Li Mei", li, morning, planned_at)
+    await booked("morning:An", an, morning, planned_at)  # no seat left: queued
+    await booked("dg:Dong", dong, dg, planned_at)
+    # Zhang gives up the afternoon's one seat: Li, first in the queue, is offered it.
+    zhang_afternoon = await booked("afternoon:Zhang Lei", zhang, afternoon, planned_at)
+    await booked("afternoon:Li Mei", li, afternoon, planned_at)
+    await booked("afternoon:An", an, afternoon, planned_at)
+    zhang_old = await booked("old:Zhang Lei", zhang, old, start - timedelta(days=401))
+    sz_coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
+    dg_coordinator = await staff(backend, "c-dg01", RoleName.COORDINATOR, "DG01")
+    admin = await staff(backend, "admin", RoleName.ADMIN)
+    minutes = timedelta(minutes=1)
+    async with db.uow() as uow:
+        await workshops.cancel_booking(uow, notify, zhang, zhang_afternoon, planned_at)
+        # Li comes after Zhang, then leaves and cancels: she came all the same.
+        for code, at_time in ((codes["morning:Zhang Lei"], -5), (codes["morning:Li Mei"], 10)):
+            await workshops.check_in_by_code(
+                uow, sz_coordinator, morning, code, start + at_time * minutes
+            )
+        await workshops.cancel_booking(uow, notify, li, li_morning, start + 30 * minutes)
+        await workshops.check_in_by_code(
+            uow, dg_coordinator, dg, codes["dg:Dong"], start + timedelta(days=1, minutes=2)
+        )
+        await workshops.check_in_by_code(
+            uow, sz_coordinator, old, codes["old:Zhang Lei"], start - timedelta(days=400)
+        )
+        await workshops.rate(uow, zhang, zhang_morning, 5)
+        await workshops.add_comment(uow, zhang, zhang_morning, HOSTILE_NOTES)
+        await workshops.rate(uow, li, li_morning, 3)
+        await workshops.rate(uow, zhang, zhang_old, 4)
+        await uow.commit()
+    return WorkshopProgramme(
+        start, morning, dg, afternoon, old, codes, sz_coordinator, dg_coordinator, admin, parent
+    )
+
+
+# The morning after the first workshop: two to come, and the old one over a year ago.
+EXPORTED_AT = WORKSHOP_START + timedelta(hours=12)
+
+
+async def test_bookings_come_by_workshop_start_seats_then_queue_in_the_factorys_time(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    w = await workshop_programme(backend, translators)
+    async with backend.db.uow() as uow:
+        table = await bookings_table(uow, actor_person_id=None, now=EXPORTED_AT)
+    assert table.title == "Workshop bookings"
+    assert table.header == (
+        "Factory",
+        "Workshop",
+        "Day",
+        "Starts",
+        "Ends",
+        "Topic",
+        "Person",
+        "Status",
+        "Booking code",
+        "Checked in",
+        "Rating",
+        "Comment",
+    )
+    first, second = date(2027, 7, 14), date(2027, 7, 15)
+    morning = ("SZ01", w.morning, first, time(9), time(12), "远距离也能亲近孩子：视频通话怎么聊")
+    dg = ("DG01", w.dg, second, time(9), time(12), "照顾好自己：压力与睡眠")
+    afternoon = ("SZ01", w.afternoon, second, time(14), time(17), "孩子的暑假安全")
+    c = w.codes
+    # By start, not by factory; in each, seats, then offers, then the queue; Zhang's
+    # cancelled afternoon booking is left out, Li's cancelled morning one is not: she came.
+    assert table.rows == [
+        (
+            *morning,
+            "Zhang Lei",
+            "Confirmed",
+            c["morning:Zhang Lei"],
+            datetime(2027, 7, 14, 8, 55),
+            5,
+            HOSTILE_NOTES,
+        ),
+        (*morning, "", "Waiting list", c["morning:An"], None, None, None),
+        (
+            *morning,
+            "Li Mei",
+            "Cancelled",
+            c["morning:Li Mei"],
+            datetime(2027, 7, 14, 9, 10),
+            3,
+            None,
+        ),
+        (*dg, "Dong", "Confirmed", c["dg:Dong"], datetime(2027, 7, 15, 9, 2), None, None),
+        (*afternoon, "Li Mei", "Offered a place", c["afternoon:Li Mei"], None, None, None),
+        (*afternoon, "", "Waiting list", c["afternoon:An"], None, None, None),
+    ]
+
+
+async def test_workshop_attendance_has_a_row_per_person_checked_in_by_name(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    w = await workshop_programme(backend, translators)
+    async with backend.db.uow() as uow:
+        table = await workshop_attendance_table(uow, actor_person_id=None, now=EXPORTED_AT)
+    assert table.title == "Workshop attendance"
+    assert table.header == (
+        "Factory",
+        "Workshop",
+        "Day",
+        "Topic",
+        "Person",
+        "Checked in",
+        "Rating",
+    )
+    first, second = date(2027, 7, 14), date(2027, 7, 15)
+    topic = "远距离也能亲近孩子：视频通话怎么聊"
+    # Li came after Zhang and booked after him, yet comes first: by name.
+    assert table.rows == [
+        ("SZ01", w.morning, first, topic, "Li Mei", datetime(2027, 7, 14, 9, 10), 3),
+        ("SZ01", w.morning, first, topic, "Zhang Lei", datetime(2027, 7, 14, 8, 55), 5),
+        (
+            "DG01",
+            w.dg,
+            second,
+            "照顾好自己：压力与睡眠",
+            "Dong",
+            datetime(2027, 7, 15, 9, 2),
+            None,
+        ),
+    ]
+
+
+async def test_workshops_reach_back_a_year_unless_one_workshop_is_asked_for(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    w = await workshop_programme(backend, translators)
+    async with backend.db.uow() as uow:
+
+        async def shown(build, **where: object) -> set[object]:
+            table = await build(uow, actor_person_id=None, **where)
+            return {row[1] for row in table.rows}
+
+        for build in (bookings_table, workshop_attendance_table):
+            assert w.old not in await shown(build, now=EXPORTED_AT)
+            assert w.old not in await shown(build, factory_code="SZ01", now=EXPORTED_AT)
+            assert await shown(build, workshop_id=w.old, now=EXPORTED_AT) == {w.old}
+            # 400 days on, the workshops of this summer are out of reach too.
+            later = EXPORTED_AT + timedelta(days=400)
+            assert await shown(build, now=later) == set()
+        old = await workshop_attendance_table(uow, actor_person_id=None, workshop_id=w.old)
+    assert [row[4:] for row in old.rows] == [("Zhang Lei", w.local(-400, 9), 4)]
+
+
+async def test_staff_export_the_workshops_of_their_own_factories_and_the_operator_every_one(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    w = await workshop_programme(backend, translators)
+    sponsor = await staff(backend, "brand", RoleName.SPONSOR, "SZ01")
+    async with backend.db.uow() as uow:
+
+        async def factories(actor: int | None, **where: object) -> set[object]:
+            rows = (
+                await bookings_table(uow, actor_person_id=actor, now=EXPORTED_AT, **where)
+            ).rows
+            rows += (
+                await workshop_attendance_table(
+                    uow, actor_person_id=actor, now=EXPORTED_AT, **where
+                )
+            ).rows
+            return {row[0] for row in rows}
+
+        assert await factories(None) == {"SZ01", "DG01"}
+        assert await factories(w.admin) == {"SZ01", "DG01"}
+        assert await factories(w.sz_coordinator) == {"SZ01"}
+        assert await factories(w.dg_coordinator) == {"DG01"}
+        assert await factories(w.dg_coordinator, factory_code="dg01") == {"DG01"}
+        assert await factories(w.sz_coordinator, workshop_id=w.afternoon) == {"SZ01"}
+        for build in (bookings_table, workshop_attendance_table):
+            with pytest.raises(Forbidden):
+                await build(uow, actor_person_id=w.dg_coordinator, factory_code="SZ01")
+            with pytest.raises(Forbidden):
+                await build(uow, actor_person_id=w.dg_coordinator, workshop_id=w.morning)
+            for outsider in (w.parent, sponsor):
+                with pytest.raises(Forbidden):
+                    await build(uow, actor_person_id=outsider)
+                with pytest.raises(Forbidden):
+                    await build(uow, actor_person_id=outsider, workshop_id=w.morning)
+
+
+@pytest.mark.parametrize("actor", ["operator", "admin"])
+async def test_an_unknown_factory_or_workshop_or_one_elsewhere_is_not_found(
+    backend: Backend, translators: dict[str, Translator], actor: str
+) -> None:
+    w = await workshop_programme(backend, translators)
+    person = None if actor == "operator" else w.admin
+    async with backend.db.uow() as uow:
+        for build in (bookings_table, workshop_attendance_table):
+            with pytest.raises(NotFound, match="NOPE"):
+                await build(uow, actor_person_id=person, factory_code="nope")
+            with pytest.raises(NotFound, match="workshop 9999"):
+                await build(uow, actor_person_id=person, workshop_id=9999)
+            with pytest.raises(NotFound, match=f"workshop {w.morning} at factory DG01"):
+                await build(
+                    uow, actor_person_id=person, factory_code="DG01", workshop_id=w.morning
+                )
+            # A factory with no workshop yet is simply empty.
+            assert (await build(uow, actor_person_id=person, factory_code="SZ02")).rows == []
+
+
+async def test_a_translator_translates_workshop_headers_and_statuses_but_not_names_or_topics(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    w = await workshop_programme(backend, translators)
+    marked = Translator("zh_Hans", Marked())
+    async with backend.db.uow() as uow:
+        bookings = await bookings_table(
+            uow, actor_person_id=w.sz_coordinator, workshop_id=w.afternoon, translator=marked
+        )
+        attended = await workshop_attendance_table(
+            uow, actor_person_id=w.sz_coordinator, workshop_id=w.morning, translator=marked
+        )
+    for table in (bookings, attended):
+        assert table.title.startswith("«") and table.title.endswith("»")
+        assert all(label.startswith("«") for label in table.header)
+    assert [(row[5], row[6], row[7]) for row in bookings.rows] == [
+        ("孩子的暑假安全", "Li Mei", "«Offered a place»"),
+        ("孩子的暑假安全", "", "«Waiting list»"),
+    ]
+    assert [row[4] for row in attended.rows] == ["Li Mei", "Zhang Lei"]
