@@ -7,7 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
-from telegram import Bot, BotCommand, Update
+from telegram import Bot, BotCommand
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.scheduler import ChatScheduler
@@ -178,9 +178,8 @@ class TelegramChannel:
     async def _handle(self, stored: StoredUpdate) -> None:
         """Answer one stored update, then mark it done."""
         try:
-            update = Update.de_json(stored.body, self.bot)
-            converted = convert(update) if update is not None else None
-        except (TypeError, ValueError, KeyError):
+            converted = convert(stored.body)
+        except (TypeError, ValueError, KeyError, AttributeError):
             # An update we cannot read would fail the same way after every restart.
             log.warning("dropping unreadable update %s", stored.external_id)
             converted = None
