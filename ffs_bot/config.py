@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", alias="FFS_HTTP_HOST")
     http_port: int = Field(default=8080, alias="FFS_HTTP_PORT", ge=1, le=65535)
 
-    concurrency: int = Field(default=16, alias="FFS_CONCURRENCY", ge=1, le=256)
+    concurrency: int = Field(default=64, alias="FFS_CONCURRENCY", ge=1, le=256)
     outbox_max_attempts: int = Field(default=5, alias="FFS_OUTBOX_MAX_ATTEMPTS", ge=1, le=100)
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")

@@ -16,7 +16,7 @@ __all__ = ["create_bot"]
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
 
-def create_bot(settings: Settings, limiter: FloodLimiter, pool_size: int = 64) -> ExtBot[bool]:
+def create_bot(settings: Settings, limiter: FloodLimiter) -> ExtBot[bool]:
     """A Bot with our flood limiter, pointed at `TELEGRAM_API_BASE_URL` when it is set."""
     # Opt in to PTB's coming behaviour (durations as timedelta) instead of its warnings.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -24,6 +24,8 @@ def create_bot(settings: Settings, limiter: FloodLimiter, pool_size: int = 64) -
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     base_url = settings.telegram_api_base_url or DEFAULT_BASE_URL
     proxy = proxy_from_environment(base_url)
+    # A press makes three calls at once; pushes from the outbox come on top.
+    pool_size = 3 * settings.concurrency + 16
     return ExtBot(
         token=settings.telegram_bot_token.get_secret_value(),
         base_url=base_url,
