@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,6 +12,8 @@ from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.migrate import upgrade
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translator, load_translators
+from ffs_bot.notices import FamilyNotifier
+from ffs_bot.workshop_notices import WorkshopNotifier
 from handlers.engine import ConversationEngine, build_router
 
 __all__ = ["App", "build_app"]
@@ -25,6 +28,8 @@ class App:
     db: Database
     translators: dict[str, Translator]
     conversations: ConversationEngine
+    notify: FamilyNotifier
+    workshop_notify: WorkshopNotifier
 
     async def close(self) -> None:
         """Release database connections."""
@@ -42,5 +47,9 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         await engine.dispose()
         raise
     db = Database(create_session_factory(engine))
-    conversations = ConversationEngine(db.uow, translators, build_router())
-    return App(settings, engine, db, translators, conversations)
+    notify = FamilyNotifier(translators, timedelta(hours=settings.seat_offer_hours))
+    workshop_notify = WorkshopNotifier(translators, settings.workshop_rules)
+    conversations = ConversationEngine(
+        db.uow, translators, build_router(), notify, workshop_notify
+    )
+    return App(settings, engine, db, translators, conversations, notify, workshop_notify)

@@ -1,4 +1,4 @@
-"""The `ffs-bot` command line: chat, demo, database, factories and staff."""
+"""The `ffs-bot` command line: chat, demo, database, factories, staff and exports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -16,12 +17,14 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.app import App, build_app
-from bot.console import run_human, run_jsonl
+from bot.console import ConsoleSender, run_human, run_jsonl
 from bot.run import run_service, run_worker
+from bot.worker import OutboxWorker
 from ffs_bot.config import Settings
 from ffs_bot.db.migrate import upgrade
-from ffs_bot.demo import load_demo
-from ffs_bot.errors import FfsError
+from ffs_bot.demo import DEMO_SEASON_FACTORY, load_demo, make_demo_coordinator
+from ffs_bot.errors import FfsError, NotFound
+from ffs_bot.exports import attendance_table, export_file, registrations_table
 from ffs_bot.model import Channel, RoleName
 from ffs_bot.services import factories, staff
 
@@ -36,6 +39,10 @@ class CommandError(Exception):
     """A command that could not do what was asked; the message tells the operator why."""
 
 
+class UsageError(CommandError):
+    """A command given something that does not exist; it exits as a usage error does."""
+
+
 Handler = Callable[[App, argparse.Namespace], Awaitable[int]]
 
 
@@ -45,8 +52,19 @@ async def _chat(app: App, args: argparse.Namespace) -> int:
     if args.jsonl:
         await run_jsonl(app.conversations, args.user, args.language_code, stdin, sys.stdout)
     else:
+        # Pushes to this user (a place confirmed, an offer) show up after each answer.
+        pushes = OutboxWorker(
+            app.db, {Channel.CONSOLE.value: ConsoleSender(args.user, sys.stdout)}
+        )
         await run_human(
-            app.conversations, app.translators, args.user, args.language_code, stdin, sys.stdout
+            app.conversations,
+            app.translators,
+            args.user,
+            args.language_code,
+            stdin,
+            sys.stdout,
+            pushes.drain,
+            app.settings.data_dir / "exports",
         )
     return EXIT_OK
 
@@ -55,10 +73,18 @@ async def _demo(app: App, args: argparse.Namespace) -> int:
     """Load the demo programme into an empty database, then chat."""
     async with app.db.uow() as uow:
         loaded = await load_demo(uow, app.settings.default_timezone, date.today())
+        if loaded.seasons:
+            await make_demo_coordinator(uow, Channel.CONSOLE.value, args.user)
         await uow.commit()
     if loaded.factories or loaded.seasons:
         print(
             f"Loaded demo data: {loaded.factories} factories, {loaded.seasons} open season.",
+            file=sys.stderr,
+        )
+    if loaded.seasons:
+        print(
+            f"console:{args.user} also coordinates {DEMO_SEASON_FACTORY}'s season: "
+            "after signing up, the menu shows 'Run the space'.",
             file=sys.stderr,
         )
     return await _chat(app, args)
@@ -149,6 +175,39 @@ async def _staff_list(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Write the file whole or not at all: a reader never sees half an export."""
+    # mkstemp makes the file readable by its owner alone, which suits children's details.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+async def _export(app: App, args: argparse.Namespace) -> int:
+    """Write the registrations or attendance of the seasons asked for to a CSV or XLSX file."""
+    build = registrations_table if args.table == "registrations" else attendance_table
+    path = Path(args.output)
+    async with app.db.uow() as uow:
+        try:
+            table = await build(
+                uow, actor_person_id=None, factory_code=args.factory, season_id=args.season
+            )
+        except NotFound as exc:
+            raise UsageError(str(exc)) from exc
+    exported = export_file(table, args.format, path.stem)
+    await asyncio.to_thread(_write_atomically, path, exported.content)
+    rows = len(table.rows)
+    print(f"Wrote {rows} {'row' if rows == 1 else 'rows'} to {path}.")
+    return EXIT_OK
+
+
 def _need_telegram(app: App) -> None:
     if app.settings.telegram_bot_token is None:
         raise CommandError(
@@ -224,6 +283,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.set_defaults(handler=_staff_add)
     staff_cmd.add_parser("list", help="list staff roles").set_defaults(handler=_staff_list)
+
+    export = commands.add_parser(
+        "export", help="write registrations or attendance to a CSV or XLSX file"
+    )
+    export.add_argument("table", choices=["registrations", "attendance"])
+    export.add_argument("--factory", metavar="CODE", help="only this factory's seasons")
+    export.add_argument("--season", type=int, metavar="ID", help="only this season")
+    export.add_argument("--format", required=True, choices=["csv", "xlsx"])
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    export.set_defaults(handler=_export)
     return parser
 
 
@@ -273,6 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return asyncio.run(_run(args.handler, settings, args))
+    except UsageError as exc:
+        print(f"ffs-bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (CommandError, FfsError, ValueError) as exc:
         print(f"ffs-bot: {exc}", file=sys.stderr)
         return EXIT_FAILED

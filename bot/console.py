@@ -6,14 +6,24 @@ import asyncio
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import IO, Any
 
+from ffs_bot.delivery import Delivery, Outcome
 from ffs_bot.i18n import Translator, negotiate_language
-from ffs_bot.messages import Inbound, Reply, replies_to_json
+from ffs_bot.messages import Attachment, Inbound, Reply, replies_to_json
 from ffs_bot.model import Channel
 from handlers.engine import ConversationEngine
 
-__all__ = ["inbound_from_json", "render_reply", "run_human", "run_jsonl"]
+__all__ = [
+    "ConsoleSender",
+    "inbound_from_json",
+    "render_reply",
+    "run_human",
+    "run_jsonl",
+    "save_attachment",
+]
 
 MAX_LINE_BYTES = 64 * 1024
 MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -24,6 +34,40 @@ def render_reply(reply: Reply) -> str:
     lines = [reply.text]
     lines.extend(f"  {i}. {choice.label}" for i, choice in enumerate(reply.choices, 1))
     return "\n".join(lines)
+
+
+class ConsoleSender:
+    """Shows pushes (a confirmed place, an offer) to the person at this terminal.
+
+    Pushes to other console users wait: nobody else reads this terminal.
+    """
+
+    def __init__(self, user_id: str, stdout: IO[str]) -> None:
+        self._user_id = user_id
+        self._stdout = stdout
+
+    async def send(self, recipient: str, replies: list[Reply]) -> Delivery:
+        """Print the push if it is for this terminal's user."""
+        if recipient != self._user_id:
+            return Delivery(Outcome.RETRY, retry_after=3600, error="not at this terminal")
+        for reply in replies:
+            self._stdout.write(render_reply(reply) + "\n\n")
+        return Delivery(Outcome.SENT)
+
+
+def save_attachment(attachment: Attachment, directory: Path) -> Path:
+    """Save a file the bot sent under `directory`, never overwriting one saved before."""
+    directory.mkdir(parents=True, exist_ok=True)
+    # The name comes from our own code, but keep it to one plain file name all the same.
+    name = Path(attachment.filename).name or "file"
+    target = directory / name
+    stem, suffix = target.stem, target.suffix
+    n = 1
+    while target.exists():
+        n += 1
+        target = directory / f"{stem}-{n}{suffix}"
+    target.write_bytes(attachment.content)
+    return target
 
 
 def inbound_from_json(line: str, user_id: str, language_code: str | None) -> Inbound:
@@ -98,8 +142,14 @@ async def run_human(
     language_code: str | None,
     stdin: IO[bytes],
     stdout: IO[str],
+    pushes: Callable[[], Awaitable[None]] | None = None,
+    files_dir: Path | None = None,
 ) -> None:
-    """Chat in a terminal: the bot greets first, numbers its choices, Ctrl-D leaves."""
+    """Chat in a terminal: the bot greets first, numbers its choices, Ctrl-D leaves.
+
+    `pushes`, when given, shows what the outbox holds for this user after each answer;
+    files the bot sends (exports) are saved in `files_dir`.
+    """
     t = translators[negotiate_language(language_code)]
     stdout.write(t._("(Type a number or a word and press Enter. Ctrl-D leaves.)") + "\n\n")
 
@@ -112,7 +162,13 @@ async def run_human(
             message_id=uuid.uuid4().hex,
         )
         for reply in await engine.handle(inbound):
-            stdout.write(render_reply(reply) + "\n\n")
+            stdout.write(render_reply(reply) + "\n")
+            if reply.attachment is not None:
+                saved = save_attachment(reply.attachment, files_dir or Path("."))
+                stdout.write(f"  [{saved}]\n")
+            stdout.write("\n")
+        if pushes is not None:
+            await pushes()
         stdout.write("> ")
         stdout.flush()
 

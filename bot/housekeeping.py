@@ -1,4 +1,4 @@
-"""Daily tidying of what is kept only for a while: answers to handled messages and updates."""
+"""Jobs the worker runs on a clock: lapsing unanswered seat offers, and daily tidying."""
 
 from __future__ import annotations
 
@@ -9,16 +9,31 @@ from datetime import timedelta
 
 from ffs_bot.db.tables import utcnow
 from ffs_bot.db.uow import Database
+from ffs_bot.notices import FamilyNotifier
+from ffs_bot.schedule import claim_due_pushes, mark_done
+from ffs_bot.services import workshops
 from ffs_bot.services.inbound import purge_answers
+from ffs_bot.services.seasons import expire_offers
 from ffs_bot.services.updates import purge_done
+from ffs_bot.workshop_notices import WorkshopNotifier
 
-__all__ = ["KEEP_HANDLED", "tidy", "tidy_forever"]
+__all__ = [
+    "KEEP_HANDLED",
+    "every_minute",
+    "lapse_offers",
+    "lapse_workshop_offers",
+    "send_due_pushes",
+    "tidy",
+    "tidy_forever",
+]
 
 log = logging.getLogger(__name__)
 
 # Re-deliveries come within hours; a month is ample, and then the texts are gone.
 KEEP_HANDLED = timedelta(days=30)
 EVERY = timedelta(days=1)
+OFFERS_EVERY = timedelta(minutes=1)
+OFFER_BATCH = 100
 
 
 async def tidy(db: Database, keep: timedelta = KEEP_HANDLED) -> tuple[int, int]:
@@ -41,3 +56,63 @@ async def tidy_forever(db: Database, stop: asyncio.Event) -> None:
             log.exception("tidying failed; trying again tomorrow")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=EVERY.total_seconds())
+
+
+async def lapse_offers(db: Database, notify: FamilyNotifier) -> int:
+    """End every offer whose time is up, in batches of transactions; return how many ended."""
+    total = 0
+    while True:
+        async with db.uow() as uow:
+            ended = await expire_offers(uow, notify, limit=OFFER_BATCH)
+            await uow.commit()
+        total += ended
+        # Each round ends offers for good, so this stops; an offer made in a round may be
+        # due at once (its window passed while the worker was down) and lapse in the next.
+        if ended == 0:
+            return total
+
+
+async def send_due_pushes(db: Database, notify: WorkshopNotifier) -> int:
+    """Queue every due reminder and feedback question, a batch per transaction."""
+    queued = 0
+    while True:
+        async with db.uow() as uow:
+            due = await claim_due_pushes(uow, limit=OFFER_BATCH)
+            for push in due:
+                queued += await workshops.fire_push(uow, notify, push)
+                await mark_done(uow, push.id)
+            await uow.commit()
+        if len(due) < OFFER_BATCH:
+            return queued
+
+
+async def lapse_workshop_offers(db: Database, notify: WorkshopNotifier) -> int:
+    """End every workshop offer whose time is up, passing the seats on."""
+    total = 0
+    while True:
+        async with db.uow() as uow:
+            ended = await workshops.expire_offers(uow, notify, limit=OFFER_BATCH)
+            await uow.commit()
+        total += len(ended)
+        if not ended:
+            return total
+
+
+async def every_minute(
+    db: Database, family: FamilyNotifier, workshop: WorkshopNotifier, stop: asyncio.Event
+) -> None:
+    """Lapse offers and send due reminders each minute until `stop` (all rows: none is lost)."""
+    while not stop.is_set():
+        jobs = (
+            ("seat offers", lapse_offers(db, family)),
+            ("workshop offers", lapse_workshop_offers(db, workshop)),
+            ("scheduled pushes", send_due_pushes(db, workshop)),
+        )
+        for name, job in jobs:
+            try:
+                if done := await job:
+                    log.info("%s: %d handled", name, done)
+            except Exception:
+                log.exception("%s failed; trying again in a minute", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=OFFERS_EVERY.total_seconds())

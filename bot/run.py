@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import App
-from bot.housekeeping import tidy_forever
+from bot.housekeeping import every_minute, tidy_forever
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.factory import create_bot
@@ -85,6 +85,12 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
         )
         tasks.append(asyncio.create_task(outbox.run(worker_stop), name="outbox"))
         tasks.append(asyncio.create_task(tidy_forever(app.db, worker_stop), name="tidy"))
+        tasks.append(
+            asyncio.create_task(
+                every_minute(app.db, app.notify, app.workshop_notify, worker_stop),
+                name="every-minute",
+            )
+        )
     try:
         await stop.wait()
     finally:
@@ -111,9 +117,14 @@ async def run_worker(app: App, stop: asyncio.Event | None = None) -> None:
         {Channel.TELEGRAM.value: TelegramSender(bot)},
         max_attempts=app.settings.outbox_max_attempts,
     )
-    tidying = asyncio.create_task(tidy_forever(app.db, stop), name="tidy")
+    jobs = [
+        asyncio.create_task(tidy_forever(app.db, stop), name="tidy"),
+        asyncio.create_task(
+            every_minute(app.db, app.notify, app.workshop_notify, stop), name="every-minute"
+        ),
+    ]
     try:
         await outbox.run(stop)
     finally:
-        await tidying
+        await asyncio.gather(*jobs, return_exceptions=True)
         await bot.shutdown()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ffs_bot.workshop_notices import WorkshopRules
 
 __all__ = ["Settings", "normalise_database_url"]
 
@@ -41,6 +44,37 @@ class Settings(BaseSettings):
 
     concurrency: int = Field(default=64, alias="FFS_CONCURRENCY", ge=1, le=256)
     outbox_max_attempts: int = Field(default=5, alias="FFS_OUTBOX_MAX_ATTEMPTS", ge=1, le=100)
+    # How long a freed Family-Friendly Space seat is held for the first child waiting.
+    seat_offer_hours: float = Field(default=24, alias="FFS_SEAT_OFFER_HOURS", gt=0, le=24 * 14)
+    # Workshops: how long a freed seat is held (never later than 2 hours before the start),
+    # and how many hours before the start reminders go out.
+    workshop_offer_hours: float = Field(
+        default=12, alias="FFS_WORKSHOP_OFFER_HOURS", gt=0, le=24 * 14
+    )
+    workshop_reminder_hours: str = Field(default="24,2", alias="FFS_WORKSHOP_REMINDER_HOURS")
+
+    @field_validator("workshop_reminder_hours")
+    @classmethod
+    def _reminder_hours(cls, value: str) -> str:
+        try:
+            hours = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError as exc:
+            raise ValueError("give hours before the start, e.g. 24,2") from exc
+        if any(not 0 < h <= 24 * 14 for h in hours):
+            raise ValueError("each reminder must be 0 to 336 hours before the start")
+        return value
+
+    @property
+    def workshop_rules(self) -> WorkshopRules:
+        """Offer and reminder times for workshops, from the settings."""
+        hours = sorted(
+            {float(part) for part in self.workshop_reminder_hours.split(",") if part.strip()},
+            reverse=True,
+        )
+        return WorkshopRules(
+            offer_window=timedelta(hours=self.workshop_offer_hours),
+            reminders=tuple(timedelta(hours=h) for h in hours),
+        )
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str | None = Field(default=None, alias="TELEGRAM_API_BASE_URL")

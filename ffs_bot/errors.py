@@ -3,12 +3,13 @@
 FfsError
  ├── NotFound          a factory, person or record that does not exist
  ├── InvalidInput      input a person or operator gave that breaks a rule
- └── ConflictError     the request contradicts what is already stored
+ ├── ConflictError     the request contradicts what is already stored
+ └── Forbidden         a staff action outside the person's role or factories
 """
 
 from __future__ import annotations
 
-__all__ = ["ConflictError", "FfsError", "InvalidInput", "NotFound"]
+__all__ = ["ConflictError", "FfsError", "Forbidden", "InvalidInput", "NotFound"]
 
 
 class FfsError(Exception):
@@ -25,3 +26,7 @@ class InvalidInput(FfsError):
 
 class ConflictError(FfsError):
     """The request contradicts what is already stored."""
+
+
+class Forbidden(FfsError):
+    """The person may not do this: no staff role, or not for this factory."""

@@ -85,6 +85,23 @@ class Translator:
         """Two days the way this language writes a span (7月5日至8月20日, Jul 5 – Aug 20)."""
         return str(format_interval(start, end, "MMMd", locale=self.locale))
 
+    def weekday_date(self, value: datetime, timezone: str) -> str:
+        """The local day with its weekday (7月14日周一, Mon, Jul 14)."""
+        local = value.astimezone(ZoneInfo(timezone))
+        return str(format_skeleton("MMMdE", local, locale=self.locale))
+
+    def time_range(self, start: datetime, end: datetime, timezone: str) -> str:
+        """Two local times of one day as a span (09:00–12:00)."""
+        zone = ZoneInfo(timezone)
+        return str(
+            format_interval(
+                start.astimezone(zone).time(),
+                end.astimezone(zone).time(),
+                "Hm",
+                locale=self.locale,
+            )
+        )
+
     def datetime(self, value: datetime, timezone: str, fmt: str = "medium") -> str:
         """Format an aware datetime in `timezone` with this language's CLDR pattern."""
         return str(format_datetime(value, fmt, tzinfo=ZoneInfo(timezone), locale=self.locale))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Choice", "Inbound", "Reply", "replies_from_json", "replies_to_json"]
+__all__ = ["Attachment", "Choice", "Inbound", "Reply", "replies_from_json", "replies_to_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +30,39 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a reply (an exported roster, say)."""
+
+    filename: str
+    content: bytes
+    mime: str
+
+    def to_json(self) -> dict[str, str]:
+        """Return the file as JSON-ready data, its bytes in base64."""
+        return {
+            "filename": self.filename,
+            "mime": self.mime,
+            "content": base64.b64encode(self.content).decode("ascii"),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Attachment:
+        """Rebuild a file stored by `to_json`."""
+        return cls(str(data["filename"]), base64.b64decode(data["content"]), str(data["mime"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """A message to send back: text and optional choices.
+    """A message to send back: text, optional choices, and optionally a file.
 
     A `brief` reply is a short notice (a stale button, say) that a channel may show as a
-    passing pop-up instead of a message.
+    passing pop-up instead of a message. With an attachment, the text is the file's caption.
     """
 
     text: str
     choices: tuple[Choice, ...] = ()
     brief: bool = False
+    attachment: Attachment | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the reply as plain JSON-ready data."""
@@ -48,6 +72,8 @@ class Reply:
         }
         if self.brief:
             data["brief"] = True
+        if self.attachment is not None:
+            data["attachment"] = self.attachment.to_json()
         return data
 
 
@@ -63,6 +89,9 @@ def replies_from_json(data: list[dict[str, Any]]) -> list[Reply]:
             text=str(item["text"]),
             choices=tuple(Choice(str(c["label"]), str(c["payload"])) for c in item["choices"]),
             brief=bool(item.get("brief", False)),
+            attachment=(
+                Attachment.from_json(item["attachment"]) if item.get("attachment") else None
+            ),
         )
         for item in data
     ]

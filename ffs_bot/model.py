@@ -19,6 +19,7 @@ __all__ = [
     "Relationship",
     "RoleGrant",
     "RoleName",
+    "age_in_months",
 ]
 
 
@@ -52,6 +53,11 @@ class Gender(StrEnum):
     BOY = "boy"
 
 
+def age_in_months(birth_year: int, birth_month: int, year: int, month: int) -> int:
+    """A child's age in whole months in the given month."""
+    return (year - birth_year) * 12 + (month - birth_month)
+
+
 class Relationship(StrEnum):
     """How a guardian is related to a child."""
 
@@ -76,7 +82,7 @@ class Child:
 
     def age_in_months(self, year: int, month: int) -> int:
         """The child's age in whole months in the given month."""
-        return (year - self.birth_year) * 12 + (month - self.birth_month)
+        return age_in_months(self.birth_year, self.birth_month, year, month)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import Translator, Translators, negotiate_language
 from ffs_bot.messages import Choice, Reply
 from ffs_bot.model import ConversationState, Identity, Person
+from ffs_bot.notices import FamilyNotifier
+from ffs_bot.workshop_notices import WorkshopNotifier
 
 if TYPE_CHECKING:
     from handlers.router import Router
@@ -27,6 +29,8 @@ class Context:
     state: ConversationState
     translators: Translators
     router: Router
+    notify: FamilyNotifier
+    workshop_notify: WorkshopNotifier
     replies: list[Reply] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

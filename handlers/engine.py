@@ -9,10 +9,22 @@ from collections.abc import Callable
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import N_, Translators, negotiate_language
 from ffs_bot.messages import Inbound, Reply
+from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services.conversations import save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import open_conversation, set_reachable
-from handlers import account, children, guardians, menu, onboarding, summer
+from ffs_bot.workshop_notices import WorkshopNotifier
+from handlers import (
+    account,
+    children,
+    coordinator,
+    coordinator_workshops,
+    guardians,
+    menu,
+    onboarding,
+    summer,
+    workshops,
+)
 from handlers.context import Context
 from handlers.router import Router
 from handlers.text import MAX_INPUT_CHARS, Command, clean_text, match_choice, parse_command
@@ -28,7 +40,18 @@ FAILURE = N_("Sorry, something went wrong on our side. Please try again in a mom
 def build_router() -> Router:
     """Compose every feature's steps."""
     router = Router()
-    for feature in (onboarding, menu, account, children, guardians, summer):
+    features = (
+        onboarding,
+        menu,
+        account,
+        children,
+        guardians,
+        summer,
+        workshops,
+        coordinator,
+        coordinator_workshops,
+    )
+    for feature in features:
         router.include(feature.steps())
     return router
 
@@ -37,11 +60,18 @@ class ConversationEngine:
     """Runs conversations for every channel against the database."""
 
     def __init__(
-        self, uow_factory: Callable[[], UnitOfWork], translators: Translators, router: Router
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        translators: Translators,
+        router: Router,
+        notify: FamilyNotifier | None = None,
+        workshop_notify: WorkshopNotifier | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._translators = translators
         self._router = router
+        self._notify = notify or FamilyNotifier(translators)
+        self._workshop_notify = workshop_notify or WorkshopNotifier(translators)
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Answer one inbound message; the same message twice has one effect and one answer."""
@@ -53,7 +83,16 @@ class ConversationEngine:
                 person, identity, state = await open_conversation(
                     uow, inbound.channel, inbound.user_id, inbound.language_hint
                 )
-                ctx = Context(uow, person, identity, state, self._translators, self._router)
+                ctx = Context(
+                    uow,
+                    person,
+                    identity,
+                    state,
+                    self._translators,
+                    self._router,
+                    self._notify,
+                    self._workshop_notify,
+                )
                 language = ctx.language
                 await self._step(ctx, inbound)
                 ctx.flush_notes()
@@ -134,6 +173,11 @@ class ConversationEngine:
             return
         step = ctx.state.step
         if step in self._router and await self._router.get(step).on_press(ctx, payload):
+            return
+        # An offer's buttons arrive in a push, whatever step the person is at.
+        if ctx.person.onboarded and (
+            await summer.answer_offer(ctx, payload) or await workshops.global_press(ctx, payload)
+        ):
             return
         if not step:
             await onboarding.start(ctx, "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
+from ffs_bot.services.staff import staff_scope
 from handlers import onboarding
 from handlers.context import Context
 from handlers.router import Step
@@ -11,6 +12,8 @@ from handlers.router import Step
 __all__ = ["MAIN", "cancel", "help_text", "main_menu_choice", "open_menu", "steps"]
 
 MAIN = "main"
+STAFF = "staff"  # the coordinator's part, handlers.coordinator (which imports this module)
+WORKSHOPS = "ws"  # parent workshops, handlers.workshops (which imports this module too)
 MENU_PAYLOAD = "menu"
 
 
@@ -63,24 +66,34 @@ class MainMenuStep(Step):
     name = MAIN
 
     async def prompt(self, ctx: Context) -> None:
-        """Show the menu's buttons."""
+        """Show the menu's buttons; staff also see the way to the seasons they run."""
+        buttons = [
+            Choice(ctx._("Summer space"), "summer"),
+            Choice(ctx._("Parent workshops"), WORKSHOPS),
+            Choice(ctx._("My children"), "children"),
+            Choice(ctx._("My details"), "account"),
+            Choice(ctx.both(N_("Language")), "language"),
+            Choice(ctx._("Help"), "help"),
+        ]
+        if await _runs_a_factory(ctx):
+            buttons.insert(4, Choice(ctx._("Run the space"), STAFF))
         ctx.say(
             ctx._("{name}, what would you like to do?", name=ctx.person.display_name or ""),
-            [
-                Choice(ctx._("Summer space"), "summer"),
-                Choice(ctx._("My children"), "children"),
-                Choice(ctx._("My details"), "account"),
-                Choice(ctx.both(N_("Language")), "language"),
-                Choice(ctx._("Help"), "help"),
-            ],
+            buttons,
         )
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open the part of the menu that was pressed."""
-        if payload in ("account", "children", "summer"):
+        if payload in ("account", "children", "summer", WORKSHOPS) or (
+            payload == STAFF and await _runs_a_factory(ctx)
+        ):
             await ctx.go(payload)
             return True
         return False
+
+
+async def _runs_a_factory(ctx: Context) -> bool:
+    return (await staff_scope(ctx.uow, ctx.person.id)).is_staff
 
 
 def steps() -> list[Step]:

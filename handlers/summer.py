@@ -7,6 +7,7 @@ from datetime import date
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.messages import Choice
 from ffs_bot.model import Child
+from ffs_bot.notices import offer_payload
 from ffs_bot.services import children, seasons
 from ffs_bot.services.seasons import Registration, RegistrationStatus, Season
 from handlers import menu
@@ -14,11 +15,13 @@ from handlers.children import CHILDREN, today
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["SUMMER", "steps"]
+__all__ = ["SUMMER", "answer_offer", "steps"]
 
 SUMMER = "summer"
 PICK_CHILD = "summer.child"
 DAYS = "summer.days"
+WEEKS = "summer.weeks"
+MAX_WEEK_BUTTONS = 10
 MINE = "summer.mine"
 CANCEL = "summer.cancel"
 
@@ -33,7 +36,7 @@ def _season_text(ctx: Context, season: Season) -> str:
         left=max(season.seats_left, 0),
         capacity=season.capacity,
         deadline=ctx.t.day(season.registration_deadline),
-    )
+    ) + ("\n" + ctx._("How to get there: {place}", place=season.place) if season.place else "")
 
 
 async def _season(ctx: Context) -> Season | None:
@@ -47,6 +50,10 @@ def _status_text(ctx: Context, name: str, registration: Registration) -> str:
     days = ctx.t.date_range(registration.starts_on, registration.ends_on)
     if registration.status is RegistrationStatus.CONFIRMED:
         return ctx._("{name} has a place, {days}.", name=name, days=days)
+    if registration.status is RegistrationStatus.OFFERED:
+        return ctx._(
+            "{name}: a place is offered for {days}. Tap Yes or No below.", name=name, days=days
+        )
     if registration.status is RegistrationStatus.REQUESTED:
         return ctx._(
             "{name}: requested for {days}. The coordinator will confirm.", name=name, days=days
@@ -152,8 +159,8 @@ class DaysStep(Step):
             return
         ctx.say(
             ctx._(
-                "Which days will your child come? Tap the whole season, or type the first and "
-                "last day, for example 7/10-8/15."
+                "Which days will your child come? Tap the whole season or choose weeks, or "
+                "type the first and last day, for example 7/10-8/15."
             ),
             [
                 Choice(
@@ -162,6 +169,11 @@ class DaysStep(Step):
                         dates=ctx.t.date_range(season.starts_on, season.ends_on),
                     ),
                     "summer:whole",
+                ),
+                *(
+                    [Choice(ctx._("Choose weeks"), "summer:weeks")]
+                    if 1 < len(seasons.season_weeks(season)) <= MAX_WEEK_BUTTONS
+                    else []
                 ),
                 Choice(ctx._("Cancel"), "cancel"),
             ],
@@ -178,24 +190,32 @@ class DaysStep(Step):
             ctx.note(self._dates_problem(ctx, season))
             await ctx.reprompt()
             return True
-        await self._register(ctx, season, first, last)
+        await self.register(ctx, season, first, last)
         return True
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Register for the whole season."""
+        """Register for the whole season, or go on to pick weeks."""
         season = await _season(ctx)
-        if payload != "summer:whole" or season is None or "child_id" not in ctx.state.data:
+        if season is None or "child_id" not in ctx.state.data:
             return False
-        await self._register(ctx, season, season.starts_on, season.ends_on)
+        if payload == "summer:weeks":
+            ctx.state.data.pop("first_week", None)
+            await ctx.go(WEEKS)
+            return True
+        if payload != "summer:whole":
+            return False
+        await self.register(ctx, season, season.starts_on, season.ends_on)
         return True
 
-    def _dates_problem(self, ctx: Context, season: Season) -> str:
+    @staticmethod
+    def _dates_problem(ctx: Context, season: Season) -> str:
         return ctx._(
             "Please choose days between {dates}, for example 7/10-8/15.",
             dates=ctx.t.date_range(season.starts_on, season.ends_on),
         )
 
-    async def _register(self, ctx: Context, season: Season, first: date, last: date) -> None:
+    async def register(self, ctx: Context, season: Season, first: date, last: date) -> None:
+        """Make the registration and say how it went."""
         child: Child = await children.get_child(
             ctx.uow, ctx.person.id, int(ctx.state.data["child_id"])
         )
@@ -237,6 +257,57 @@ class DaysStep(Step):
         await ctx.go(MINE)
 
 
+class WeeksStep(Step):
+    """The first week, then the last week the child will come, as buttons."""
+
+    name = WEEKS
+
+    async def prompt(self, ctx: Context) -> None:
+        """Offer the weeks left to choose from."""
+        season = await _season(ctx)
+        if season is None:
+            await ctx.go(SUMMER)
+            return
+        weeks = seasons.season_weeks(season)
+        first = ctx.state.data.get("first_week")
+        start = 0 if first is None else int(first)
+        ctx.say(
+            ctx._("From which week?") if first is None else ctx._("Until which week?"),
+            [
+                *(
+                    Choice(
+                        ctx._("Week {n}: {dates}", n=n + 1, dates=ctx.t.date_range(*weeks[n])),
+                        f"summer:week:{n}",
+                    )
+                    for n in range(start, len(weeks))
+                ),
+                Choice(ctx._("Cancel"), "cancel"),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Remember the first week; with the last, register."""
+        season = await _season(ctx)
+        number = payload.removeprefix("summer:week:")
+        if season is None or not payload.startswith("summer:week:") or not number.isdigit():
+            return False
+        weeks = seasons.season_weeks(season)
+        first = ctx.state.data.get("first_week")
+        chosen = int(number)
+        if chosen >= len(weeks) or (first is not None and chosen < int(first)):
+            return False
+        if first is None:
+            ctx.state.data["first_week"] = chosen
+            await ctx.reprompt()
+            return True
+        ctx.state.data.pop("first_week", None)
+        step = ctx.router.get(DAYS)
+        assert isinstance(step, DaysStep)
+        ctx.state.step = DAYS  # a problem with the dates asks the days question again
+        await step.register(ctx, season, weeks[int(first)][0], weeks[chosen][1])
+        return True
+
+
 class MineStep(Step):
     """The family's registrations, each with a button to cancel it."""
 
@@ -254,19 +325,27 @@ class MineStep(Step):
                     *("• " + _status_text(ctx, f.child_name, f.registration) for f in found),
                 ]
             )
-        ctx.say(
-            text,
-            [
-                *(
+        buttons: list[Choice] = []
+        for f in found:
+            if f.registration.status is RegistrationStatus.OFFERED:
+                buttons += [
+                    Choice(
+                        ctx._("Yes, a place for {name}", name=f.child_name),
+                        offer_payload("yes", f.registration.id),
+                    ),
+                    Choice(
+                        ctx._("No, pass on {name}'s place", name=f.child_name),
+                        offer_payload("no", f.registration.id),
+                    ),
+                ]
+            else:
+                buttons.append(
                     Choice(
                         ctx._("Cancel for {name}", name=f.child_name),
                         f"summer:cancel:{f.registration.id}",
                     )
-                    for f in found
-                ),
-                menu.main_menu_choice(ctx),
-            ],
-        )
+                )
+        ctx.say(text, [*buttons, menu.main_menu_choice(ctx)])
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Ask before cancelling."""
@@ -308,7 +387,7 @@ class CancelStep(Step):
             return False
         try:
             await seasons.cancel_registration(
-                ctx.uow, ctx.person.id, int(ctx.state.data.pop("registration_id"))
+                ctx.uow, ctx.notify, ctx.person.id, int(ctx.state.data.pop("registration_id"))
             )
         except NotFound:
             return False
@@ -317,6 +396,30 @@ class CancelStep(Step):
         return True
 
 
+async def answer_offer(ctx: Context, payload: str) -> bool:
+    """Take or pass on an offered place, from the push's buttons or the family's list."""
+    answer, _, number = payload.removeprefix("offer:").partition(":")
+    if not payload.startswith("offer:") or answer not in ("yes", "no") or not number.isdigit():
+        return False
+    try:
+        registration = await seasons.answer_offer(
+            ctx.uow, ctx.notify, ctx.person.id, int(number), accept=answer == "yes"
+        )
+    except NotFound:
+        return False
+    except ConflictError:
+        ctx.note(ctx._("This offer has ended: it was answered already, or its time ran out."))
+        await ctx.go(MINE)
+        return True
+    if registration.status is RegistrationStatus.CANCELLED:
+        ctx.note(ctx._("Thank you for telling us. The place goes to the next family."))
+    else:
+        child = await children.get_child(ctx.uow, ctx.person.id, registration.child_id)
+        ctx.note(_status_text(ctx, child.name, registration))
+    await ctx.go(MINE)
+    return True
+
+
 def steps() -> list[Step]:
     """Return the summer space's steps."""
-    return [SummerStep(), PickChildStep(), DaysStep(), MineStep(), CancelStep()]
+    return [SummerStep(), PickChildStep(), DaysStep(), WeeksStep(), MineStep(), CancelStep()]

@@ -20,6 +20,7 @@ from ffs_bot.db.migrate import upgrade
 from ffs_bot.db.tables import Base
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translator, load_translators
+from ffs_bot.notices import FamilyNotifier
 from handlers.engine import ConversationEngine, build_router
 
 # PTB's coming behaviour, as the service opts into it (bot/telegram/factory.py).
@@ -104,6 +105,7 @@ class Backend:
     engine: AsyncEngine
     db: Database
     conversations: ConversationEngine
+    notify: FamilyNotifier
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -128,9 +130,10 @@ async def backend(
         engine = create_engine(database_url)
         await upgrade(engine)
     db = Database(create_session_factory(engine))
-    conversations = ConversationEngine(db.uow, translators, build_router())
+    notify = FamilyNotifier(translators)
+    conversations = ConversationEngine(db.uow, translators, build_router(), notify)
     try:
-        yield Backend(backend_name, database_url, engine, db, conversations)
+        yield Backend(backend_name, database_url, engine, db, conversations, notify)
     finally:
         await engine.dispose()
 

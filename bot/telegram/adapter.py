@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 
 from ffs_bot.messages import Inbound, Reply
@@ -18,6 +18,7 @@ __all__ = [
     "chat_key",
     "convert",
     "message_arguments",
+    "send_reply",
 ]
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
@@ -110,6 +111,22 @@ def _optional_str(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise TypeError(f"expected text, got {type(value).__name__}")
+
+
+async def send_reply(bot: Bot, chat_id: int, reply: Reply, **extra: Any) -> None:
+    """Send one reply: a message, or a document with the text as its caption."""
+    arguments = message_arguments(reply)
+    if reply.attachment is None:
+        await bot.send_message(chat_id=chat_id, **arguments, **extra)
+        return
+    await bot.send_document(
+        chat_id=chat_id,
+        document=InputFile(reply.attachment.content, filename=reply.attachment.filename),
+        caption=arguments["text"],
+        parse_mode=arguments["parse_mode"],
+        reply_markup=arguments["reply_markup"],
+        **extra,
+    )
 
 
 def message_arguments(reply: Reply) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from telegram import Bot, BotCommand
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.scheduler import ChatScheduler
-from bot.telegram.adapter import ALLOWED_UPDATES, CHANNEL, Converted, chat_key, convert
-from bot.telegram.adapter import message_arguments as reply_arguments
+from bot.telegram.adapter import ALLOWED_UPDATES, CHANNEL, Converted, chat_key, convert, send_reply
 from bot.telegram.ratelimit import retry_seconds
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import N_, Translator
@@ -237,7 +236,7 @@ class TelegramChannel:
         for reply in replies:
             for attempt in range(1, SEND_ATTEMPTS + 1):
                 try:
-                    await self.bot.send_message(chat_id=chat_id, **reply_arguments(reply))
+                    await send_reply(self.bot, chat_id, reply)
                 except Forbidden:
                     await self._blocked(user_id)
                     return

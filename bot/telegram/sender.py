@@ -7,7 +7,7 @@ import logging
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
-from bot.telegram.adapter import message_arguments
+from bot.telegram.adapter import send_reply
 from bot.telegram.ratelimit import retry_seconds
 from ffs_bot.delivery import Delivery, Outcome
 from ffs_bot.messages import Reply
@@ -28,9 +28,7 @@ class TelegramSender:
         try:
             for reply in replies:
                 # A push: the limiter spaces it within Telegram's limits.
-                await self._bot.send_message(
-                    chat_id=int(recipient), **message_arguments(reply), rate_limit_args=True
-                )
+                await send_reply(self._bot, int(recipient), reply, rate_limit_args=True)
         except RetryAfter as exc:
             return Delivery(Outcome.RETRY, retry_after=retry_seconds(exc), error="flood limit")
         except Forbidden as exc:

@@ -47,12 +47,25 @@ async def insert_many_ignore_returning(
 
 
 async def upsert(
-    uow: UnitOfWork, table: type[DeclarativeBase], values: dict[str, Any], keys: list[str]
+    uow: UnitOfWork,
+    table: type[DeclarativeBase],
+    values: dict[str, Any],
+    keys: list[str],
+    update: list[str] | None = None,
+    *,
+    where: Any = None,
 ) -> None:
-    """Insert a row, or update the existing one with the same `keys`, in one statement."""
+    """Insert a row, or update the existing one with the same `keys`, in one statement.
+
+    `update` names the columns to change on a clash (all but the keys by default); with
+    `where`, an existing row that does not match it is left alone.
+    """
     stmt = _insert(uow)(table).values(**values)
-    changes = {name: stmt.excluded[name] for name in values if name not in keys}
-    await uow.session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
+    names = update if update is not None else [name for name in values if name not in keys]
+    changes = {name: stmt.excluded[name] for name in names}
+    await uow.session.execute(
+        stmt.on_conflict_do_update(index_elements=keys, set_=changes, where=where)
+    )
 
 
 def _insert(uow: UnitOfWork) -> Any:

@@ -24,13 +24,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AttendanceRow",
     "AuditEventRow",
     "Base",
+    "BookingRow",
     "ChildInviteRow",
     "ChildRow",
     "ConsentRow",
     "ConversationRow",
     "FactoryRow",
+    "FeedbackRow",
     "GuardianRow",
     "IdentityRow",
     "InboundUpdateRow",
@@ -39,7 +42,11 @@ __all__ = [
     "ProcessedInboundRow",
     "RegistrationRow",
     "RoleRow",
+    "ScheduledPushRow",
     "SeasonRow",
+    "SeasonSponsorRow",
+    "SponsorRow",
+    "WorkshopRow",
     "utcnow",
 ]
 
@@ -50,6 +57,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Registrations that still count: not cancelled by the family and not declined.
+LIVE_REGISTRATION = "status NOT IN ('cancelled', 'declined')"
 
 
 def utcnow() -> datetime:
@@ -232,24 +243,51 @@ class SeasonRow(Base):
     # "self" (the factory pays) or "sponsor".
     funding: Mapped[str] = mapped_column(String(16), default="self")
     registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # How families find the room, in the coordinator's words.
+    place: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SponsorRow(Base):
+    """A brand or donor that pays for seasons."""
+
+    __tablename__ = "sponsor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SeasonSponsorRow(Base):
+    """A sponsor paying for a season."""
+
+    __tablename__ = "season_sponsor"
+
+    season_id: Mapped[int] = mapped_column(
+        ForeignKey("season.id", ondelete="CASCADE"), primary_key=True
+    )
+    sponsor_id: Mapped[int] = mapped_column(
+        ForeignKey("sponsor.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class RegistrationRow(Base):
-    """A child registered for a season: requested, confirmed, waitlisted or cancelled."""
+    """A child registered for a season; see `RegistrationStatus` for the statuses."""
 
     __tablename__ = "registration"
     __table_args__ = (
-        # One live registration per child and season; cancelled ones stay as history.
+        # One live registration per child and season; ended ones stay as history.
         Index(
             "uq_registration_live",
             "season_id",
             "child_id",
             unique=True,
-            sqlite_where=text("status != 'cancelled'"),
-            postgresql_where=text("status != 'cancelled'"),
+            sqlite_where=text(LIVE_REGISTRATION),
+            postgresql_where=text(LIVE_REGISTRATION),
         ),
         Index("ix_registration_queue", "season_id", "status", "id"),
+        Index("ix_registration_offer", "status", "offer_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -259,8 +297,128 @@ class RegistrationRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
+    # A waitlisted child offered a freed seat holds it until then.
+    offer_expires_at: Mapped[datetime | None] = mapped_column()
+    # Why it was declined or ended (the coordinator's words, or a code such as offer_expired).
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AttendanceRow(Base):
+    """A child checked in (and later out) of the space on one day."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("registration_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    checked_in_at: Mapped[datetime] = mapped_column()
+    checked_in_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    checked_out_at: Mapped[datetime | None] = mapped_column()
+    checked_out_by: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL")
+    )
+
+
+class WorkshopRow(Base):
+    """A half-day Migrant Parent Training workshop at a factory."""
+
+    __tablename__ = "workshop"
+    __table_args__ = (
+        CheckConstraint("seats_taken <= capacity", name="seats_within_capacity"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_workshop_factory_start", "factory_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factory.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    topic: Mapped[str] = mapped_column(String(120))
+    # The language it is given in: zh_Hans or en.
+    language: Mapped[str] = mapped_column(String(16))
+    capacity: Mapped[int] = mapped_column(Integer)
+    # Seats held by confirmed and offered bookings; taken by one conditional UPDATE.
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    trainer: Mapped[str] = mapped_column(String(100), default="")
+    # Shown at the door: a worker who sends it is checked in.
+    door_code: Mapped[str] = mapped_column(String(8), unique=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BookingRow(Base):
+    """A person's seat (or place in the queue) at a workshop."""
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        # One live booking per person and workshop; cancelled ones stay as history.
+        Index(
+            "uq_booking_live",
+            "workshop_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+        Index("ix_booking_queue", "workshop_id", "status", "id"),
+        Index("ix_booking_offer", "status", "offer_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    # confirmed, waitlisted, offered or cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    # The short code the worker shows at the door.
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    offer_expires_at: Mapped[datetime | None] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    checked_in_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FeedbackRow(Base):
+    """What a person thought of a workshop they attended: 1 to 5, and optional words."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_1_to_5"),)
+
+    booking_id: Mapped[int] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), primary_key=True
+    )
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScheduledPushRow(Base):
+    """A push due later (a reminder, a feedback question): the worker queues it when due.
+
+    Kept apart from the outbox, whose rows go out in order per person: a reminder for next
+    week must not hold back today's messages.
+    """
+
+    __tablename__ = "scheduled_push"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject_id"),
+        Index("ix_scheduled_push_due", "done_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # What to send, e.g. workshop.remind.24h; the subject is the booking.
+    kind: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column()
+    done_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProcessedInboundRow(Base):

@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 
 from ffs_bot.db.tables import SeasonRow
 from ffs_bot.db.uow import UnitOfWork
+from ffs_bot.model import RoleName
 from ffs_bot.services.factories import count_factories, import_factories, parse_factory_csv
 from ffs_bot.services.seasons import create_season
+from ffs_bot.services.staff import grant_role
 
-__all__ = ["DemoReport", "load_demo"]
+__all__ = ["DEMO_SEASON_FACTORY", "DemoReport", "load_demo", "make_demo_coordinator"]
 
 DEMO_SEASON_FACTORY = "SZ01"
 
@@ -48,6 +50,19 @@ async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> Demo
             max_age_years=12,
             capacity=30,
             registration_deadline=date(year, 6, 30),
+            place="3号楼2楼，食堂旁边 / Building 3, 2nd floor, next to the canteen",
         )
         seasons = 1
     return DemoReport(factories, seasons)
+
+
+async def make_demo_coordinator(uow: UnitOfWork, channel: str, user_id: str) -> bool:
+    """Let the person trying the demo run the demo season too; return whether that is new."""
+    held = await grant_role(
+        uow,
+        channel=channel,
+        external_user_id=user_id,
+        role=RoleName.COORDINATOR,
+        factory_codes=[DEMO_SEASON_FACTORY],
+    )
+    return bool(held)

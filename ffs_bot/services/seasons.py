@@ -12,18 +12,30 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ffs_bot.db.tables import ChildRow, FactoryRow, GuardianRow, RegistrationRow, SeasonRow
+from ffs_bot.db.tables import (
+    ChildRow,
+    FactoryRow,
+    GuardianRow,
+    RegistrationRow,
+    SeasonRow,
+    utcnow,
+)
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
+from ffs_bot.notices import FamilyNotifier
+from ffs_bot.services import seats
 from ffs_bot.services.audit import record_event
 from ffs_bot.services.children import get_child
 from ffs_bot.services.factories import normalise_code
+from ffs_bot.services.seats import release_seat, take_seat
+from ffs_bot.services.staff import require_factory
 
 __all__ = [
     "FamilyRegistration",
@@ -31,16 +43,24 @@ __all__ = [
     "Registration",
     "RegistrationStatus",
     "Season",
+    "answer_offer",
     "cancel_registration",
     "create_season",
+    "expire_offers",
     "get_season",
     "list_family_registrations",
+    "lock_season",
+    "offer_expiry",
     "open_seasons",
     "parse_date_range",
+    "pass_seat",
     "register_child",
+    "season_weeks",
+    "to_season",
 ]
 
 MAX_CHILD_AGE = 17
+MAX_PLACE = 200
 _DAY = re.compile(r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?")
 
 
@@ -50,10 +70,20 @@ class RegistrationStatus(StrEnum):
     REQUESTED = "requested"  # holds a seat until the coordinator confirms or declines
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
-    CANCELLED = "cancelled"
+    OFFERED = "offered"  # a freed seat held for a waitlisted child until the offer expires
+    CANCELLED = "cancelled"  # by the family, or an offer declined or left to expire
+    DECLINED = "declined"  # by the coordinator, with a reason
 
 
-HOLDS_SEAT = (RegistrationStatus.REQUESTED.value, RegistrationStatus.CONFIRMED.value)
+HOLDS_SEAT = (
+    RegistrationStatus.REQUESTED.value,
+    RegistrationStatus.CONFIRMED.value,
+    RegistrationStatus.OFFERED.value,
+)
+ENDED = (RegistrationStatus.CANCELLED.value, RegistrationStatus.DECLINED.value)
+# Why a registration ended without the family cancelling it.
+OFFER_DECLINED = "offer_declined"
+OFFER_EXPIRED = "offer_expired"
 
 
 class Funding(StrEnum):
@@ -79,6 +109,7 @@ class Season:
     auto_confirm: bool
     funding: Funding
     registration_open: bool
+    place: str = ""
 
     @property
     def seats_left(self) -> int:
@@ -97,9 +128,12 @@ class Registration:
     starts_on: date
     ends_on: date
     queue_position: int | None
+    offer_expires_at: datetime | None = None
+    reason: str = ""
 
 
-def _season(row: SeasonRow) -> Season:
+def to_season(row: SeasonRow) -> Season:
+    """The record staff and families see for a season row."""
     return Season(
         id=row.id,
         factory_id=row.factory_id,
@@ -113,6 +147,7 @@ def _season(row: SeasonRow) -> Season:
         auto_confirm=row.auto_confirm,
         funding=Funding(row.funding),
         registration_open=row.registration_open,
+        place=row.place,
     )
 
 
@@ -128,12 +163,14 @@ async def create_season(
     registration_deadline: date,
     auto_confirm: bool = True,
     funding: Funding = Funding.SELF,
+    place: str = "",
     actor_person_id: int | None = None,
 ) -> Season:
-    """Open a season at a factory.
+    """Open a season at a factory; an acting person must run that factory.
 
     Raises:
         NotFound: no such factory.
+        Forbidden: the acting person does not run the factory.
         InvalidInput: dates, ages or capacity that cannot be.
     """
     factory_id = await uow.session.scalar(
@@ -141,6 +178,11 @@ async def create_season(
     )
     if factory_id is None:
         raise NotFound(f"factory {factory_code}")
+    if actor_person_id is not None:
+        await require_factory(uow, actor_person_id, factory_id)
+    place = " ".join(place.split())
+    if len(place) > MAX_PLACE:
+        raise InvalidInput(f"the place must be at most {MAX_PLACE} characters")
     if ends_on < starts_on:
         raise InvalidInput("the season ends before it starts")
     if not 0 <= min_age_years <= max_age_years <= MAX_CHILD_AGE:
@@ -161,6 +203,7 @@ async def create_season(
         auto_confirm=auto_confirm,
         funding=funding.value,
         registration_open=True,
+        place=place,
     )
     uow.session.add(row)
     await uow.session.flush()
@@ -173,7 +216,7 @@ async def create_season(
         factory_id=factory_id,
         capacity=capacity,
     )
-    return _season(row)
+    return to_season(row)
 
 
 async def _queue_position(uow: UnitOfWork, row: RegistrationRow) -> int | None:
@@ -200,6 +243,8 @@ async def _registration(uow: UnitOfWork, row: RegistrationRow) -> Registration:
         starts_on=row.starts_on,
         ends_on=row.ends_on,
         queue_position=await _queue_position(uow, row),
+        offer_expires_at=row.offer_expires_at,
+        reason=row.reason,
     )
 
 
@@ -222,14 +267,7 @@ async def register_child(
         ConflictError: the child is registered for this season already.
     """
     child = await get_child(uow, person_id, child_id)
-    query = select(SeasonRow).where(SeasonRow.id == season_id)
-    if uow.dialect == "postgresql":
-        # Registrations for one season go one at a time (SQLite's write lock does the same),
-        # so the queue's order is the order of commits and each place we tell is exact.
-        query = query.with_for_update()
-    season = await uow.session.scalar(query)
-    if season is None:
-        raise NotFound(f"season {season_id}")
+    season = await lock_season(uow, season_id)
     if not season.registration_open or today > season.registration_deadline:
         raise InvalidInput("closed")
     if starts_on > ends_on or starts_on < season.starts_on or ends_on > season.ends_on:
@@ -241,19 +279,12 @@ async def register_child(
         select(RegistrationRow.id).where(
             RegistrationRow.season_id == season_id,
             RegistrationRow.child_id == child_id,
-            RegistrationRow.status != RegistrationStatus.CANCELLED.value,
+            RegistrationRow.status.not_in(ENDED),
         )
     )
     if live is not None:
         raise ConflictError("already")
-    taken = await uow.session.execute(
-        update(SeasonRow)
-        .where(SeasonRow.id == season_id, SeasonRow.seats_taken < SeasonRow.capacity)
-        .values(seats_taken=SeasonRow.seats_taken + 1)
-        .execution_options(synchronize_session=False)
-    )
-    assert isinstance(taken, CursorResult)
-    if taken.rowcount == 1:
+    if await take_seat(uow, SeasonRow, season_id):
         status = (
             RegistrationStatus.CONFIRMED if season.auto_confirm else RegistrationStatus.REQUESTED
         )
@@ -284,36 +315,218 @@ async def register_child(
     return await _registration(uow, row)
 
 
-async def cancel_registration(
-    uow: UnitOfWork, person_id: int, registration_id: int
-) -> Registration:
-    """Cancel a registration of one of the person's children; its seat is freed.
+async def lock_season(uow: UnitOfWork, season_id: int) -> SeasonRow:
+    """Read a season to change its seats or queue.
+
+    Seat changes for one season go one at a time (SQLite's write lock does the same on its
+    own), so the queue's order is the order of commits and each place we tell is exact.
 
     Raises:
-        NotFound: no such registration, or not one of the person's children's.
+        NotFound: no such season.
     """
+    return await seats.lock(uow, SeasonRow, season_id)
+
+
+async def _factory_timezone(uow: UnitOfWork, factory_id: int) -> str:
+    zone = await uow.session.scalar(select(FactoryRow.timezone).where(FactoryRow.id == factory_id))
+    return zone or "Asia/Shanghai"
+
+
+async def offer_expiry(
+    uow: UnitOfWork, season: SeasonRow, window: timedelta, now: datetime
+) -> datetime:
+    """When an offer made now lapses: after the window, and never after the season's last day."""
+    zone = ZoneInfo(await _factory_timezone(uow, season.factory_id))
+    last_moment = datetime.combine(season.ends_on, time(23, 59), zone)
+    return min(now + window, last_moment)
+
+
+async def pass_seat(
+    uow: UnitOfWork, notify: FamilyNotifier, season: SeasonRow, now: datetime
+) -> int | None:
+    """Give a freed seat to the first child waiting, as an offer; else free it.
+
+    The caller holds the season (`lock_season`). Returns the registration offered the seat.
+    """
+    first = await uow.session.scalar(
+        select(RegistrationRow)
+        .where(
+            RegistrationRow.season_id == season.id,
+            RegistrationRow.status == RegistrationStatus.WAITLISTED.value,
+        )
+        .order_by(RegistrationRow.id)
+        .limit(1)
+    )
+    if first is None or now.date() > season.ends_on:
+        await release_seat(uow, SeasonRow, season.id)
+        return None
+    # The seat stays taken: it moves from the one who left to the one offered it.
+    until = await offer_expiry(uow, season, notify.offer_window, now)
+    first.status = RegistrationStatus.OFFERED.value
+    first.offer_expires_at = until
+    await uow.session.flush()
+    await record_event(
+        uow, "registration.offered", subject_type="registration", subject_id=first.id
+    )
+    await notify.offered(uow, first.id, until)
+    return first.id
+
+
+async def _end(
+    uow: UnitOfWork,
+    notify: FamilyNotifier,
+    row: RegistrationRow,
+    status: RegistrationStatus,
+    *,
+    actor_person_id: int | None,
+    reason: str = "",
+    now: datetime,
+) -> bool:
+    """End a live registration (False if it had ended); a seat it held goes to the next child."""
+    season = await lock_season(uow, row.season_id)
+    await uow.session.refresh(row)
+    if row.status in ENDED:
+        return False
+    held = row.status in HOLDS_SEAT
+    row.status = status.value
+    row.reason = reason
+    row.offer_expires_at = None
+    row.decided_by = actor_person_id
+    row.decided_at = now
+    await uow.session.flush()
+    await record_event(
+        uow,
+        f"registration.{status.value}",
+        actor_person_id=actor_person_id,
+        subject_type="registration",
+        subject_id=row.id,
+        reason=reason if reason in (OFFER_DECLINED, OFFER_EXPIRED) else "",
+    )
+    if held:
+        await pass_seat(uow, notify, season, now)
+    return True
+
+
+async def _family_row(uow: UnitOfWork, person_id: int, registration_id: int) -> RegistrationRow:
     row = await uow.session.get(RegistrationRow, registration_id)
     if row is None:
         raise NotFound(f"registration {registration_id}")
     await get_child(uow, person_id, row.child_id)
-    if row.status in HOLDS_SEAT:
-        await uow.session.execute(
-            update(SeasonRow)
-            .where(SeasonRow.id == row.season_id, SeasonRow.seats_taken > 0)
-            .values(seats_taken=SeasonRow.seats_taken - 1)
-            .execution_options(synchronize_session=False)
-        )
-    if row.status != RegistrationStatus.CANCELLED.value:
-        row.status = RegistrationStatus.CANCELLED.value
-        await record_event(
-            uow,
-            "registration.cancelled",
-            actor_person_id=person_id,
-            subject_type="registration",
-            subject_id=row.id,
-        )
-    await uow.session.flush()
+    return row
+
+
+async def cancel_registration(
+    uow: UnitOfWork,
+    notify: FamilyNotifier,
+    person_id: int,
+    registration_id: int,
+    now: datetime | None = None,
+) -> Registration:
+    """Cancel a registration of one of the person's children; its seat goes on.
+
+    Raises:
+        NotFound: no such registration, or not one of the person's children's.
+    """
+    row = await _family_row(uow, person_id, registration_id)
+    await _end(
+        uow,
+        notify,
+        row,
+        RegistrationStatus.CANCELLED,
+        actor_person_id=person_id,
+        now=now or utcnow(),
+    )
     return await _registration(uow, row)
+
+
+async def answer_offer(
+    uow: UnitOfWork,
+    notify: FamilyNotifier,
+    person_id: int,
+    registration_id: int,
+    *,
+    accept: bool,
+    now: datetime | None = None,
+) -> Registration:
+    """Take or pass on a place offered to one of the person's children.
+
+    Raises:
+        NotFound: no such registration, or not one of the person's children's.
+        ConflictError: "expired" when the offer ran out or was answered already.
+    """
+    now = now or utcnow()
+    row = await _family_row(uow, person_id, registration_id)
+    season = await lock_season(uow, row.season_id)
+    await uow.session.refresh(row)
+    if (
+        row.status != RegistrationStatus.OFFERED.value
+        or row.offer_expires_at is None
+        or row.offer_expires_at <= now
+    ):
+        raise ConflictError("expired")
+    if not accept:
+        await _end(
+            uow,
+            notify,
+            row,
+            RegistrationStatus.CANCELLED,
+            actor_person_id=person_id,
+            reason=OFFER_DECLINED,
+            now=now,
+        )
+        return await _registration(uow, row)
+    status = RegistrationStatus.CONFIRMED if season.auto_confirm else RegistrationStatus.REQUESTED
+    row.status = status.value
+    row.offer_expires_at = None
+    await uow.session.flush()
+    await record_event(
+        uow,
+        "registration.offer_accepted",
+        actor_person_id=person_id,
+        subject_type="registration",
+        subject_id=row.id,
+        status=status.value,
+    )
+    return await _registration(uow, row)
+
+
+async def expire_offers(
+    uow: UnitOfWork, notify: FamilyNotifier, now: datetime | None = None, limit: int = 100
+) -> int:
+    """End offers nobody answered in time and pass their seats on; return how many ended."""
+    now = now or utcnow()
+    rows = list(
+        await uow.session.scalars(
+            select(RegistrationRow)
+            .where(
+                RegistrationRow.status == RegistrationStatus.OFFERED.value,
+                RegistrationRow.offer_expires_at <= now,
+            )
+            .order_by(RegistrationRow.offer_expires_at, RegistrationRow.id)
+            .limit(limit)
+        )
+    )
+    ended = 0
+    for row in rows:
+        # Another worker, or the family's answer, may have got there first.
+        await lock_season(uow, row.season_id)
+        await uow.session.refresh(row)
+        if row.status != RegistrationStatus.OFFERED.value or (
+            row.offer_expires_at is not None and row.offer_expires_at > now
+        ):
+            continue
+        if await _end(
+            uow,
+            notify,
+            row,
+            RegistrationStatus.CANCELLED,
+            actor_person_id=None,
+            reason=OFFER_EXPIRED,
+            now=now,
+        ):
+            await notify.offer_expired(uow, row.id)
+            ended += 1
+    return ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +535,17 @@ class FamilyRegistration:
 
     registration: Registration
     child_name: str
+
+
+def season_weeks(season: Season) -> list[tuple[date, date]]:
+    """The season cut into weeks from its first day, the last one possibly shorter."""
+    weeks = []
+    first = season.starts_on
+    while first <= season.ends_on:
+        last = min(first + timedelta(days=6), season.ends_on)
+        weeks.append((first, last))
+        first = last + timedelta(days=1)
+    return weeks
 
 
 def parse_date_range(text: str, year: int) -> tuple[date, date]:
@@ -351,7 +575,7 @@ async def open_seasons(uow: UnitOfWork, factory_id: int, today: date) -> list[Se
         )
         .order_by(SeasonRow.starts_on)
     )
-    return [_season(row) for row in rows]
+    return [to_season(row) for row in rows]
 
 
 async def get_season(uow: UnitOfWork, season_id: int) -> Season:
@@ -363,7 +587,7 @@ async def get_season(uow: UnitOfWork, season_id: int) -> Season:
     row = await uow.session.get(SeasonRow, season_id)
     if row is None:
         raise NotFound(f"season {season_id}")
-    return _season(row)
+    return to_season(row)
 
 
 async def list_family_registrations(uow: UnitOfWork, person_id: int) -> list[FamilyRegistration]:
@@ -374,7 +598,7 @@ async def list_family_registrations(uow: UnitOfWork, person_id: int) -> list[Fam
         .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
         .where(
             GuardianRow.person_id == person_id,
-            RegistrationRow.status != RegistrationStatus.CANCELLED.value,
+            RegistrationRow.status.not_in(ENDED),
         )
         .order_by(RegistrationRow.starts_on.desc(), RegistrationRow.id)
     )

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from ffs_bot.db.tables import FactoryRow, IdentityRow, RoleRow
 from ffs_bot.db.uow import UnitOfWork
-from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.errors import Forbidden, InvalidInput, NotFound
 from ffs_bot.model import Channel, RoleGrant, RoleName
 from ffs_bot.services.audit import record_event
 from ffs_bot.services.factories import normalise_code
 from ffs_bot.services.people import touch_identity
 
-__all__ = ["grant_role", "list_roles"]
+__all__ = ["StaffScope", "grant_role", "list_roles", "require_factory", "staff_scope"]
 
 # Channel account ids: Telegram's are numbers, WeChat's OpenIDs letters, digits, - and _.
 USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,128}")
@@ -94,3 +95,50 @@ async def list_roles(uow: UnitOfWork) -> list[RoleGrant]:
         )
         for person_id, role, code, identity in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffScope:
+    """The factories a person may run: every one for a programme admin."""
+
+    every_factory: bool
+    factory_ids: frozenset[int]
+
+    @property
+    def is_staff(self) -> bool:
+        """Whether the person runs any factory at all."""
+        return self.every_factory or bool(self.factory_ids)
+
+    def covers(self, factory_id: int) -> bool:
+        """Whether the person may run this factory."""
+        return self.every_factory or factory_id in self.factory_ids
+
+
+async def staff_scope(uow: UnitOfWork, person_id: int) -> StaffScope:
+    """Return the factories a person may run as an admin or coordinator (sponsors run none)."""
+    rows = await uow.session.execute(
+        select(RoleRow.role, RoleRow.factory_id).where(
+            RoleRow.person_id == person_id,
+            RoleRow.role.in_([RoleName.ADMIN.value, RoleName.COORDINATOR.value]),
+        )
+    )
+    every = False
+    factories: set[int] = set()
+    for role, factory_id in rows:
+        if role == RoleName.ADMIN.value:
+            every = True
+        elif factory_id is not None:
+            factories.add(factory_id)
+    return StaffScope(every, frozenset(factories))
+
+
+async def require_factory(uow: UnitOfWork, person_id: int, factory_id: int) -> StaffScope:
+    """Return the person's scope if it covers the factory.
+
+    Raises:
+        Forbidden: the person is not an admin nor this factory's coordinator.
+    """
+    scope = await staff_scope(uow, person_id)
+    if not scope.covers(factory_id):
+        raise Forbidden(f"person {person_id} may not run factory {factory_id}")
+    return scope

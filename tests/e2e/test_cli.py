@@ -529,7 +529,11 @@ def test_demo_loads_the_demo_factories_only_into_an_empty_database(
 
     first = demo()
     assert first.code == 0
-    assert first.err == f"Loaded demo data: {len(DEMO_CODES)} factories, 1 open season.\n"
+    assert first.err == (
+        f"Loaded demo data: {len(DEMO_CODES)} factories, 1 open season.\n"
+        "console:local also coordinates SZ01's season: after signing up, the menu shows "
+        "'Run the space'.\n"
+    )
     assert "Ctrl-D" in first.out
     assert "Which factory" in first.out
     assert "Longgang Happy Toys" in first.out

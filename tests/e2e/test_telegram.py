@@ -6,9 +6,12 @@ from sqlalchemy import select
 
 from ffs_bot.db.tables import InboundUpdateRow, PersonRow
 from ffs_bot.messages import Reply
+from ffs_bot.model import RoleName
 from ffs_bot.outbox import enqueue
+from ffs_bot.services.staff import grant_role
 from tests.conftest import Backend
 from tests.helpers import seed_factories
+from tests.integration.test_summer_chat import open_season
 from tests.telegram_harness import TelegramHarness
 
 WORKER = 5001
@@ -197,3 +200,35 @@ async def test_a_429_on_a_direct_answer_is_waited_out_and_sent_once(
     assert len(api.sent_to(WORKER)) == 1
     assert telegram.limiter.retry_afters == 1
     assert telegram.clock.now >= 4
+
+
+async def test_a_coordinator_gets_an_export_as_a_document(
+    backend: Backend, telegram: TelegramHarness
+) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    async with backend.db.uow() as uow:
+        await grant_role(
+            uow,
+            channel="telegram",
+            external_user_id=str(WORKER),
+            role=RoleName.COORDINATOR,
+            factory_codes=["SZ01"],
+        )
+        await uow.commit()
+    api = telegram.api
+    await telegram.deliver(api.text(WORKER, "/start f-SZ01", "en"))
+    await telegram.deliver(api.press(WORKER, "lang:en"))
+    await telegram.deliver(api.press(WORKER, "consent:yes"))
+    await telegram.deliver(api.text(WORKER, "Coordinator Li"))
+    await telegram.deliver(api.press(WORKER, "staff"))
+    season = next(p for p in api.buttons(api.sent_to(WORKER)[-1]) if p.startswith("st:season:"))
+    await telegram.deliver(api.press(WORKER, season))
+    await telegram.deliver(api.press(WORKER, "st:export"))
+    await telegram.deliver(api.press(WORKER, "st:x:registrations:xlsx"))
+    (document,) = api.of("sendDocument")
+    assert int(document["chat_id"]) == WORKER and document["caption"] == "0 rows"
+    ((filename, content),) = document["_files"].values()
+    assert filename.endswith(".xlsx") and content.startswith(b"PK")
+    # The list of lists comes again after the file, with its buttons.
+    assert "st:x:attendance:csv" in api.buttons(api.sent_to(WORKER)[-1])

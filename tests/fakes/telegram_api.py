@@ -185,7 +185,7 @@ class FakeBotApi:
             self.queued = [u for u in self.queued if u["update_id"] >= offset]
             limit = int(params.get("limit") or 100)
             return 200, {"ok": True, "result": self.queued[:limit]}
-        if method in ("sendMessage", "editMessageReplyMarkup", "editMessageText"):
+        if method in ("sendMessage", "sendDocument", "editMessageReplyMarkup", "editMessageText"):
             chat_id = int(params["chat_id"])
             if chat_id in self.blocked:
                 return 403, {
@@ -193,7 +193,7 @@ class FakeBotApi:
                     "error_code": 403,
                     "description": "Forbidden: bot was blocked by the user",
                 }
-            if method != "sendMessage":
+            if method not in ("sendMessage", "sendDocument"):
                 return 200, {"ok": True, "result": True}
             message_id = next(self._message_ids)
             self._last_ids[chat_id] = message_id
@@ -204,6 +204,10 @@ class FakeBotApi:
                 "from": BOT_USER,
                 "text": params.get("text", ""),
             }
+            if method == "sendDocument":
+                del message["text"]
+                message["caption"] = params.get("caption", "")
+                message["document"] = {"file_id": f"f{message_id}", "file_unique_id": "u"}
             if params.get("reply_markup"):
                 markup = params["reply_markup"]
                 message["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
@@ -236,7 +240,13 @@ class _FakeRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data is not None else {}
+        params = dict(request_data.parameters) if request_data is not None else {}
+        if request_data is not None and request_data.contains_files:
+            # Files travel as multipart parts: keep (file name, bytes) for the tests to read.
+            params["_files"] = {
+                name: (part[0], part[1])
+                for name, part in (request_data.multipart_data or {}).items()
+            }
         if self._api.latency and api_method != "getUpdates":
             self._api.in_flight += 1
             self._api.most_in_flight = max(self._api.most_in_flight, self._api.in_flight)
@@ -244,7 +254,7 @@ class _FakeRequest(BaseRequest):
                 await asyncio.sleep(self._api.latency)
             finally:
                 self._api.in_flight -= 1
-        status, body = self._api.answer(api_method, dict(params))
+        status, body = self._api.answer(api_method, params)
         if api_method == "getUpdates" and not body.get("result"):
             await asyncio.sleep(0.01)  # a short stand-in for long polling's wait
         return status, json.dumps(body).encode()

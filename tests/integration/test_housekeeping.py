@@ -1,4 +1,4 @@
-"""Answers to handled messages and handled updates are forgotten after a month."""
+"""Clock jobs: old answers and updates forgotten after a month; lapsed offers passed on."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.housekeeping import KEEP_HANDLED, tidy
-from ffs_bot.db.tables import InboundUpdateRow, ProcessedInboundRow, utcnow
+from bot.housekeeping import KEEP_HANDLED, lapse_offers, tidy
+from ffs_bot.db.tables import (
+    InboundUpdateRow,
+    ProcessedInboundRow,
+    RegistrationRow,
+    SeasonRow,
+    utcnow,
+)
+from ffs_bot.notices import FamilyNotifier
+from ffs_bot.services.seasons import cancel_registration
 from ffs_bot.services.updates import mark_updates_done, store_updates
 from tests.conftest import Backend
-from tests.helpers import Chat
+from tests.helpers import Chat, seed_factories
+from tests.integration.test_seasons import families, register, season
 
 
 async def test_old_answers_and_handled_updates_go_recent_ones_stay(backend: Backend) -> None:
@@ -54,3 +63,28 @@ async def test_old_answers_and_handled_updates_go_recent_ones_stay(backend: Back
         updates = sorted(await uow.session.scalars(select(InboundUpdateRow.external_id)))
     assert answers == ["new"]
     assert updates == ["2", "3"]
+
+
+async def test_offers_whose_time_is_up_lapse_and_pass_down_the_queue(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    season_id = await season(backend.db, capacity=1)
+    people = await families(backend.db, 6)
+    made = [await register(backend.db, p, k, season_id) for p, k in people]
+    # An offer that lapses at once, as if the worker had been down while it ran out.
+    at_once = FamilyNotifier(translators, offer_window=timedelta(0))
+    async with backend.db.uow() as uow:
+        await cancel_registration(uow, at_once, people[0][0], made[0].id)
+        await uow.commit()
+    # Every one of the queue was offered the seat in turn and let it lapse.
+    assert await lapse_offers(backend.db, at_once) == 5
+    async with backend.db.uow() as uow:
+        statuses = [
+            s
+            for (s,) in await uow.session.execute(
+                select(RegistrationRow.status).order_by(RegistrationRow.id)
+            )
+        ]
+        taken = await uow.session.scalar(select(SeasonRow.seats_taken))
+    assert (statuses, taken) == (["cancelled"] * (6), 0)

@@ -128,9 +128,9 @@ async def test_a_cancelled_seat_is_free_again_and_a_waitlisted_cancel_frees_none
         1,
     )
     async with backend.db.uow() as uow:
-        await cancel_registration(uow, b, second.id)
-        cancelled = await cancel_registration(uow, a, first.id)
-        again = await cancel_registration(uow, a, first.id)  # pressed twice
+        await cancel_registration(uow, backend.notify, b, second.id)
+        cancelled = await cancel_registration(uow, backend.notify, a, first.id)
+        again = await cancel_registration(uow, backend.notify, a, first.id)  # pressed twice
         await uow.commit()
     assert cancelled.status is again.status is RegistrationStatus.CANCELLED
     third = await register(backend.db, c, cc, season_id)
@@ -192,7 +192,7 @@ async def test_the_same_child_twice_and_someone_elses_child_are_refused(
         await register(backend.db, b, ca, season_id)
     async with backend.db.uow() as uow:
         with pytest.raises(NotFound):
-            await cancel_registration(uow, b, first.id)
+            await cancel_registration(uow, backend.notify, b, first.id)
         assert await uow.session.scalar(select(SeasonRow.seats_taken)) == 1
 
 

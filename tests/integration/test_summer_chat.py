@@ -116,3 +116,28 @@ async def test_without_a_season_or_children_the_person_is_told_what_to_do(
     assert "Add your child first" in chat.text
     await chat.press("children")
     assert "not added any children" in chat.text
+
+
+async def test_register_for_chosen_weeks_with_buttons_only(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    chat = Chat(backend.conversations)
+    await chat.onboard()
+    await add_in_chat(chat, "Lily", "2019-05")
+    await chat.send("menu")
+    await chat.press("summer")
+    await chat.press("summer:register")
+    await chat.press(next(p for p in chat.payloads if p.startswith("summer:child:")))
+    await chat.press("summer:weeks")
+    assert "From which week?" in chat.text
+    assert len([p for p in chat.payloads if p.startswith("summer:week:")]) == 7
+    await chat.press("summer:week:1")
+    assert "Until which week?" in chat.text
+    assert chat.payloads[0] == "summer:week:1"  # not before the first one
+    await chat.press("summer:week:0")  # an earlier week's old button
+    assert "no longer active" in chat.text
+    await chat.send("2")  # typing the number works as well as tapping: weeks 2 to 3
+    assert "Lily has a place, Jul 12 – 25." in plain(chat.text)
+    async with backend.db.uow() as uow:
+        row = await uow.session.scalar(select(RegistrationRow))
+    assert row is not None and (row.starts_on.day, row.ends_on.day) == (12, 25)

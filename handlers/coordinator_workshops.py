@@ -1,0 +1,552 @@
+"""The coordinator's side of parent workshops: plan, see bookings, check in, cancel, export.
+
+Every action is checked again by the services, so a stale button or a role taken away
+mid-conversation changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ffs_bot import exports
+from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
+from ffs_bot.messages import Attachment, Choice, Reply
+from ffs_bot.services import staff, workshops
+from ffs_bot.services.factories import get_factory, get_factory_by_code
+from ffs_bot.services.people import get_person
+from ffs_bot.services.workshops import BookingStatus, Workshop, WorkshopChanges
+from ffs_bot.workshop_notices import when
+from handlers import menu
+from handlers.context import Context
+from handlers.router import Step
+
+__all__ = ["STAFF_WORKSHOPS", "steps"]
+
+STAFF_WORKSHOPS = "staff.ws"
+ONE = "staff.ws.one"
+BOOKINGS = "staff.ws.bookings"
+CHECK_IN = "staff.ws.checkin"
+CANCEL = "staff.ws.cancel"
+PLAN = "staff.ws.plan"
+EDIT = "staff.ws.edit"
+SHOWN = 20
+PLAN_FIELDS = ("factory", "when", "topic", "language", "capacity", "place", "trainer")
+# 7/14 9:00-12:00, 7月14日 14:00–17:00 ...
+_WHEN = re.compile(
+    r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?\s+(\d{1,2})[:：.](\d{2})\s*[-~–至到]\s*"
+    r"(\d{1,2})[:：.](\d{2})"
+)
+_LANGUAGE_WORDS = {
+    "zh": "zh_Hans",
+    "中文": "zh_Hans",
+    "chinese": "zh_Hans",
+    "en": "en",
+    "english": "en",
+    "英文": "en",
+    "英语": "en",
+}
+
+
+def _back(ctx: Context) -> Choice:
+    return Choice(ctx._("Back to the workshop"), "sw:back")
+
+
+async def _current(ctx: Context) -> Workshop | None:
+    try:
+        return await workshops.workshop_for_staff(
+            ctx.uow, ctx.person.id, int(ctx.state.data.get("staff_workshop", 0))
+        )
+    except (NotFound, Forbidden):
+        return None
+
+
+async def _lost(ctx: Context) -> None:
+    ctx.note(ctx._("That workshop is no longer yours to run."))
+    await ctx.go(STAFF_WORKSHOPS)
+
+
+def _label(ctx: Context, workshop: Workshop) -> str:
+    return f"{ctx.t.weekday_date(workshop.starts_at, workshop.timezone)} {workshop.topic}"
+
+
+class StaffWorkshopsStep(Step):
+    """The workshops at the coordinator's factories, and a new one."""
+
+    name = STAFF_WORKSHOPS
+
+    async def prompt(self, ctx: Context) -> None:
+        """List recent and upcoming workshops."""
+        if not (await staff.staff_scope(ctx.uow, ctx.person.id)).is_staff:
+            await menu.open_menu(ctx)
+            return
+        found = await workshops.workshops_for_staff(ctx.uow, ctx.person.id)
+        text = ctx._("Which workshop?") if found else ctx._("No workshops yet.")
+        ctx.say(
+            text,
+            [
+                *(Choice(_label(ctx, w), f"sw:open:{w.id}") for w in found[-8:]),
+                Choice(ctx._("Plan a workshop"), "sw:new"),
+                menu.main_menu_choice(ctx),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Open a workshop, or plan one."""
+        if payload == "sw:new":
+            scope = await staff.staff_scope(ctx.uow, ctx.person.id)
+            if not scope.is_staff:
+                return False
+            only = (
+                next(iter(scope.factory_ids))
+                if len(scope.factory_ids) == 1 and not scope.every_factory
+                else 0
+            )
+            ctx.state.data["plan"] = {"factory": only} if only else {}
+            await ctx.go(PLAN)
+            return True
+        number = payload.removeprefix("sw:open:")
+        if not payload.startswith("sw:open:") or not number.isdigit():
+            return False
+        ctx.state.data["staff_workshop"] = int(number)
+        if await _current(ctx) is None:
+            return False
+        await ctx.go(ONE)
+        return True
+
+
+class WorkshopStep(Step):
+    """One workshop: its figures and what can be done with it."""
+
+    name = ONE
+
+    async def prompt(self, ctx: Context) -> None:
+        """Show the workshop and its actions."""
+        workshop = await _current(ctx)
+        if workshop is None:
+            await _lost(ctx)
+            return
+        booked = await workshops.bookings_of(ctx.uow, ctx.person.id, workshop.id)
+        lines = [
+            workshop.topic,
+            when(ctx.t, workshop.starts_at, workshop.ends_at, workshop.timezone),
+            ctx._(
+                "Seats {taken} of {capacity} held · waiting: {waiting} · checked in: {arrived}",
+                taken=workshop.seats_taken,
+                capacity=workshop.capacity,
+                waiting=sum(1 for b in booked if b.status == BookingStatus.WAITLISTED),
+                arrived=sum(1 for b in booked if b.checked_in_at is not None),
+            ),
+            ctx._("Door code: {code}", code=workshop.door_code),
+        ]
+        if workshop.place:
+            lines.append(ctx._("Place: {place}", place=workshop.place))
+        if workshop.cancelled:
+            lines.append(ctx._("This workshop is cancelled."))
+        buttons = [
+            Choice(ctx._("Bookings and waiting list"), "sw:bookings"),
+            Choice(ctx._("Check in by code"), "sw:checkin"),
+            Choice(ctx._("Attendance (Excel)"), "sw:x:xlsx"),
+            Choice(ctx._("Attendance (CSV)"), "sw:x:csv"),
+        ]
+        if not workshop.cancelled:
+            buttons += [
+                Choice(ctx._("Edit"), "sw:edit"),
+                Choice(ctx._("Cancel this workshop"), "sw:cancel"),
+            ]
+        ctx.say("\n".join(lines), [*buttons, Choice(ctx._("All workshops"), "sw:list")])
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Go where the button says, or send the attendance file."""
+        targets = {
+            "sw:bookings": BOOKINGS,
+            "sw:checkin": CHECK_IN,
+            "sw:cancel": CANCEL,
+            "sw:edit": EDIT,
+            "sw:list": STAFF_WORKSHOPS,
+        }
+        if payload in targets:
+            await ctx.go(targets[payload])
+            return True
+        workshop = await _current(ctx)
+        if payload not in ("sw:x:xlsx", "sw:x:csv") or workshop is None:
+            return False
+        table = await exports.workshop_attendance_table(
+            ctx.uow, actor_person_id=ctx.person.id, workshop_id=workshop.id, translator=ctx.t
+        )
+        made = exports.export_file(
+            table, "csv" if payload.endswith("csv") else "xlsx", f"workshop-{workshop.id}"
+        )
+        ctx.replies.append(
+            Reply(
+                ctx.t.ngettext("{n} row", "{n} rows", len(table.rows)),
+                attachment=Attachment(made.filename, made.content, made.mime),
+            )
+        )
+        await ctx.reprompt()
+        return True
+
+
+def _status(ctx: Context, status: str) -> str:
+    return {
+        BookingStatus.CONFIRMED: ctx._("booked"),
+        BookingStatus.WAITLISTED: ctx._("waiting"),
+        BookingStatus.OFFERED: ctx._("offered a place"),
+    }.get(status, status)
+
+
+class BookingsStep(Step):
+    """Who booked, who is waiting, who came."""
+
+    name = BOOKINGS
+
+    async def prompt(self, ctx: Context) -> None:
+        """List the bookings, seats first."""
+        workshop = await _current(ctx)
+        if workshop is None:
+            await _lost(ctx)
+            return
+        booked = await workshops.bookings_of(ctx.uow, ctx.person.id, workshop.id)
+        if not booked:
+            ctx.say(ctx._("No bookings yet."), [_back(ctx)])
+            return
+        lines = []
+        for n, booking in enumerate(booked[:SHOWN], 1):
+            line = f"{n}. {booking.person_name} · {booking.code} · {_status(ctx, booking.status)}"
+            if booking.checked_in_at is not None:
+                line += " · " + ctx._("checked in")
+            lines.append(line)
+        if len(booked) > SHOWN:
+            lines.append(
+                ctx._("… and {n} more: export the list to see them all.", n=len(booked) - SHOWN)
+            )
+        ctx.say("\n".join(lines), [_back(ctx)])
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Back to the workshop."""
+        if payload != "sw:back":
+            return False
+        await ctx.go(ONE)
+        return True
+
+
+class CheckInStep(Step):
+    """Check people in by the code on their booking, one after another."""
+
+    name = CHECK_IN
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask for a code."""
+        ctx.say(ctx._("Type the code the parent shows you, for example K7PM."), [_back(ctx)])
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Back to the workshop."""
+        if payload != "sw:back":
+            return False
+        await ctx.go(ONE)
+        return True
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Check in the booking with that code."""
+        workshop = await _current(ctx)
+        if workshop is None:
+            await _lost(ctx)
+            return True
+        try:
+            booking, changed = await workshops.check_in_by_code(
+                ctx.uow, ctx.person.id, workshop.id, text
+            )
+        except NotFound:
+            ctx.note(ctx._("No booking has that code. Please check it and type it again."))
+        except InvalidInput:
+            ctx.note(ctx._("That code is for another workshop."))
+        except ConflictError:
+            ctx.note(ctx._("That person has no seat: they are waiting or cancelled."))
+        else:
+            if changed:
+                name = (await get_person(ctx.uow, booking.person_id)).display_name or ""
+                ctx.note(ctx._("Checked in: {name}.", name=name))
+            else:
+                ctx.note(ctx._("Already checked in."))
+        await ctx.reprompt()
+        return True
+
+
+class CancelStep(Step):
+    """Confirm cancelling a workshop; everyone booked or waiting is told."""
+
+    name = CANCEL
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask to confirm."""
+        ctx.say(
+            ctx._("Cancel this workshop? Everyone booked or waiting will be told."),
+            [
+                Choice(ctx._("Yes, cancel the workshop"), "sw:cancel:yes"),
+                Choice(ctx._("No, keep it"), "sw:back"),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Cancel, or keep."""
+        if payload == "sw:back":
+            await ctx.go(ONE)
+            return True
+        workshop = await _current(ctx)
+        if payload != "sw:cancel:yes" or workshop is None:
+            return False
+        try:
+            told = await workshops.cancel_workshop(
+                ctx.uow, ctx.workshop_notify, ctx.person.id, workshop.id
+            )
+        except (ConflictError, Forbidden, NotFound):
+            return False
+        ctx.note(
+            ctx.t.ngettext(
+                "Cancelled. {n} person was told.", "Cancelled. {n} people were told.", len(told)
+            )
+        )
+        await ctx.go(ONE)
+        return True
+
+
+class EditStep(Step):
+    """Which part of a planned workshop to change."""
+
+    name = EDIT
+
+    async def prompt(self, ctx: Context) -> None:
+        """Offer the fields."""
+        names = {
+            "when": ctx._("Day and hours"),
+            "topic": ctx._("Topic"),
+            "language": ctx._("Language"),
+            "capacity": ctx._("Places"),
+            "place": ctx._("Place"),
+            "trainer": ctx._("Trainer"),
+        }
+        ctx.say(
+            ctx._("What do you want to change?"),
+            [*(Choice(label, f"sw:field:{f}") for f, label in names.items()), _back(ctx)],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Ask for the new value."""
+        if payload == "sw:back":
+            await ctx.go(ONE)
+            return True
+        field = payload.removeprefix("sw:field:")
+        workshop = await _current(ctx)
+        if not payload.startswith("sw:field:") or field not in PLAN_FIELDS or workshop is None:
+            return False
+        ctx.state.data["plan"] = {"edit": field, "factory": workshop.factory_id}
+        await ctx.go(PLAN)
+        return True
+
+
+def _question(ctx: Context, field: str) -> str:
+    return {
+        "factory": ctx._("Which factory? Type its code, for example SZ01."),
+        "when": ctx._("Which day and hours? For example 7/14 9:00-12:00."),
+        "topic": ctx._("What is the topic? For example: Keeping close by video call."),
+        "language": ctx._("In which language? Type 中文 or English."),
+        "capacity": ctx._("How many places? Type a number, for example 30."),
+        "place": ctx._("Where? For example: Training room, canteen 2nd floor. Send - for none."),
+        "trainer": ctx._("Who gives it? Type the trainer's name, or - for none."),
+    }[field]
+
+
+def _problem(ctx: Context, field: str) -> str:
+    return {
+        "factory": ctx._("That is not one of your factories' codes."),
+        "when": ctx._(
+            "Please type a day in the future and the hours, at most 6 hours, "
+            "for example 7/14 9:00-12:00."
+        ),
+        "topic": ctx._(
+            "Please type a topic of up to {limit} characters.", limit=workshops.MAX_TOPIC
+        ),
+        "language": ctx._("Please type 中文 or English."),
+        "capacity": ctx._("Please type a number from 1 to {most}.", most=workshops.MAX_CAPACITY),
+        "place": ctx._("Please keep it under {limit} characters.", limit=200),
+        "trainer": ctx._("Please keep it under {limit} characters.", limit=100),
+    }[field]
+
+
+def parse_when(text: str, today: date, timezone: str) -> tuple[datetime, datetime]:
+    """Read "7/14 9:00-12:00" as aware start and end times, this year or next.
+
+    Raises:
+        InvalidInput: "when" when it is not a day and two times.
+    """
+    match = _WHEN.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if not match:
+        raise InvalidInput("when")
+    month, day, h1, m1, h2, m2 = (int(part) for part in match.groups())
+    zone = ZoneInfo(timezone)
+    try:
+        on = date(today.year, month, day)
+        if on < today:
+            on = on.replace(year=today.year + 1)
+        return (
+            datetime.combine(on, time(h1, m1), zone),
+            datetime.combine(on, time(h2, m2), zone),
+        )
+    except ValueError:
+        raise InvalidInput("when") from None
+
+
+def _next_field(plan: dict[str, Any]) -> str | None:
+    if "edit" in plan:  # changing one field of a planned workshop
+        return None if plan["edit"] in plan else str(plan["edit"])
+    return next((field for field in PLAN_FIELDS if field not in plan), None)
+
+
+class PlanStep(Step):
+    """Typed answers for a new workshop, one question at a time."""
+
+    name = PLAN
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask the next question."""
+        plan = ctx.state.data.get("plan")
+        field = _next_field(plan) if isinstance(plan, dict) else None
+        if field is None:
+            await ctx.go(STAFF_WORKSHOPS)
+            return
+        ctx.say(_question(ctx, field), [Choice(ctx._("Cancel"), "cancel")])
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Check the answer; with the last one, plan the workshop."""
+        plan = ctx.state.data.get("plan")
+        field = _next_field(plan) if isinstance(plan, dict) else None
+        if field is None or not isinstance(plan, dict):
+            return False
+        try:
+            plan[field] = await self._read(ctx, field, text, plan)
+        except InvalidInput:
+            ctx.note(_problem(ctx, field))
+            await ctx.reprompt()
+            return True
+        if _next_field(plan) is not None:
+            await ctx.reprompt()
+            return True
+        if "edit" in plan:
+            return await self._change(ctx, plan, field)
+        factory = await get_factory(ctx.uow, int(plan["factory"]))
+        if factory is None:
+            return False
+        try:
+            made = await workshops.create_workshop(
+                ctx.uow,
+                factory_code=factory.code,
+                starts_at=datetime.fromisoformat(plan["when"][0]),
+                ends_at=datetime.fromisoformat(plan["when"][1]),
+                topic=plan["topic"],
+                language=plan["language"],
+                capacity=int(plan["capacity"]),
+                place=plan["place"],
+                trainer=plan["trainer"],
+                actor_person_id=ctx.person.id,
+            )
+        except InvalidInput as problem:
+            bad = "when" if str(problem) == "times" else str(problem)
+            plan.pop(bad if bad in PLAN_FIELDS else "when", None)
+            ctx.note(_problem(ctx, bad if bad in PLAN_FIELDS else "when"))
+            await ctx.reprompt()
+            return True
+        except (Forbidden, NotFound):
+            ctx.state.data.pop("plan", None)
+            await ctx.go(STAFF_WORKSHOPS)
+            return True
+        ctx.state.data.pop("plan", None)
+        ctx.state.data["staff_workshop"] = made.id
+        ctx.note(ctx._("Planned. Workers at the factory can book it now."))
+        await ctx.go(ONE)
+        return True
+
+    async def _change(self, ctx: Context, plan: dict[str, Any], field: str) -> bool:
+        value = plan[field]
+        changes = WorkshopChanges(
+            starts_at=datetime.fromisoformat(value[0]) if field == "when" else None,
+            ends_at=datetime.fromisoformat(value[1]) if field == "when" else None,
+            topic=value if field == "topic" else None,
+            language=value if field == "language" else None,
+            capacity=int(value) if field == "capacity" else None,
+            place=value if field == "place" else None,
+            trainer=value if field == "trainer" else None,
+        )
+        try:
+            await workshops.update_workshop(
+                ctx.uow,
+                ctx.workshop_notify,
+                ctx.person.id,
+                int(ctx.state.data.get("staff_workshop", 0)),
+                changes,
+            )
+        except InvalidInput:
+            plan.pop(field, None)
+            ctx.note(_problem(ctx, field))
+            await ctx.reprompt()
+            return True
+        except ConflictError:
+            ctx.note(ctx._("This workshop has started or was cancelled: it cannot be changed."))
+        except (Forbidden, NotFound):
+            ctx.state.data.pop("plan", None)
+            await _lost(ctx)
+            return True
+        else:
+            ctx.note(ctx._("Saved."))
+        ctx.state.data.pop("plan", None)
+        await ctx.go(ONE)
+        return True
+
+    async def _read(self, ctx: Context, field: str, text: str, plan: dict[str, Any]) -> Any:
+        cleaned = " ".join(unicodedata.normalize("NFKC", text).split())
+        none = cleaned in ("-", "—")
+        if field == "factory":
+            factory = await get_factory_by_code(ctx.uow, cleaned)
+            scope = await staff.staff_scope(ctx.uow, ctx.person.id)
+            if factory is None or not scope.covers(factory.id):
+                raise InvalidInput("factory")
+            return factory.id
+        if field == "when":
+            factory = await get_factory(ctx.uow, int(plan.get("factory", 0)))
+            zone = factory.timezone if factory else "Asia/Shanghai"
+            start, end = parse_when(cleaned, datetime.now(ZoneInfo(zone)).date(), zone)
+            if not start < end or (end - start) > workshops.MAX_LENGTH:
+                raise InvalidInput("when")
+            return [start.isoformat(), end.isoformat()]
+        if field == "topic":
+            if not cleaned or len(cleaned) > workshops.MAX_TOPIC:
+                raise InvalidInput("topic")
+            return cleaned
+        if field == "language":
+            language = _LANGUAGE_WORDS.get(cleaned.lower())
+            if language is None:
+                raise InvalidInput("language")
+            return language
+        if field == "capacity":
+            if not cleaned.isdigit() or not 1 <= int(cleaned) <= workshops.MAX_CAPACITY:
+                raise InvalidInput("capacity")
+            return int(cleaned)
+        limit = 200 if field == "place" else 100
+        if len(cleaned) > limit:
+            raise InvalidInput(field)
+        return "" if none else cleaned
+
+
+def steps() -> list[Step]:
+    """Return the coordinator's workshop steps."""
+    return [
+        StaffWorkshopsStep(),
+        WorkshopStep(),
+        BookingsStep(),
+        CheckInStep(),
+        CancelStep(),
+        PlanStep(),
+        EditStep(),
+    ]

@@ -1,0 +1,393 @@
+"""Parent workshops for workers: see what is coming, book, cancel, check in, say how it was."""
+
+from __future__ import annotations
+
+from ffs_bot.errors import ConflictError, InvalidInput, NotFound
+from ffs_bot.i18n import LANGUAGE_NAMES
+from ffs_bot.messages import Choice
+from ffs_bot.services import workshops
+from ffs_bot.services.workshops import Booking, BookingStatus, Workshop
+from ffs_bot.workshop_notices import when, workshop_offer_payload
+from handlers import menu
+from handlers.context import Context
+from handlers.router import Step
+
+__all__ = ["WORKSHOPS", "global_press", "steps"]
+
+WORKSHOPS = menu.WORKSHOPS
+ONE = "ws.one"
+MINE = "ws.mine"
+CANCEL = "ws.cancel"
+DOOR = "ws.door"
+COMMENT = "ws.comment"
+
+
+def _when(ctx: Context, workshop: Workshop) -> str:
+    return when(ctx.t, workshop.starts_at, workshop.ends_at, workshop.timezone)
+
+
+def _back(ctx: Context) -> Choice:
+    return Choice(ctx._("All workshops"), "ws:list")
+
+
+async def _chosen(ctx: Context) -> Workshop | None:
+    try:
+        return await workshops.get_workshop(ctx.uow, int(ctx.state.data.get("workshop", 0)))
+    except NotFound:
+        return None
+
+
+class WorkshopsStep(Step):
+    """The workshops coming up at the person's factory."""
+
+    name = WORKSHOPS
+
+    async def prompt(self, ctx: Context) -> None:
+        """List them, soonest first."""
+        found = (
+            await workshops.upcoming_workshops(ctx.uow, ctx.person.factory_id)
+            if ctx.person.factory_id
+            else []
+        )
+        extra = [
+            Choice(ctx._("My bookings"), "ws:mine"),
+            Choice(ctx._("Check in at the door"), "ws:door"),
+            menu.main_menu_choice(ctx),
+        ]
+        if not found:
+            ctx.say(ctx._("No parent workshop is planned at your factory yet."), extra)
+            return
+        lines = [ctx._("Parent workshops at your factory:")]
+        for n, workshop in enumerate(found, 1):
+            lines.append(
+                ctx._(
+                    "{n}. {when}\n   {topic} ({language}) · {left}",
+                    n=n,
+                    when=_when(ctx, workshop),
+                    topic=workshop.topic,
+                    language=LANGUAGE_NAMES.get(workshop.language, workshop.language),
+                    left=_seats_left(ctx, workshop),
+                )
+            )
+        ctx.say(
+            "\n".join(lines),
+            [
+                *(Choice(f"{n}. {w.topic}", f"ws:open:{w.id}") for n, w in enumerate(found, 1)),
+                *extra,
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Open a workshop, the bookings, or the door check-in."""
+        if payload in ("ws:mine", "ws:door"):
+            await ctx.go(MINE if payload == "ws:mine" else DOOR)
+            return True
+        number = payload.removeprefix("ws:open:")
+        if not payload.startswith("ws:open:") or not number.isdigit():
+            return False
+        ctx.state.data["workshop"] = int(number)
+        if await _chosen(ctx) is None:
+            return False
+        await ctx.go(ONE)
+        return True
+
+
+def _seats_left(ctx: Context, workshop: Workshop) -> str:
+    if workshop.seats_left == 0:
+        return ctx._("full: you can join the waiting list")
+    return ctx.t.ngettext("{n} seat left", "{n} seats left", workshop.seats_left)
+
+
+class WorkshopStep(Step):
+    """One workshop, and booking it."""
+
+    name = ONE
+
+    async def prompt(self, ctx: Context) -> None:
+        """Show the details and the button to book."""
+        workshop = await _chosen(ctx)
+        if workshop is None or workshop.cancelled:
+            await ctx.go(WORKSHOPS)
+            return
+        lines = [
+            workshop.topic,
+            _when(ctx, workshop),
+            ctx._(
+                "Language: {language}",
+                language=LANGUAGE_NAMES.get(workshop.language, workshop.language),
+            ),
+        ]
+        if workshop.place:
+            lines.append(ctx._("Place: {place}", place=workshop.place))
+        if workshop.trainer:
+            lines.append(ctx._("Trainer: {name}", name=workshop.trainer))
+        lines.append(_seats_left(ctx, workshop))
+        book = ctx._("Book a seat") if workshop.seats_left else ctx._("Join the waiting list")
+        ctx.say("\n".join(lines), [Choice(book, "ws:book"), _back(ctx)])
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Book, or go back to the list."""
+        if payload == "ws:list":
+            await ctx.go(WORKSHOPS)
+            return True
+        workshop = await _chosen(ctx)
+        if payload != "ws:book" or workshop is None:
+            return False
+        try:
+            booking = await workshops.book(
+                ctx.uow, ctx.workshop_notify, person_id=ctx.person.id, workshop_id=workshop.id
+            )
+        except InvalidInput:
+            ctx.note(ctx._("This workshop has started or was cancelled: booking is closed."))
+            await ctx.go(WORKSHOPS)
+            return True
+        except ConflictError as problem:
+            if str(problem) == "overlap":
+                ctx.note(ctx._("You have booked another workshop at the same time."))
+            else:
+                ctx.note(ctx._("You have booked this workshop already."))
+            await ctx.go(MINE)
+            return True
+        ctx.note(_booking_text(ctx, booking, workshop))
+        await ctx.go(MINE)
+        return True
+
+
+def _booking_text(ctx: Context, booking: Booking, workshop: Workshop) -> str:
+    if booking.status == BookingStatus.CONFIRMED:
+        return ctx._(
+            "Booked: “{topic}”, {when}. Your check-in code is {code}. "
+            "We will remind you before it starts.",
+            topic=workshop.topic,
+            when=_when(ctx, workshop),
+            code=booking.code,
+        )
+    if booking.status == BookingStatus.OFFERED:
+        return ctx._(
+            "A seat is offered to you at “{topic}”, {when}. Tap Yes or No below.",
+            topic=workshop.topic,
+            when=_when(ctx, workshop),
+        )
+    return ctx._(
+        "“{topic}” is full. You are number {n} on the waiting list; "
+        "we will tell you if a seat opens.",
+        topic=workshop.topic,
+        n=booking.queue_position or 0,
+    )
+
+
+class MineStep(Step):
+    """The person's bookings, each with a way to cancel (or answer an offer)."""
+
+    name = MINE
+
+    async def prompt(self, ctx: Context) -> None:
+        """List the bookings."""
+        found = await workshops.my_bookings(ctx.uow, ctx.person.id)
+        if not found:
+            ctx.say(ctx._("You have no workshop bookings."), [_back(ctx)])
+            return
+        lines = [ctx._("Your workshop bookings:")]
+        buttons: list[Choice] = []
+        for n, booking in enumerate(found, 1):
+            assert booking.workshop is not None
+            lines.append(f"{n}. " + _booking_text(ctx, booking, booking.workshop))
+            if booking.status == BookingStatus.OFFERED:
+                buttons += [
+                    Choice(ctx._("Yes, seat {n}", n=n), workshop_offer_payload("yes", booking.id)),
+                    Choice(
+                        ctx._("No, pass on {n}", n=n), workshop_offer_payload("no", booking.id)
+                    ),
+                ]
+            else:
+                buttons.append(Choice(ctx._("Cancel {n}", n=n), f"ws:cancel:{booking.id}"))
+        ctx.say("\n".join(lines), [*buttons, _back(ctx)])
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Ask before cancelling."""
+        if payload == "ws:list":
+            await ctx.go(WORKSHOPS)
+            return True
+        number = payload.removeprefix("ws:cancel:")
+        if not payload.startswith("ws:cancel:") or not number.isdigit():
+            return False
+        if int(number) not in {b.id for b in await workshops.my_bookings(ctx.uow, ctx.person.id)}:
+            return False
+        ctx.state.data["booking"] = int(number)
+        await ctx.go(CANCEL)
+        return True
+
+
+class CancelStep(Step):
+    """Confirm a cancellation."""
+
+    name = CANCEL
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask to confirm."""
+        ctx.say(
+            ctx._("Cancel this booking? Your seat goes to the next person waiting."),
+            [
+                Choice(ctx._("Yes, cancel it"), "ws:cancel:yes"),
+                Choice(ctx._("No, keep it"), "ws:cancel:no"),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Cancel, or keep."""
+        if payload == "ws:cancel:no":
+            await ctx.go(MINE)
+            return True
+        if payload != "ws:cancel:yes" or "booking" not in ctx.state.data:
+            return False
+        try:
+            await workshops.cancel_booking(
+                ctx.uow, ctx.workshop_notify, ctx.person.id, int(ctx.state.data.pop("booking"))
+            )
+        except NotFound:
+            return False
+        ctx.note(ctx._("Cancelled."))
+        await ctx.go(MINE)
+        return True
+
+
+class DoorStep(Step):
+    """Check in by typing the code shown at the workshop's door."""
+
+    name = DOOR
+
+    async def prompt(self, ctx: Context) -> None:
+        """Ask for the code."""
+        ctx.say(ctx._("Type the code shown at the door of the workshop room."), [_back(ctx)])
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Go back to the list."""
+        if payload != "ws:list":
+            return False
+        await ctx.go(WORKSHOPS)
+        return True
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Check in with the code."""
+        try:
+            booking, changed = await workshops.check_in_at_door(ctx.uow, ctx.person.id, text)
+        except NotFound:
+            ctx.note(ctx._("That code is not right. Please check the code at the door."))
+            await ctx.reprompt()
+            return True
+        except InvalidInput:
+            ctx.note(ctx._("Check-in opens an hour before the workshop starts."))
+            await ctx.go(WORKSHOPS)
+            return True
+        except ConflictError:
+            ctx.note(
+                ctx._("You have no seat at this workshop. Please ask the coordinator at the door.")
+            )
+            await ctx.go(WORKSHOPS)
+            return True
+        workshop = await workshops.get_workshop(ctx.uow, booking.workshop_id)
+        ctx.note(
+            ctx._("Welcome! You are checked in for “{topic}”.", topic=workshop.topic)
+            if changed
+            else ctx._("You are checked in already.")
+        )
+        await menu.open_menu(ctx)
+        return True
+
+
+class CommentStep(Step):
+    """An optional comment after a rating."""
+
+    name = COMMENT
+
+    async def prompt(self, ctx: Context) -> None:
+        """Invite a comment."""
+        ctx.say(
+            ctx._("Thank you! Anything else you want to tell us? Type it, or tap Skip."),
+            [Choice(ctx._("Skip"), "ws:skip")],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Skip the comment."""
+        if payload != "ws:skip":
+            return False
+        ctx.state.data.pop("rated", None)
+        await menu.open_menu(ctx)
+        return True
+
+    async def on_text(self, ctx: Context, text: str) -> bool:
+        """Store the comment."""
+        try:
+            await workshops.add_comment(
+                ctx.uow, ctx.person.id, int(ctx.state.data.get("rated", 0)), text
+            )
+        except InvalidInput:
+            ctx.note(
+                ctx._("Please keep it under {limit} characters.", limit=workshops.MAX_COMMENT)
+            )
+            await ctx.reprompt()
+            return True
+        except NotFound:
+            return False
+        ctx.state.data.pop("rated", None)
+        ctx.note(ctx._("Thank you, we have read it."))
+        await menu.open_menu(ctx)
+        return True
+
+
+async def global_press(ctx: Context, payload: str) -> bool:
+    """Buttons that arrive in pushes, whatever step the person is at: offers and ratings."""
+    if payload.startswith("wso:"):
+        return await _answer_offer(ctx, payload)
+    if payload.startswith("wsr:"):
+        return await _rate(ctx, payload)
+    return False
+
+
+async def _answer_offer(ctx: Context, payload: str) -> bool:
+    answer, _, number = payload.removeprefix("wso:").partition(":")
+    if answer not in ("yes", "no") or not number.isdigit():
+        return False
+    try:
+        booking, _next = await workshops.answer_offer(
+            ctx.uow, ctx.workshop_notify, ctx.person.id, int(number), accept=answer == "yes"
+        )
+    except NotFound:
+        return False
+    except ConflictError:
+        ctx.note(ctx._("This offer has ended: it was answered already, or its time ran out."))
+        await ctx.go(MINE)
+        return True
+    if booking.status == BookingStatus.CANCELLED:
+        ctx.note(ctx._("Thank you for telling us. The seat goes to the next person."))
+    else:
+        workshop = await workshops.get_workshop(ctx.uow, booking.workshop_id)
+        ctx.note(_booking_text(ctx, booking, workshop))
+    await ctx.go(MINE)
+    return True
+
+
+async def _rate(ctx: Context, payload: str) -> bool:
+    number, _, rating = payload.removeprefix("wsr:").partition(":")
+    if not number.isdigit() or not rating.lstrip("-").isdigit():
+        return False
+    try:
+        fresh = await workshops.rate(ctx.uow, ctx.person.id, int(number), int(rating))
+    except NotFound:
+        return False
+    except InvalidInput as problem:
+        if str(problem) == "rating":
+            ctx.say_brief(ctx._("Please tap a number from 1 to 5."))
+            return True
+        return False
+    if not fresh:
+        ctx.say_brief(ctx._("You have answered already. Thank you!"))
+        return True
+    ctx.state.data["rated"] = int(number)
+    await ctx.go(COMMENT)
+    return True
+
+
+def steps() -> list[Step]:
+    """Return the workshop steps for workers."""
+    return [WorkshopsStep(), WorkshopStep(), MineStep(), CancelStep(), DoorStep(), CommentStep()]

@@ -1,0 +1,223 @@
+"""A coordinator runs a season in chat; families hear back through the outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ffs_bot.db.tables import OutboxRow, SeasonRow
+from ffs_bot.messages import replies_from_json
+from ffs_bot.model import RoleName
+from ffs_bot.services.seasons import create_season
+from ffs_bot.services.staff import grant_role
+from handlers.children import today
+from tests.conftest import Backend
+from tests.helpers import Chat, seed_factories
+from tests.integration.test_children import add_in_chat
+from tests.integration.test_summer_chat import open_season, plain, register_in_chat
+
+
+async def coordinator_chat(backend: Backend, code: str = "SZ01", user: str = "coord") -> Chat:
+    async with backend.db.uow() as uow:
+        await grant_role(
+            uow,
+            channel="console",
+            external_user_id=user,
+            role=RoleName.COORDINATOR,
+            factory_codes=[code],
+        )
+        await uow.commit()
+    chat = Chat(backend.conversations, user=user)
+    await chat.onboard(name="Coordinator Li")
+    return chat
+
+
+async def pushes(backend: Backend) -> list[tuple[str, str]]:
+    async with backend.db.uow() as uow:
+        rows = await uow.session.scalars(select(OutboxRow).order_by(OutboxRow.id))
+        return [(row.recipient, replies_from_json(row.content)[0].text) for row in rows]
+
+
+async def test_workers_see_no_staff_menu_and_staff_buttons_do_nothing_for_them(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    worker = Chat(backend.conversations)
+    await worker.onboard()
+    assert "staff" not in worker.payloads
+    for payload in ("staff", "st:new", "st:season:1", "st:ok:1", "st:in:1"):
+        await worker.press(payload)
+        assert "no longer active" in worker.text
+    coordinator = await coordinator_chat(backend)
+    assert "staff" in coordinator.payloads
+
+
+async def test_open_a_season_in_chat_with_wrong_answers_on_the_way(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    chat = await coordinator_chat(backend)
+    await chat.press("staff")
+    assert "No Family-Friendly Space season yet" in chat.text
+    await chat.press("st:new")
+    assert "first and last day" in chat.text
+    await chat.send("8/20-7/5")
+    assert "the first before the last" in chat.text
+    await chat.send("7/5-8/20")
+    await chat.send("12-3")
+    assert "youngest first" in chat.text
+    await chat.send("3-12")
+    await chat.send("lots")
+    assert "Please type a number" in chat.text
+    await chat.send("２５")  # full-width digits, as Chinese keyboards type them
+    await chat.send("9/30")
+    assert "on or before the season's last day" in chat.text
+    await chat.send("6/30")
+    await chat.send("Building 3, 2nd floor")
+    await chat.send("Toy Brand A, Toy Brand B")
+    assert "Saved." in chat.text
+    assert "places 0 of 25 held" in chat.text
+    assert "Paid by: Toy Brand A, Toy Brand B" in chat.text
+    assert "Place: Building 3, 2nd floor" in chat.text
+    async with backend.db.uow() as uow:
+        season = await uow.session.scalar(select(SeasonRow))
+    assert season is not None
+    assert (season.capacity, season.funding, season.ends_on.month) == (25, "sponsor", 8)
+    assert season.ends_on >= today()
+    # Cancelling half-way saves nothing.
+    await chat.press("staff")
+    await chat.press("st:new")
+    await chat.send("7/5-8/20")
+    await chat.send("cancel")
+    async with backend.db.uow() as uow:
+        assert len(list(await uow.session.scalars(select(SeasonRow)))) == 1
+
+
+async def test_confirm_and_decline_in_chat_tell_the_family(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    coordinator = await coordinator_chat(backend)
+    await coordinator.press("staff")
+    season_button = next(p for p in coordinator.payloads if p.startswith("st:season:"))
+    await coordinator.press(season_button)
+    await coordinator.press("st:edit")
+    await coordinator.press("st:autoconfirm")
+    assert "You confirm each place" in coordinator.text
+    families = []
+    for n, name in enumerate(("Lily", "Tom")):
+        family = Chat(backend.conversations, user=f"family{n}")
+        await family.onboard(name=f"Parent {name}")
+        await add_in_chat(family, name, "2019-05")
+        await register_in_chat(family)
+        assert "The coordinator will confirm" in family.text
+        families.append(family)
+    await coordinator.press("st:back")
+    await coordinator.press("st:regs")
+    assert "1. Lily" in coordinator.text and "Family: Parent Lily" in coordinator.text
+    confirm = next(p for p in coordinator.payloads if p.startswith("st:ok:"))
+    await coordinator.press(confirm)
+    assert "Confirmed. The family has been told." in coordinator.text
+    decline = next(p for p in coordinator.payloads if p.startswith("st:no:"))
+    assert "1. Tom" in coordinator.text  # the one still to confirm comes first
+    await coordinator.press(confirm)  # pressed twice
+    assert "no longer active" in coordinator.text
+    await coordinator.press(decline)
+    await coordinator.send("x" * 300)
+    assert "under 200 characters" in coordinator.text
+    await coordinator.send("Tom is too young for this group")
+    assert "Declined. The family has been told why." in coordinator.text
+    told = await pushes(backend)
+    assert [to for to, _text in told] == ["family0", "family1"]
+    assert "Lily has a place" in told[0][1]
+    assert "Tom is too young for this group" in told[1][1]
+
+
+async def test_a_freed_place_is_offered_and_taken_from_any_step(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend, capacity=1)
+    first = Chat(backend.conversations, user="first")
+    second = Chat(backend.conversations, user="second")
+    for chat, name in ((first, "Lily"), (second, "Tom")):
+        await chat.onboard(name=f"Parent {name}")
+        await add_in_chat(chat, name, "2019-05")
+        await register_in_chat(chat)
+    assert "number 1 on the waiting list" in second.text
+    await first.press(next(p for p in first.payloads if p.startswith("summer:cancel:")))
+    await first.press("summer:cancel:yes")
+    ((to, offer),) = await pushes(backend)
+    assert to == "second" and "A place has opened for Tom" in offer
+    await second.send("menu")
+    await second.press("children")  # somewhere else entirely
+    async with backend.db.uow() as uow:
+        row = await uow.session.scalar(select(OutboxRow))
+        assert row is not None
+        yes = replies_from_json(row.content)[0].choices[0].payload
+    await second.press(yes)
+    assert "Tom has a place" in plain(second.text)
+    await second.press(yes)  # the push's button, pressed again
+    assert "This offer has ended" in second.text
+
+
+async def test_check_children_in_and_out_on_todays_roster(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    start = today() - timedelta(days=1)
+    async with backend.db.uow() as uow:
+        await create_season(
+            uow,
+            factory_code="SZ01",
+            starts_on=start,
+            ends_on=start + timedelta(days=30),
+            min_age_years=3,
+            max_age_years=12,
+            capacity=5,
+            registration_deadline=start + timedelta(days=20),
+        )
+        await uow.commit()
+    family = Chat(backend.conversations, user="family")
+    await family.onboard(name="Parent Lily")
+    await add_in_chat(family, "Lily", "2019-05")
+    await register_in_chat(family)
+    coordinator = await coordinator_chat(backend)
+    await coordinator.press("staff")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:season:")))
+    await coordinator.press("st:roster")
+    assert "0 of 1 checked in" in coordinator.text
+    check_in = next(p for p in coordinator.payloads if p.startswith("st:in:"))
+    await coordinator.press(check_in)
+    assert "1 of 1 checked in" in coordinator.text
+    await coordinator.press(check_in)  # twice: the button is gone
+    assert "no longer active" in coordinator.text
+    await coordinator.send("menu")
+    await coordinator.press("staff")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:season:")))
+    await coordinator.press("st:roster")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:out:")))
+    assert "out " in coordinator.text
+    assert not [p for p in coordinator.payloads if p.startswith(("st:in:", "st:out:"))]
+
+
+async def test_export_the_registrations_and_attendance_as_files_in_chat(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    family = Chat(backend.conversations, user="family")
+    await family.onboard(name="Parent Lily")
+    await add_in_chat(family, "Lily", "2019-05")
+    await register_in_chat(family)
+    coordinator = await coordinator_chat(backend, user="coord")
+    await coordinator.press("staff")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:season:")))
+    await coordinator.press("st:export")
+    await coordinator.press("st:x:registrations:csv")
+    sent = coordinator.last[0].attachment
+    assert sent is not None and sent.filename.endswith(".csv")
+    assert coordinator.last[0].text == "1 row"
+    text = sent.content.decode("utf-8")
+    assert text.startswith("\ufeff") and "Lily" in text and "Parent Lily" in text
+    await coordinator.press("st:x:attendance:xlsx")
+    sent = coordinator.last[0].attachment
+    assert sent is not None and sent.content.startswith(b"PK")  # a zip: an XLSX file
+    assert coordinator.last[0].text == "0 rows"
+    # The stored answer keeps the file, so a re-delivered press gets it again.
+    again = await coordinator.press("st:x:attendance:xlsx", message_id="export-1")
+    repeat = await coordinator.press("st:x:attendance:xlsx", message_id="export-1")
+    assert again[0].attachment == repeat[0].attachment

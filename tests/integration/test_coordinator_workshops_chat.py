@@ -1,0 +1,122 @@
+"""A coordinator plans a workshop in chat, checks parents in by code and cancels it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from ffs_bot.db.tables import BookingRow, OutboxRow, WorkshopRow
+from handlers.coordinator_workshops import parse_when
+from tests.conftest import Backend
+from tests.helpers import Chat, seed_factories
+from tests.integration.test_coordinator_chat import coordinator_chat
+from tests.integration.test_workshop_chat import book_in_chat, plan
+
+
+def test_day_and_hours_are_read_this_year_or_next() -> None:
+    start, end = parse_when("7/14 9:00-12:00", date(2027, 3, 1), "Asia/Shanghai")
+    assert (start.isoformat(), end.isoformat()) == (
+        "2027-07-14T09:00:00+08:00",
+        "2027-07-14T12:00:00+08:00",
+    )
+    start, _ = parse_when("７月14日 14：00–17：00", date(2027, 8, 1), "Asia/Shanghai")
+    assert start.isoformat() == "2028-07-14T14:00:00+08:00"
+
+
+async def test_plan_a_workshop_in_chat_with_wrong_answers_on_the_way(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    chat = await coordinator_chat(backend)
+    await chat.press("staff")
+    await chat.press("staff.ws")
+    assert "No workshops yet." in chat.text
+    await chat.press("sw:new")
+    await chat.send("tomorrow morning")
+    assert "at most 6 hours" in chat.text
+    await chat.send("7/14 9:00-17:00")  # a whole day: too long for a half-day workshop
+    assert "at most 6 hours" in chat.text
+    await chat.send("7/14 9:00-12:00")
+    await chat.send("Keeping close by video call")
+    await chat.send("Klingon")
+    assert "Please type 中文 or English." in chat.text
+    await chat.send("中文")
+    await chat.send("0")
+    assert "from 1 to 500" in chat.text
+    await chat.send("25")
+    await chat.send("Training room, canteen 2nd floor")
+    await chat.send("-")
+    assert "Planned. Workers at the factory can book it now." in chat.text
+    assert "Seats 0 of 25 held" in chat.text and "Door code: " in chat.text
+    async with backend.db.uow() as uow:
+        row = await uow.session.scalar(select(WorkshopRow))
+    assert row is not None and (row.language, row.trainer, row.capacity) == ("zh_Hans", "", 25)
+
+
+async def test_check_in_by_code_then_cancel_and_everyone_is_told(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    workshop_id = await plan(backend, capacity=1)
+    other_id = await plan(backend, capacity=5)
+    parents = []
+    for n in range(2):
+        parent = Chat(backend.conversations, user=f"parent{n}")
+        await parent.onboard(name=f"Parent {n}")
+        await book_in_chat(parent, workshop_id)
+        parents.append(parent)
+    elsewhere = Chat(backend.conversations, user="elsewhere")
+    await elsewhere.onboard(name="Parent X")
+    await book_in_chat(elsewhere, other_id)
+    async with backend.db.uow() as uow:
+        codes = {
+            row.person_id: (row.code, row.status)
+            for row in await uow.session.scalars(select(BookingRow).order_by(BookingRow.id))
+        }
+    (seat, _), (queued, _), (other, _) = codes.values()
+    chat = await coordinator_chat(backend)
+    await chat.press("staff")
+    await chat.press("staff.ws")
+    await chat.press(f"sw:open:{workshop_id}")
+    await chat.press("sw:bookings")
+    assert f"1. Parent 0 · {seat} · booked" in chat.text
+    assert f"2. Parent 1 · {queued} · waiting" in chat.text
+    await chat.press("sw:back")
+    await chat.press("sw:checkin")
+    await chat.send("ZZZZ")
+    assert "No booking has that code." in chat.text
+    await chat.send(other)
+    assert "That code is for another workshop." in chat.text
+    await chat.send(queued)
+    assert "they are waiting or cancelled" in chat.text
+    await chat.send(seat.lower())
+    assert "Checked in: Parent 0." in chat.text
+    await chat.send(seat)
+    assert "Already checked in." in chat.text
+    await chat.press("sw:back")
+    await chat.press("sw:x:csv")
+    assert chat.last[0].attachment is not None and chat.last[0].text == "1 row"
+    await chat.press("sw:cancel")
+    await chat.press("sw:cancel:yes")
+    assert "Cancelled. 2 people were told." in chat.text
+    await chat.press("sw:cancel:yes")  # pressed twice
+    assert "no longer active" in chat.text
+    async with backend.db.uow() as uow:
+        told = sorted(row.recipient for row in await uow.session.scalars(select(OutboxRow)))
+    assert told == ["parent0", "parent1"]
+
+
+async def test_edit_a_workshop_in_chat(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    workshop_id = await plan(backend, capacity=5)
+    chat = await coordinator_chat(backend)
+    await chat.press("staff")
+    await chat.press("staff.ws")
+    await chat.press(f"sw:open:{workshop_id}")
+    await chat.press("sw:edit")
+    await chat.press("sw:field:capacity")
+    await chat.send("0")
+    assert "from 1 to 500" in chat.text
+    await chat.send("40")
+    assert "Saved." in chat.text and "Seats 0 of 40 held" in chat.text
+    await chat.press("sw:edit")
+    await chat.press("sw:field:topic")
+    await chat.send("Homework without fights")
+    assert "Homework without fights" in chat.text

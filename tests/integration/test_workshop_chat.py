@@ -1,0 +1,129 @@
+"""Workers book parent workshops in chat, get offers, check in at the door and rate them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from ffs_bot.db.tables import BookingRow, FeedbackRow, OutboxRow
+from ffs_bot.messages import replies_from_json
+from ffs_bot.services import workshops
+from tests.conftest import Backend
+from tests.helpers import Chat, seed_factories
+
+
+async def plan(backend: Backend, capacity: int, start: datetime | None = None) -> int:
+    start = start or datetime.now(UTC) + timedelta(days=3)
+    async with backend.db.uow() as uow:
+        made = await workshops.create_workshop(
+            uow,
+            factory_code="SZ01",
+            starts_at=start,
+            ends_at=start + timedelta(hours=3),
+            topic="Calling home",
+            language="en",
+            capacity=capacity,
+            place="Canteen, 2nd floor",
+            trainer="Ms Chen",
+        )
+        await uow.commit()
+    return made.id
+
+
+async def book_in_chat(chat: Chat, workshop_id: int) -> None:
+    await chat.send("menu")
+    await chat.press("ws")
+    await chat.press(f"ws:open:{workshop_id}")
+    await chat.press("ws:book")
+
+
+async def test_book_wait_get_offered_and_take_the_seat_from_anywhere(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    workshop_id = await plan(backend, capacity=1)
+    first = Chat(backend.conversations, user="first")
+    second = Chat(backend.conversations, user="second")
+    await first.onboard(name="Parent A")
+    await second.onboard(name="Parent B")
+    await first.press("ws")
+    assert "Calling home (English) · 1 seat left" in first.text
+    await book_in_chat(first, workshop_id)
+    assert "Booked: “Calling home”" in first.text and "check-in code is" in first.text
+    await first.press("ws:list")
+    await first.press(f"ws:open:{workshop_id}")
+    await first.press("ws:book")  # again
+    assert "You have booked this workshop already." in first.text
+    await book_in_chat(second, workshop_id)
+    assert "You are number 1 on the waiting list" in second.text
+    cancel = next(p for p in first.payloads if p.startswith("ws:cancel:"))
+    await first.press(cancel)
+    await first.press("ws:cancel:yes")
+    async with backend.db.uow() as uow:
+        (offer,) = list(await uow.session.scalars(select(OutboxRow)))
+    assert offer.recipient == "second"
+    yes = replies_from_json(offer.content)[0].choices[0].payload
+    await second.send("menu")
+    await second.press("children")  # somewhere else entirely
+    await second.press(yes)
+    assert "Booked: “Calling home”" in second.text
+    await second.press(yes)
+    assert "This offer has ended" in second.text
+
+
+async def test_check_in_at_the_door_then_rate_and_comment(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    soon = datetime.now(UTC) + timedelta(minutes=30)
+    workshop_id = await plan(backend, capacity=5, start=soon)
+    chat = Chat(backend.conversations, user="worker")
+    await chat.onboard(name="Parent A")
+    await book_in_chat(chat, workshop_id)
+    async with backend.db.uow() as uow:
+        door = (await workshops.get_workshop(uow, workshop_id)).door_code
+        booking = await uow.session.scalar(select(BookingRow))
+    assert booking is not None
+    await chat.send("menu")
+    await chat.press("ws")
+    await chat.press("ws:door")
+    await chat.send("WRONG1")
+    assert "That code is not right" in chat.text
+    await chat.send(door.lower())
+    assert "Welcome! You are checked in for “Calling home”." in chat.text
+    # The feedback question's buttons, as the push after the workshop carries them.
+    await chat.press(f"wsr:{booking.id}:9")
+    assert "Please tap a number from 1 to 5." in chat.text
+    await chat.press(f"wsr:{booking.id}:4")
+    assert "Anything else you want to tell us?" in chat.text
+    await chat.send("x" * 600)
+    assert "under 500 characters" in chat.text
+    await chat.send("Useful. More about homework, please.")
+    assert "Thank you, we have read it." in chat.text
+    await chat.press(f"wsr:{booking.id}:1")  # a second rating
+    assert "You have answered already." in chat.text
+    async with backend.db.uow() as uow:
+        feedback = await uow.session.scalar(select(FeedbackRow))
+    assert feedback is not None
+    assert (feedback.rating, feedback.comment) == (4, "Useful. More about homework, please.")
+
+
+async def test_someone_elses_or_unknown_workshop_buttons_change_nothing(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    workshop_id = await plan(backend, capacity=5)
+    owner = Chat(backend.conversations, user="owner")
+    other = Chat(backend.conversations, user="other")
+    await owner.onboard(name="Parent A")
+    await other.onboard(name="Parent B")
+    await book_in_chat(owner, workshop_id)
+    async with backend.db.uow() as uow:
+        booking = await uow.session.scalar(select(BookingRow))
+    assert booking is not None
+    for payload in (
+        f"ws:cancel:{booking.id}",
+        f"wso:yes:{booking.id}",
+        f"wsr:{booking.id}:5",
+        "ws:open:999",
+        "wsr:x:1",
+    ):
+        await other.press(payload)
+        assert "no longer active" in other.text, payload
+    async with backend.db.uow() as uow:
+        assert (await uow.session.get(BookingRow, booking.id)).status == "confirmed"  # type: ignore[union-attr]

@@ -1,0 +1,469 @@
+"""Workshops: seats, the queue and its offers, reminders, check-in and feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.housekeeping import send_due_pushes
+from ffs_bot.db.engine import create_engine, create_session_factory
+from ffs_bot.db.tables import BookingRow, OutboxRow, ScheduledPushRow, WorkshopRow
+from ffs_bot.db.uow import Database
+from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
+from ffs_bot.messages import replies_from_json
+from ffs_bot.model import RoleName
+from ffs_bot.schedule import out_of_quiet_hours
+from ffs_bot.services import workshops
+from ffs_bot.services.people import touch_identity
+from ffs_bot.workshop_notices import WorkshopNotifier, WorkshopRules
+from tests.conftest import Backend
+from tests.helpers import seed_factories
+from tests.integration.test_season_admin import staff
+
+NOW = datetime(2027, 7, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shenzhen
+START = datetime(2027, 7, 14, 1, 0, tzinfo=UTC)  # a Wednesday, 09:00 in Shenzhen
+BOOKER = Path(__file__).with_name("book_many.py")
+
+
+def notifier(backend: Backend, translators, **rules) -> WorkshopNotifier:
+    return WorkshopNotifier(translators, WorkshopRules(**rules))
+
+
+async def workshop(
+    backend: Backend, capacity: int = 30, start: datetime = START, hours: int = 3
+) -> int:
+    async with backend.db.uow() as uow:
+        made = await workshops.create_workshop(
+            uow,
+            factory_code="SZ01",
+            starts_at=start,
+            ends_at=start + timedelta(hours=hours),
+            topic="Calling home",
+            language="zh_Hans",
+            capacity=capacity,
+            place="Canteen, 2nd floor",
+            now=NOW,
+        )
+        await uow.commit()
+    return made.id
+
+
+async def people(backend: Backend, count: int) -> list[int]:
+    made = []
+    async with backend.db.uow() as uow:
+        for n in range(count):
+            person, _ = await touch_identity(uow, "console", f"worker{n}")
+            made.append(person.id)
+        await uow.commit()
+    return made
+
+
+async def book(backend: Backend, notify, person: int, workshop_id: int, now: datetime = NOW):
+    async with backend.db.uow() as uow:
+        made = await workshops.book(
+            uow, notify, person_id=person, workshop_id=workshop_id, now=now
+        )
+        await uow.commit()
+    return made
+
+
+async def status(backend: Backend, booking_id: int) -> str:
+    async with backend.db.uow() as uow:
+        row = await uow.session.get(BookingRow, booking_id)
+        assert row is not None
+        return row.status
+
+
+async def test_a_workshop_that_cannot_be_is_refused_and_staff_need_the_factory(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    other = await staff(backend, "c-dg01", RoleName.COORDINATOR, "DG01")
+    base = {
+        "factory_code": "SZ01",
+        "starts_at": START,
+        "ends_at": START + timedelta(hours=3),
+        "topic": "Calling home",
+        "language": "zh_Hans",
+        "capacity": 30,
+        "now": NOW,
+    }
+    wrong = [
+        ({"starts_at": NOW - timedelta(hours=1)}, "times"),
+        ({"ends_at": START}, "times"),
+        ({"ends_at": START + timedelta(hours=7)}, "times"),
+        ({"topic": "  "}, "topic"),
+        ({"topic": "x" * 121}, "topic"),
+        ({"language": "fr"}, "language"),
+        ({"capacity": 0}, "capacity"),
+    ]
+    async with backend.db.uow() as uow:
+        for changes, problem in wrong:
+            with pytest.raises(InvalidInput, match=problem):
+                await workshops.create_workshop(uow, **{**base, **changes})
+        with pytest.raises(Forbidden):
+            await workshops.create_workshop(uow, **base, actor_person_id=other)
+        with pytest.raises(NotFound):
+            await workshops.create_workshop(uow, **{**base, "factory_code": "NOPE"})
+
+
+async def test_seats_then_the_queue_and_no_double_or_overlapping_bookings(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    first = await workshop(backend, capacity=1)
+    overlapping = await workshop(backend, start=START + timedelta(hours=2))
+    later = await workshop(backend, start=START + timedelta(days=1))
+    a, b = await people(backend, 2)
+    seat = await book(backend, notify, a, first)
+    queued = await book(backend, notify, b, first)
+    assert (seat.status, queued.status, queued.queue_position) == ("confirmed", "waitlisted", 1)
+    assert len(seat.code) == 4
+    with pytest.raises(ConflictError, match="already"):
+        await book(backend, notify, a, first)
+    with pytest.raises(ConflictError, match="overlap"):
+        await book(backend, notify, a, overlapping)
+    assert (await book(backend, notify, a, later)).status == "confirmed"
+    with pytest.raises(InvalidInput, match="started"):
+        await book(backend, notify, b, later, now=START + timedelta(days=1, minutes=1))
+    with pytest.raises(NotFound):
+        await book(backend, notify, b, 999)
+
+
+async def test_200_concurrent_bookings_for_30_seats_confirm_exactly_30(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend, capacity=30)
+    ids = await people(backend, 200)
+    if backend.name == "postgresql":
+        # Half of them from another process, racing this one.
+        other = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(BOOKER),
+            backend.url,
+            str(workshop_id),
+            *map(str, ids[100:]),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert other.stdout is not None and other.stdin is not None
+        assert await other.stdout.readline() == b"ready\n"
+        other.stdin.write(b"go\n")
+        mine = ids[:100]
+    else:
+        other, mine = None, ids
+    results = await asyncio.gather(*(book(backend, notify, p, workshop_id) for p in mine))
+    statuses = [r.status for r in results]
+    if other is not None:
+        out, _ = await other.communicate()
+        assert other.returncode == 0
+        statuses += json.loads(out)
+    assert (statuses.count("confirmed"), statuses.count("waitlisted")) == (30, 170)
+    async with backend.db.uow() as uow:
+        taken = await uow.session.scalar(select(WorkshopRow.seats_taken))
+        queue = list(
+            await uow.session.scalars(
+                select(BookingRow.id)
+                .where(BookingRow.status == "waitlisted")
+                .order_by(BookingRow.id)
+            )
+        )
+        positions = [
+            (await workshops.my_bookings(uow, row.person_id, NOW))[0].queue_position
+            for row in await uow.session.scalars(
+                select(BookingRow).where(BookingRow.status == "waitlisted").order_by(BookingRow.id)
+            )
+        ]
+    assert taken == 30 and len(queue) == 170
+    assert positions == list(range(1, 171))
+
+
+async def test_a_freed_seat_is_offered_in_turn_and_closes_two_hours_before_the_start(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend, capacity=1)
+    a, b, c = await people(backend, 3)
+    seat = await book(backend, notify, a, workshop_id)
+    second = await book(backend, notify, b, workshop_id)
+    third = await book(backend, notify, c, workshop_id)
+    async with backend.db.uow() as uow:
+        offered = await workshops.cancel_booking(uow, notify, a, seat.id, now=NOW)
+        await uow.commit()
+    assert offered == second.id
+    async with backend.db.uow() as uow:
+        row = await uow.session.get(BookingRow, second.id)
+        assert row is not None and row.offer_expires_at == NOW + timedelta(hours=12)
+        ended = await workshops.expire_offers(uow, notify, NOW + timedelta(hours=13))
+        await uow.commit()
+    assert ended == [(second.id, third.id)]
+    # The next offer made late is held only until two hours before the start.
+    async with backend.db.uow() as uow:
+        row = await uow.session.get(BookingRow, third.id)
+        assert row is not None and row.status == "offered"
+        assert row.offer_expires_at == NOW + timedelta(hours=25)
+        with pytest.raises(NotFound):
+            await workshops.answer_offer(uow, notify, a, third.id, accept=True, now=NOW)
+        taken, _ = await workshops.answer_offer(
+            uow, notify, c, third.id, accept=True, now=NOW + timedelta(hours=14)
+        )
+        await uow.commit()
+    assert taken.status == "confirmed"
+    async with backend.db.uow() as uow:
+        with pytest.raises(ConflictError):  # pressed twice
+            await workshops.answer_offer(uow, notify, c, third.id, accept=True, now=NOW)
+        kinds = [
+            row.idempotency_key.split(":")[2]
+            for row in await uow.session.scalars(select(OutboxRow).order_by(OutboxRow.id))
+        ]
+    assert sorted(kinds) == ["offer", "offer", "offer_expired"]
+    # Too near the start to offer: the seat is simply free.
+    late = START - timedelta(hours=1)
+    async with backend.db.uow() as uow:
+        assert await workshops.cancel_booking(uow, notify, c, third.id, now=late) is None
+        assert (await workshops.get_workshop(uow, workshop_id)).seats_taken == 0
+    assert await status(backend, second.id) == "cancelled"
+
+
+def test_quiet_hours_move_a_night_time_push_to_seven_in_the_morning() -> None:
+    zone = "Asia/Shanghai"
+    evening = datetime(2027, 7, 13, 13, 30, tzinfo=UTC)  # 21:30 local: fine
+    night = datetime(2027, 7, 13, 15, 0, tzinfo=UTC)  # 23:00 local
+    early = datetime(2027, 7, 13, 21, 0, tzinfo=UTC)  # 05:00 local on the 14th
+    seven = datetime(2027, 7, 13, 23, 0, tzinfo=UTC)  # 07:00 local on the 14th
+    assert out_of_quiet_hours(evening, zone) == evening
+    assert out_of_quiet_hours(night, zone) == seven
+    assert out_of_quiet_hours(early, zone) == seven
+    assert out_of_quiet_hours(seven, zone) == seven
+
+
+async def test_reminders_fire_once_out_of_quiet_hours_and_not_for_cancelled_bookings(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    # 07:30 local: the 24-hour reminder falls at 07:30 the day before; the 2-hour one at
+    # 05:30 is in quiet hours, moved to 07:00 (still before the start).
+    start = datetime(2027, 7, 13, 23, 30, tzinfo=UTC)
+    workshop_id = await workshop(backend, start=start)
+    a, b = await people(backend, 2)
+    kept = await book(backend, notify, a, workshop_id)
+    dropped = await book(backend, notify, b, workshop_id)
+    async with backend.db.uow() as uow:
+        await workshops.cancel_booking(uow, notify, b, dropped.id, now=NOW)
+        await uow.commit()
+        due = {
+            row.kind: row.due_at
+            for row in await uow.session.scalars(
+                select(ScheduledPushRow).where(ScheduledPushRow.subject_id == kept.id)
+            )
+        }
+        left = await uow.session.scalar(select(func.count()).select_from(ScheduledPushRow))
+    assert due == {
+        "workshop.remind.1440m": start - timedelta(hours=24),
+        "workshop.remind.120m": datetime(2027, 7, 13, 23, 0, tzinfo=UTC),
+        "workshop.feedback": start + timedelta(hours=3),
+    }
+    assert left == 3  # the cancelled booking's were dropped
+    # Nothing is due yet; then a day passes (twice, as two workers would): one reminder.
+    assert await send_due_pushes(backend.db, notify) == 0
+    async with backend.db.uow() as uow:
+        await uow.session.execute(
+            ScheduledPushRow.__table__.update()
+            .where(ScheduledPushRow.kind == "workshop.remind.1440m")
+            .values(due_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        await uow.commit()
+    assert await send_due_pushes(backend.db, notify) == 1
+    assert await send_due_pushes(backend.db, notify) == 0
+    async with backend.db.uow() as uow:
+        (row,) = list(await uow.session.scalars(select(OutboxRow)))
+    text = replies_from_json(row.content)[0].text
+    assert "Calling home" in text and kept.code in text and "Canteen" in text
+    assert "7月14日周三 07:30–10:30" in text  # the CLDR day and half-day in Chinese
+
+
+async def test_check_in_by_booking_code_or_door_code_and_feedback_once(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    first = await workshop(backend, capacity=1)
+    other = await workshop(backend, start=START + timedelta(days=1))
+    coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
+    a, b, c = await people(backend, 3)
+    seat = await book(backend, notify, a, first)
+    queued = await book(backend, notify, b, first)
+    elsewhere = await book(backend, notify, c, other)
+    async with backend.db.uow() as uow:
+        door = (await workshops.get_workshop(uow, first)).door_code
+        with pytest.raises(NotFound):
+            await workshops.check_in_by_code(uow, coordinator, first, "ZZZZ")
+        with pytest.raises(InvalidInput, match="other_workshop"):
+            await workshops.check_in_by_code(uow, coordinator, first, elsewhere.code)
+        with pytest.raises(ConflictError):
+            await workshops.check_in_by_code(uow, coordinator, first, queued.code)
+        with pytest.raises(Forbidden):
+            await workshops.check_in_by_code(uow, a, first, seat.code)
+        with pytest.raises(InvalidInput, match="not_attended"):
+            await workshops.rate(uow, a, seat.id, 5)
+        done, changed = await workshops.check_in_by_code(
+            uow, coordinator, first, f" {seat.code.lower()} ", now=START
+        )
+        assert changed and done.checked_in_at == START
+        _again, changed = await workshops.check_in_by_code(uow, coordinator, first, seat.code)
+        assert not changed
+        with pytest.raises(InvalidInput, match="not_now"):
+            await workshops.check_in_at_door(uow, c, door, now=START - timedelta(hours=2))
+        with pytest.raises(ConflictError, match="no_booking"):
+            await workshops.check_in_at_door(uow, c, door, now=START)
+        with pytest.raises(NotFound):
+            await workshops.check_in_at_door(uow, c, "NOPE42", now=START)
+        for wrong in (0, 6, -1):
+            with pytest.raises(InvalidInput, match="rating"):
+                await workshops.rate(uow, a, seat.id, wrong)
+        assert await workshops.rate(uow, a, seat.id, 4)
+        assert not await workshops.rate(uow, a, seat.id, 1)  # once
+        with pytest.raises(InvalidInput, match="comment"):
+            await workshops.add_comment(uow, a, seat.id, "x" * 501)
+        await workshops.add_comment(uow, a, seat.id, "Very useful, thank you")
+        await uow.commit()
+
+
+async def test_cancelling_a_workshop_tells_everyone_booked_or_waiting(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend, capacity=1)
+    coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
+    a, b = await people(backend, 2)
+    await book(backend, notify, a, workshop_id)
+    await book(backend, notify, b, workshop_id)
+    async with backend.db.uow() as uow:
+        with pytest.raises(Forbidden):
+            await workshops.cancel_workshop(uow, notify, a, workshop_id)
+        told = await workshops.cancel_workshop(uow, notify, coordinator, workshop_id, now=NOW)
+        await uow.commit()
+    assert told == [a, b]
+    async with backend.db.uow() as uow:
+        with pytest.raises(ConflictError):
+            await workshops.cancel_workshop(uow, notify, coordinator, workshop_id)
+        pushes = list(await uow.session.scalars(select(OutboxRow)))
+        left = await uow.session.scalar(select(func.count()).select_from(ScheduledPushRow))
+    assert len(pushes) == 2 and left == 0
+    assert all("取消" in replies_from_json(p.content)[0].text for p in pushes)  # in Chinese
+
+
+async def test_moving_a_workshop_tells_those_booked_and_moves_their_reminders(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend, capacity=1)
+    coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
+    a, b, c = await people(backend, 3)
+    seat = await book(backend, notify, a, workshop_id)
+    await book(backend, notify, b, workshop_id)
+    await book(backend, notify, c, workshop_id)
+    later = START + timedelta(days=2)
+    async with backend.db.uow() as uow:
+        with pytest.raises(Forbidden):
+            await workshops.update_workshop(
+                uow, notify, a, workshop_id, workshops.WorkshopChanges(capacity=5)
+            )
+        with pytest.raises(InvalidInput, match="times"):
+            await workshops.update_workshop(
+                uow,
+                notify,
+                coordinator,
+                workshop_id,
+                workshops.WorkshopChanges(ends_at=START - timedelta(hours=1)),
+                now=NOW,
+            )
+        moved = await workshops.update_workshop(
+            uow,
+            notify,
+            coordinator,
+            workshop_id,
+            workshops.WorkshopChanges(
+                starts_at=later, ends_at=later + timedelta(hours=3), capacity=2
+            ),
+            now=NOW,
+        )
+        await uow.commit()
+    assert (moved.capacity, moved.seats_taken) == (2, 2)
+    async with backend.db.uow() as uow:
+        due = await uow.session.scalar(
+            select(ScheduledPushRow.due_at).where(
+                ScheduledPushRow.subject_id == seat.id,
+                ScheduledPushRow.kind == "workshop.remind.1440m",
+            )
+        )
+        kinds = sorted(
+            row.idempotency_key.split(":")[2]
+            for row in await uow.session.scalars(select(OutboxRow))
+        )
+        with pytest.raises(InvalidInput, match="capacity"):
+            await workshops.update_workshop(
+                uow,
+                notify,
+                coordinator,
+                workshop_id,
+                workshops.WorkshopChanges(capacity=1),
+                now=NOW,
+            )
+        with pytest.raises(ConflictError, match="started"):
+            await workshops.update_workshop(
+                uow,
+                notify,
+                coordinator,
+                workshop_id,
+                workshops.WorkshopChanges(topic="New"),
+                now=later,
+            )
+    assert due == later - timedelta(hours=24)
+    # Everyone booked or waiting hears of the new time; the second in line is offered a seat.
+    assert kinds == ["moved", "moved", "moved", "offer"]
+
+
+async def test_two_workers_queue_each_due_reminder_once(backend: Backend, translators) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend, capacity=40)
+    for person in await people(backend, 30):
+        await book(backend, notify, person, workshop_id)
+    async with backend.db.uow() as uow:
+        await uow.session.execute(
+            ScheduledPushRow.__table__.update()
+            .where(ScheduledPushRow.kind == "workshop.remind.1440m")
+            .values(due_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        await uow.commit()
+    # A second engine, as a second worker process would have.
+    other_engine = create_engine(backend.url)
+    try:
+        other = Database(create_session_factory(other_engine))
+        counts = await asyncio.gather(
+            send_due_pushes(backend.db, notify), send_due_pushes(other, notify)
+        )
+    finally:
+        await other_engine.dispose()
+    async with backend.db.uow() as uow:
+        queued = await uow.session.scalar(select(func.count()).select_from(OutboxRow))
+        done = await uow.session.scalar(
+            select(func.count())
+            .select_from(ScheduledPushRow)
+            .where(ScheduledPushRow.done_at.is_not(None))
+        )
+    assert sum(counts) == queued == done == 30

