@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", alias="FFS_HTTP_HOST")
     http_port: int = Field(default=8080, alias="FFS_HTTP_PORT", ge=1, le=65535)
 
-    concurrency: int = Field(default=16, alias="FFS_CONCURRENCY", ge=1, le=256)
+    concurrency: int = Field(default=64, alias="FFS_CONCURRENCY", ge=1, le=256)
     outbox_max_attempts: int = Field(default=5, alias="FFS_OUTBOX_MAX_ATTEMPTS", ge=1, le=100)
     # How long a freed Family-Friendly Space seat is held for the first child waiting.
     seat_offer_hours: float = Field(default=24, alias="FFS_SEAT_OFFER_HOURS", gt=0, le=24 * 14)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
-from telegram import Bot, BotCommand, Update
+from telegram import Bot, BotCommand
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.scheduler import ChatScheduler
@@ -52,7 +52,7 @@ class TelegramChannel:
         db: Database,
         translators: dict[str, Translator],
         *,
-        concurrency: int = 16,
+        concurrency: int = 64,
     ) -> None:
         self.bot = bot
         self._conversations = conversations
@@ -177,9 +177,8 @@ class TelegramChannel:
     async def _handle(self, stored: StoredUpdate) -> None:
         """Answer one stored update, then mark it done."""
         try:
-            update = Update.de_json(stored.body, self.bot)
-            converted = convert(update) if update is not None else None
-        except (TypeError, ValueError, KeyError):
+            converted = convert(stored.body)
+        except (TypeError, ValueError, KeyError, AttributeError):
             # An update we cannot read would fail the same way after every restart.
             log.warning("dropping unreadable update %s", stored.external_id)
             converted = None
@@ -197,11 +196,16 @@ class TelegramChannel:
         assert converted.inbound is not None
         replies = await self._conversations.handle(converted.inbound)
         if converted.callback_query_id is not None:
-            replies = await self._acknowledge_press(converted, replies)
-        await self.send(converted.chat_id, converted.user_id, replies)
+            await self._answer_press(converted, replies)
+        else:
+            await self.send(converted.chat_id, converted.user_id, replies)
 
-    async def _acknowledge_press(self, converted: Converted, replies: list[Reply]) -> list[Reply]:
-        """Answer the press (as a pop-up for a brief notice) and take the buttons away."""
+    async def _answer_press(self, converted: Converted, replies: list[Reply]) -> None:
+        """Answer the press (as a pop-up for a brief notice), take the buttons away, reply.
+
+        The three calls go out together: they touch different messages, and one after the
+        other they would hold the person's next update back by three round trips.
+        """
         toast = replies[0].text if len(replies) == 1 and replies[0].brief else None
         assert converted.callback_query_id is not None
         results = await asyncio.gather(
@@ -211,19 +215,21 @@ class TelegramChannel:
                 message_id=converted.pressed_message_id,
                 reply_markup=None,
             ),
+            self.send(converted.chat_id, converted.user_id, [] if toast is not None else replies),
             return_exceptions=True,
         )
+        blocked = False
         for result in results:
             # An old message can no longer be edited, and a press answered late is
             # refused; neither should stop the answer itself.
             if isinstance(result, BadRequest):
                 log.debug("press acknowledgement refused: %s", result.message)
             elif isinstance(result, Forbidden):
-                await self._blocked(converted.user_id)
-                return []
+                blocked = True
             elif isinstance(result, BaseException):
                 raise result
-        return [] if toast is not None else replies
+        if blocked:
+            await self._blocked(converted.user_id)
 
     async def send(self, chat_id: int, user_id: str, replies: list[Reply]) -> None:
         """Send replies in order; a person who blocked us is marked stopped."""

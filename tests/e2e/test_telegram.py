@@ -45,6 +45,22 @@ async def test_deep_link_onboarding_in_chinese_with_buttons(
         assert person is not None and person.factory_id is not None
 
 
+async def test_a_press_is_answered_unbuttoned_and_replied_to_at_once(
+    backend: Backend, telegram: TelegramHarness
+) -> None:
+    await seed_factories(backend.db)
+    api = telegram.api
+    await telegram.deliver(api.text(WORKER, "/start f-SZ01", "zh-hans"))
+    api.latency = 0.05
+    await telegram.deliver(api.press(WORKER, "lang:zh_Hans"))
+    assert [c.method for c in api.calls[-3:]] == [
+        "answerCallbackQuery",
+        "editMessageReplyMarkup",
+        "sendMessage",
+    ]
+    assert api.most_in_flight == 3
+
+
 async def test_english_app_gets_english_and_html_is_escaped(
     backend: Backend, telegram: TelegramHarness
 ) -> None:

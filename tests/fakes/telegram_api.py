@@ -40,6 +40,10 @@ class FakeBotApi:
     failures: dict[str, deque[tuple[str, float]]] = field(default_factory=dict)
     clock: Any = None
     call_times: list[tuple[float, str, Any]] = field(default_factory=list)
+    # Seconds each call other than getUpdates takes, and how many were in flight at most.
+    latency: float = 0.0
+    in_flight: int = 0
+    most_in_flight: int = 0
     _update_ids: Any = field(default_factory=lambda: itertools.count(1))
     _message_ids: Any = field(default_factory=lambda: itertools.count(1000))
 
@@ -243,6 +247,13 @@ class _FakeRequest(BaseRequest):
                 name: (part[0], part[1])
                 for name, part in (request_data.multipart_data or {}).items()
             }
+        if self._api.latency and api_method != "getUpdates":
+            self._api.in_flight += 1
+            self._api.most_in_flight = max(self._api.most_in_flight, self._api.in_flight)
+            try:
+                await asyncio.sleep(self._api.latency)
+            finally:
+                self._api.in_flight -= 1
         status, body = self._api.answer(api_method, params)
         if api_method == "getUpdates" and not body.get("result"):
             await asyncio.sleep(0.01)  # a short stand-in for long polling's wait
