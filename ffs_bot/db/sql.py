@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CursorResult
+from sqlalchemy import CursorResult, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase
 
 from ffs_bot.db.uow import UnitOfWork
 
-__all__ = ["insert_ignore", "insert_many_ignore_returning", "upsert"]
+__all__ = ["insert_for", "insert_ignore", "insert_many_ignore_returning", "table_of", "upsert"]
+
+
+def table_of(row_class: type[DeclarativeBase]) -> Table:
+    """The Core table behind a mapped class, for statements that load no ORM rows."""
+    table = row_class.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def insert_for(dialect: str) -> Any:
+    """The dialect's `insert`, which knows `ON CONFLICT`."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 async def insert_ignore(
@@ -69,4 +81,4 @@ async def upsert(
 
 
 def _insert(uow: UnitOfWork) -> Any:
-    return pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    return insert_for(uow.dialect)

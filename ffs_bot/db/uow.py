@@ -15,21 +15,16 @@ class UnitOfWork:
     """One transaction; services read and write through `session`."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], lock: asyncio.Lock | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        lock: asyncio.Lock | None = None,
+        dialect: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._lock = lock
+        self._dialect = dialect
         self._session: AsyncSession | None = None
-        self._pinned: list[object] = []
         self.committed = False
-
-    def pin(self, *rows: object) -> None:
-        """Keep loaded rows in the session for the whole unit of work.
-
-        The session's identity map holds rows weakly: a row no one references is dropped
-        and read again by the next `session.get`. Pinning saves those repeated reads.
-        """
-        self._pinned.extend(rows)
 
     @property
     def session(self) -> AsyncSession:
@@ -41,7 +36,9 @@ class UnitOfWork:
     @property
     def dialect(self) -> str:
         """The database engine's name: 'sqlite' or 'postgresql'."""
-        return self.session.get_bind().dialect.name
+        if self._dialect is None:
+            self._dialect = self.session.get_bind().dialect.name
+        return self._dialect
 
     async def __aenter__(self) -> Self:
         if self._lock is not None:
@@ -60,7 +57,6 @@ class UnitOfWork:
         # records readable, so callers may use what they read after the block.
         session = self.session
         self._session = None
-        self._pinned.clear()
         try:
             await session.close()
         finally:
@@ -86,9 +82,9 @@ class Database:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         bind = sessions.kw.get("bind")
-        sqlite = isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite"
-        self._lock = asyncio.Lock() if sqlite else None
+        self._dialect = bind.dialect.name if isinstance(bind, AsyncEngine) else None
+        self._lock = asyncio.Lock() if self._dialect == "sqlite" else None
 
     def uow(self) -> UnitOfWork:
         """Return a new unit of work."""
-        return UnitOfWork(self.sessions, self._lock)
+        return UnitOfWork(self.sessions, self._lock, self._dialect)

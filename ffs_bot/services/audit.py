@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
+
+from ffs_bot.db.sql import table_of
 from ffs_bot.db.tables import AuditEventRow
 from ffs_bot.db.uow import UnitOfWork
 
 __all__ = ["record_event"]
+
+# A Core insert, not an ORM row: adding a row to the session cost more than the insert.
+_ADD_EVENT = insert(table_of(AuditEventRow))
 
 
 async def record_event(
@@ -20,12 +26,13 @@ async def record_event(
     **details: Any,
 ) -> None:
     """Add an audit event to the unit of work."""
-    uow.session.add(
-        AuditEventRow(
-            action=action,
-            actor_person_id=actor_person_id,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            details=details,
-        )
+    await uow.session.execute(
+        _ADD_EVENT,
+        {
+            "action": action,
+            "actor_person_id": actor_person_id,
+            "subject_type": subject_type,
+            "subject_id": str(subject_id),
+            "details": details,
+        },
     )

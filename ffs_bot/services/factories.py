@@ -7,10 +7,12 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select
 
+from ffs_bot.db.sql import table_of
 from ffs_bot.db.tables import FactoryRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import InvalidInput
@@ -71,7 +73,22 @@ def normalise_code(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().upper()
 
 
-def _to_factory(row: FactoryRow) -> Factory:
+# Looked up on the per-message path (a start link, the privacy notice): Core reads, no ORM
+# rows, built once.
+_FACTORY = table_of(FactoryRow)
+_FACTORY_COLUMNS = (
+    _FACTORY.c.id,
+    _FACTORY.c.code,
+    _FACTORY.c.name_zh,
+    _FACTORY.c.name_en,
+    _FACTORY.c.city,
+    _FACTORY.c.timezone,
+)
+_BY_ID = select(*_FACTORY_COLUMNS).where(_FACTORY.c.id == bindparam("factory_id"))
+_BY_CODE = select(*_FACTORY_COLUMNS).where(_FACTORY.c.code == bindparam("code"))
+
+
+def _to_factory(row: FactoryRow | Row[*tuple[Any, ...]]) -> Factory:
     return Factory(
         id=row.id,
         code=row.code,
@@ -185,15 +202,13 @@ async def count_factories(uow: UnitOfWork) -> int:
 
 async def get_factory(uow: UnitOfWork, factory_id: int) -> Factory | None:
     """Return the factory with this id, if any."""
-    row = await uow.session.get(FactoryRow, factory_id)
+    row = (await uow.session.execute(_BY_ID, {"factory_id": factory_id})).first()
     return _to_factory(row) if row else None
 
 
 async def get_factory_by_code(uow: UnitOfWork, code: str) -> Factory | None:
     """Return the factory with this code (as typed: case and width do not matter)."""
-    row = await uow.session.scalar(
-        select(FactoryRow).where(FactoryRow.code == normalise_code(code))
-    )
+    row = (await uow.session.execute(_BY_CODE, {"code": normalise_code(code)})).first()
     return _to_factory(row) if row else None
 
 

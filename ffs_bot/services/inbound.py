@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
-from ffs_bot.db.sql import insert_ignore
+from ffs_bot.db.sql import insert_for, table_of
 from ffs_bot.db.tables import ProcessedInboundRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.messages import Reply, replies_from_json, replies_to_json
 
 __all__ = ["earlier_answer", "purge_answers", "record_answer"]
+
+
+@functools.cache
+def _record(dialect: str) -> Any:
+    """Insert a handled message unless it is there: built once, values as parameters."""
+    return insert_for(dialect)(table_of(ProcessedInboundRow)).on_conflict_do_nothing(
+        index_elements=["channel", "external_id"]
+    )
 
 
 async def earlier_answer(uow: UnitOfWork, channel: str, external_id: str) -> list[Reply] | None:
@@ -35,12 +45,12 @@ async def record_answer(
     the caller must then drop its work and give the earlier answer. On PostgreSQL the
     insert waits for a concurrent transaction with the same message to end first.
     """
-    return await insert_ignore(
-        uow,
-        ProcessedInboundRow,
+    result = await uow.session.execute(
+        _record(uow.dialect),
         {"channel": channel, "external_id": external_id, "replies": replies_to_json(replies)},
-        ["channel", "external_id"],
     )
+    assert isinstance(result, CursorResult)
+    return bool(result.rowcount)
 
 
 async def purge_answers(uow: UnitOfWork, before: datetime) -> int:

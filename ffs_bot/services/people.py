@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import null, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, Select, Update, bindparam, delete, func, insert, select, update
 
-from ffs_bot.db.tables import ConsentRow, ConversationRow, IdentityRow, PersonRow, utcnow
+from ffs_bot.db.sql import insert_for, table_of
+from ffs_bot.db.tables import (
+    ConsentRow,
+    ConversationRow,
+    IdentityRow,
+    PersonRow,
+    UTCDateTime,
+    utcnow,
+)
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import InvalidInput, NotFound
 from ffs_bot.i18n import LANGUAGES
@@ -65,7 +74,38 @@ def clean_display_name(text: str) -> str:
     return name
 
 
-def _to_person(row: PersonRow) -> Person:
+# The per-message path reads and writes with Core statements: no ORM rows, identity map or
+# flush, which took more time than the SQL itself. Statements are built once and take their
+# values as parameters, so SQLAlchemy compiles each one once.
+_PERSON = table_of(PersonRow)
+_IDENTITY = table_of(IdentityRow)
+_CONVERSATION = table_of(ConversationRow)
+_CONSENT = table_of(ConsentRow)
+_PERSON_COLUMNS = (
+    _PERSON.c.id,
+    _PERSON.c.display_name,
+    _PERSON.c.language,
+    _PERSON.c.factory_id,
+    _PERSON.c.status,
+    _PERSON.c.onboarded_at,
+)
+_GET_PERSON = select(*_PERSON_COLUMNS).where(_PERSON.c.id == bindparam("person_id"))
+_NEW_PERSON = insert(_PERSON).returning(_PERSON.c.id)
+_DELETE_PERSON = delete(_PERSON).where(_PERSON.c.id == bindparam("person_id"))
+_LATEST_PRIVACY_ANSWER = (
+    select(_CONSENT.c.granted, _CONSENT.c.withdrawn_at)
+    .where(
+        _CONSENT.c.person_id == bindparam("person_id"),
+        _CONSENT.c.kind == PRIVACY_CONSENT,
+        _CONSENT.c.notice_version == PRIVACY_NOTICE_VERSION,
+    )
+    .order_by(_CONSENT.c.id.desc())
+    .limit(1)
+)
+_ADD_CONSENT = insert(_CONSENT)
+
+
+def _to_person(row: Row[*tuple[Any, ...]]) -> Person:
     return Person(
         id=row.id,
         display_name=row.display_name,
@@ -76,35 +116,111 @@ def _to_person(row: PersonRow) -> Person:
     )
 
 
-def _to_identity(row: IdentityRow) -> Identity:
-    return Identity(
-        id=row.id,
-        person_id=row.person_id,
-        channel=row.channel,
-        external_user_id=row.external_user_id,
-        language_hint=row.language_hint,
+@functools.cache
+def _conversation_query(dialect: str) -> Select[Any]:
+    """Identity, person and conversation state in one read, by channel and account."""
+    query = (
+        select(
+            _IDENTITY.c.id.label("identity_id"),
+            _IDENTITY.c.person_id,
+            _IDENTITY.c.language_hint,
+            _IDENTITY.c.last_seen_at,
+            *_PERSON_COLUMNS,
+            _CONVERSATION.c.step,
+            _CONVERSATION.c.data,
+            _CONVERSATION.c.choices,
+        )
+        .select_from(
+            _IDENTITY.join(_PERSON, _PERSON.c.id == _IDENTITY.c.person_id).outerjoin(
+                _CONVERSATION, _CONVERSATION.c.identity_id == _IDENTITY.c.id
+            )
+        )
+        .where(
+            _IDENTITY.c.channel == bindparam("channel"),
+            _IDENTITY.c.external_user_id == bindparam("external_user_id"),
+        )
+    )
+    if dialect == "postgresql":
+        # One person's messages, whichever replica takes them, run one after the other.
+        query = query.with_for_update(of=_IDENTITY)
+    return query
+
+
+@functools.cache
+def _new_identity(dialect: str) -> Any:
+    """Insert an identity unless the account has one; returns the new id, or no row."""
+    return (
+        insert_for(dialect)(_IDENTITY)
+        .on_conflict_do_nothing(index_elements=["channel", "external_user_id"])
+        .returning(_IDENTITY.c.id)
     )
 
 
-async def _person_row(uow: UnitOfWork, person_id: int) -> PersonRow:
-    row = await uow.session.get(PersonRow, person_id)
+@functools.cache
+def _update_person(columns: frozenset[str]) -> Update:
+    """Set `columns` (given as parameters of the same names) on one person; return them."""
+    return (
+        update(_PERSON)
+        .where(_PERSON.c.id == bindparam("person_id"))
+        .values({name: bindparam(name) for name in columns})
+        .returning(*_PERSON_COLUMNS)
+    )
+
+
+_COMPLETE_ONBOARDING = (
+    update(_PERSON)
+    .where(_PERSON.c.id == bindparam("person_id"))
+    .values(
+        display_name=bindparam("display_name"),
+        onboarded_at=func.coalesce(_PERSON.c.onboarded_at, bindparam("now", type_=UTCDateTime)),
+    )
+    .returning(*_PERSON_COLUMNS)
+)
+
+
+async def _set(uow: UnitOfWork, person_id: int, **values: Any) -> Person:
+    """Change a person's columns; return the person as changed.
+
+    Raises:
+        NotFound: there is no such person.
+    """
+    return await _changed(uow, person_id, _update_person(frozenset(values)), values)
+
+
+async def _changed(
+    uow: UnitOfWork, person_id: int, statement: Update, values: dict[str, Any]
+) -> Person:
+    row = (await uow.session.execute(statement, {"person_id": person_id, **values})).first()
     if row is None:
         raise NotFound(f"person {person_id}")
-    return row
+    return _to_person(row)
 
 
 async def find_identity(
     uow: UnitOfWork, channel: str, external_user_id: str
 ) -> tuple[Person, Identity] | None:
     """Return the person behind a channel account, if we know them."""
-    row = await uow.session.scalar(
-        select(IdentityRow).where(
-            IdentityRow.channel == channel, IdentityRow.external_user_id == external_user_id
+    row = (
+        await uow.session.execute(
+            _conversation_query(uow.dialect),
+            {"channel": channel, "external_user_id": external_user_id},
         )
-    )
+    ).first()
     if row is None:
         return None
-    return _to_person(await _person_row(uow, row.person_id)), _to_identity(row)
+    return _to_person(row), _identity(row, channel, external_user_id, row.language_hint)
+
+
+def _identity(
+    row: Row[*tuple[Any, ...]], channel: str, external_user_id: str, hint: str | None
+) -> Identity:
+    return Identity(
+        id=row.identity_id,
+        person_id=row.person_id,
+        channel=channel,
+        external_user_id=external_user_id,
+        language_hint=hint,
+    )
 
 
 async def touch_identity(
@@ -127,7 +243,7 @@ async def open_conversation(
     uow: UnitOfWork, channel: str, external_user_id: str, language_hint: str | None
 ) -> tuple[Person, Identity, ConversationState]:
     """`touch_identity` for a message, with where the person is in the conversation."""
-    return await _touch(uow, channel, external_user_id, language_hint, True, with_state=True)
+    return await _touch(uow, channel, external_user_id, language_hint, True)
 
 
 async def _touch(
@@ -136,80 +252,70 @@ async def _touch(
     external_user_id: str,
     language_hint: str | None,
     seen: bool,
-    *,
-    with_state: bool = False,
 ) -> tuple[Person, Identity, ConversationState]:
     hint = (language_hint or "")[:MAX_HINT] or None
-    # One read for identity, person and (for a message) the conversation state.
-    query = (
-        select(IdentityRow, PersonRow, ConversationRow if with_state else null())
-        .join(PersonRow, PersonRow.id == IdentityRow.person_id)
-        .where(IdentityRow.channel == channel, IdentityRow.external_user_id == external_user_id)
-    )
-    if with_state:
-        query = query.outerjoin(ConversationRow, ConversationRow.identity_id == IdentityRow.id)
-    if uow.dialect == "postgresql":
-        # One person's messages, whichever replica takes them, run one after the other.
-        query = query.with_for_update(of=IdentityRow)
-    found_row = (await uow.session.execute(query)).first()
-    if found_row is None:
-        try:
-            # A savepoint, so a concurrent first message from the same account only
-            # undoes this attempt, not the caller's transaction.
-            async with uow.session.begin_nested():
-                person = PersonRow(status=PersonStatus.ACTIVE.value)
-                uow.session.add(person)
-                await uow.session.flush()
-                row = IdentityRow(
-                    person_id=person.id,
-                    channel=channel,
-                    external_user_id=external_user_id,
-                    language_hint=hint,
-                )
-                uow.session.add(row)
-            uow.pin(row, person)
-        except IntegrityError:
-            # The same account's first message, handled meanwhile: read what it made.
-            return await _touch(
-                uow, channel, external_user_id, language_hint, seen, with_state=with_state
+    account = {"channel": channel, "external_user_id": external_user_id}
+    row = (await uow.session.execute(_conversation_query(uow.dialect), account)).first()
+    if row is None:
+        person_id = (
+            await uow.session.execute(_NEW_PERSON, {"status": PersonStatus.ACTIVE.value})
+        ).scalar_one()
+        # On PostgreSQL a concurrent first message from the same account makes this insert
+        # wait for that transaction, and insert nothing if it committed.
+        identity_id = (
+            await uow.session.execute(
+                _new_identity(uow.dialect),
+                {**account, "person_id": person_id, "language_hint": hint},
             )
-        return _to_person(person), _to_identity(row), ConversationState()
-    row, person, conversation = found_row
-    uow.pin(row, person)
+        ).scalar()
+        if identity_id is None:
+            # That message made the account: drop our person and read what it made.
+            await uow.session.execute(_DELETE_PERSON, {"person_id": person_id})
+            return await _touch(uow, channel, external_user_id, language_hint, seen)
+        person = Person(person_id, None, None, None, PersonStatus.ACTIVE, None)
+        identity = Identity(identity_id, person_id, channel, external_user_id, hint)
+        return person, identity, ConversationState()
     state = (
-        ConversationState(conversation.step, dict(conversation.data), list(conversation.choices))
-        if isinstance(conversation, ConversationRow)
+        ConversationState(row.step, dict(row.data), list(row.choices))
+        if row.step is not None
         else ConversationState()
     )
+    person = _to_person(row)
+    stored_hint = row.language_hint
     if seen:
+        changes: dict[str, Any] = {}
         now = utcnow()
         if now - row.last_seen_at >= SEEN_RESOLUTION:
-            row.last_seen_at = now
-        if hint and hint != row.language_hint:
-            row.language_hint = hint
-        if person.status != PersonStatus.ACTIVE.value:
-            person.status = PersonStatus.ACTIVE.value
-    return _to_person(person), _to_identity(row), state
+            changes["last_seen_at"] = now
+        if hint and hint != stored_hint:
+            changes["language_hint"] = stored_hint = hint
+        if changes:
+            await uow.session.execute(
+                update(_IDENTITY).where(_IDENTITY.c.id == row.identity_id).values(changes)
+            )
+        if person.status is not PersonStatus.ACTIVE:
+            person = await _set(uow, person.id, status=PersonStatus.ACTIVE.value)
+    return person, _identity(row, channel, external_user_id, stored_hint), state
 
 
 async def get_person(uow: UnitOfWork, person_id: int) -> Person:
     """Return the person with this id."""
-    return _to_person(await _person_row(uow, person_id))
+    row = (await uow.session.execute(_GET_PERSON, {"person_id": person_id})).first()
+    if row is None:
+        raise NotFound(f"person {person_id}")
+    return _to_person(row)
 
 
 async def set_language(uow: UnitOfWork, person_id: int, language: str) -> Person:
     """Store the language a person chose; it wins over their app's language from now on."""
     if language not in LANGUAGES:
         raise InvalidInput(f"unknown language {language!r}")
-    row = await _person_row(uow, person_id)
-    row.language = language
-    return _to_person(row)
+    return await _set(uow, person_id, language=language)
 
 
 async def set_factory(uow: UnitOfWork, person_id: int, factory_id: int) -> Person:
     """Move a person to another factory."""
-    row = await _person_row(uow, person_id)
-    row.factory_id = factory_id
+    person = await _set(uow, person_id, factory_id=factory_id)
     await record_event(
         uow,
         "person.factory",
@@ -218,25 +324,24 @@ async def set_factory(uow: UnitOfWork, person_id: int, factory_id: int) -> Perso
         subject_id=person_id,
         factory_id=factory_id,
     )
-    return _to_person(row)
+    return person
 
 
 async def set_display_name(uow: UnitOfWork, person_id: int, name: str) -> Person:
     """Store what a person wants to be called (validated by `clean_display_name`)."""
-    row = await _person_row(uow, person_id)
-    row.display_name = clean_display_name(name)
-    return _to_person(row)
+    return await _set(uow, person_id, display_name=clean_display_name(name))
 
 
 async def _answer_privacy(uow: UnitOfWork, person_id: int, *, granted: bool) -> None:
     """Record a yes or no to the current notice, with the audit event that goes with it."""
-    uow.session.add(
-        ConsentRow(
-            person_id=person_id,
-            kind=PRIVACY_CONSENT,
-            notice_version=PRIVACY_NOTICE_VERSION,
-            granted=granted,
-        )
+    await uow.session.execute(
+        _ADD_CONSENT,
+        {
+            "person_id": person_id,
+            "kind": PRIVACY_CONSENT,
+            "notice_version": PRIVACY_NOTICE_VERSION,
+            "granted": granted,
+        },
     )
     await record_event(
         uow,
@@ -251,44 +356,29 @@ async def _answer_privacy(uow: UnitOfWork, person_id: int, *, granted: bool) -> 
 
 async def grant_privacy(uow: UnitOfWork, person_id: int, factory_id: int) -> Person:
     """Record agreement to the current privacy notice and keep the factory chosen before it."""
-    row = await _person_row(uow, person_id)
+    person = await _set(uow, person_id, factory_id=factory_id)
     await _answer_privacy(uow, person_id, granted=True)
-    row.factory_id = factory_id
-    return _to_person(row)
+    return person
 
 
 async def decline_privacy(uow: UnitOfWork, person_id: int) -> None:
     """Record a refusal and keep nothing else the person told us."""
-    row = await _person_row(uow, person_id)
+    await _set(
+        uow, person_id, display_name=None, factory_id=None, language=None, onboarded_at=None
+    )
     await _answer_privacy(uow, person_id, granted=False)
-    row.display_name = None
-    row.factory_id = None
-    row.language = None
-    row.onboarded_at = None
 
 
 async def has_privacy_consent(uow: UnitOfWork, person_id: int) -> bool:
     """Whether the person's latest answer to the current notice is a standing yes."""
-    row = await uow.session.scalar(
-        select(ConsentRow)
-        .where(
-            ConsentRow.person_id == person_id,
-            ConsentRow.kind == PRIVACY_CONSENT,
-            ConsentRow.notice_version == PRIVACY_NOTICE_VERSION,
-        )
-        .order_by(ConsentRow.id.desc())
-        .limit(1)
-    )
-    return row is not None and row.granted and row.withdrawn_at is None
+    row = (await uow.session.execute(_LATEST_PRIVACY_ANSWER, {"person_id": person_id})).first()
+    return row is not None and bool(row.granted) and row.withdrawn_at is None
 
 
 async def complete_onboarding(uow: UnitOfWork, person_id: int, name: str) -> Person:
     """Store the person's name and mark their first contact finished."""
-    row = await _person_row(uow, person_id)
-    row.display_name = clean_display_name(name)
-    if row.onboarded_at is None:
-        row.onboarded_at = utcnow()
-    return _to_person(row)
+    values = {"display_name": clean_display_name(name), "now": utcnow()}
+    return await _changed(uow, person_id, _COMPLETE_ONBOARDING, values)
 
 
 async def set_reachable(
@@ -298,17 +388,17 @@ async def set_reachable(
     found = await find_identity(uow, channel, external_user_id)
     if found is None:
         return None
-    row = await _person_row(uow, found[0].id)
+    person = found[0]
     status = PersonStatus.ACTIVE if reachable else PersonStatus.STOPPED
-    if row.status != status.value:
-        row.status = status.value
+    if person.status is not status:
+        person = await _set(uow, person.id, status=status.value)
         await record_event(
             uow,
             f"person.{status.value}",
             subject_type="person",
-            subject_id=row.id,
+            subject_id=person.id,
             channel=channel,
         )
     if not reachable:
-        await stop_pending_for(uow, row.id)
-    return _to_person(row)
+        await stop_pending_for(uow, person.id)
+    return person

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from ffs_bot.db.sql import table_of
 from ffs_bot.db.tables import FactoryRow, IdentityRow, RoleRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import Forbidden, InvalidInput, NotFound
@@ -114,14 +115,17 @@ class StaffScope:
         return self.every_factory or factory_id in self.factory_ids
 
 
+# Read for every main menu shown: a Core statement, built once.
+_ROLE = table_of(RoleRow)
+_STAFF_ROLES = select(_ROLE.c.role, _ROLE.c.factory_id).where(
+    _ROLE.c.person_id == bindparam("person_id"),
+    _ROLE.c.role.in_([RoleName.ADMIN.value, RoleName.COORDINATOR.value]),
+)
+
+
 async def staff_scope(uow: UnitOfWork, person_id: int) -> StaffScope:
     """Return the factories a person may run as an admin or coordinator (sponsors run none)."""
-    rows = await uow.session.execute(
-        select(RoleRow.role, RoleRow.factory_id).where(
-            RoleRow.person_id == person_id,
-            RoleRow.role.in_([RoleName.ADMIN.value, RoleName.COORDINATOR.value]),
-        )
-    )
+    rows = await uow.session.execute(_STAFF_ROLES, {"person_id": person_id})
     every = False
     factories: set[int] = set()
     for role, factory_id in rows:
