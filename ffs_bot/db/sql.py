@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from ffs_bot.db.uow import UnitOfWork
 
-__all__ = ["insert_for", "insert_ignore", "insert_many_ignore_returning", "table_of", "upsert"]
+__all__ = ["insert_for", "insert_ignore", "table_of", "upsert"]
 
 
 def table_of(row_class: type[DeclarativeBase]) -> Table:
@@ -38,24 +38,6 @@ async def insert_ignore(
     result = await uow.session.execute(stmt)
     assert isinstance(result, CursorResult)
     return bool(result.rowcount)
-
-
-async def insert_many_ignore_returning(
-    uow: UnitOfWork,
-    table: type[DeclarativeBase],
-    rows: list[dict[str, Any]],
-    keys: list[str],
-    key_column: Any,
-) -> dict[Any, int]:
-    """Insert rows in one statement, skipping those whose `keys` exist; map key to new id."""
-    stmt = (
-        _insert(uow)(table)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=keys)
-        .returning(key_column, table.id)  # type: ignore[attr-defined]
-    )
-    result = await uow.session.execute(stmt)
-    return {key: int(new_id) for key, new_id in result.all()}
 
 
 async def upsert(

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
-from ffs_bot.db.sql import insert_many_ignore_returning
+from ffs_bot.db.sql import insert_for, table_of
 from ffs_bot.db.tables import InboundUpdateRow, utcnow
 from ffs_bot.db.uow import UnitOfWork
 
 __all__ = ["StoredUpdate", "mark_updates_done", "pending_updates", "purge_done", "store_updates"]
+
+_UPDATES = table_of(InboundUpdateRow)
+_MARK_DONE = (
+    update(_UPDATES)
+    .where(_UPDATES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(done_at=bindparam("now"), body={})
+)
+
+
+@functools.cache
+def _store(dialect: str) -> Any:
+    """Insert updates not stored before; returns (external id, new id) of those inserted.
+
+    Built once and run with a list of parameter sets: SQLAlchemy then sends them as
+    multi-row INSERTs of a statement it compiled once, where a statement with the rows as
+    its VALUES was compiled again for every poll.
+    """
+    return (
+        insert_for(dialect)(_UPDATES)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(_UPDATES.c.external_id, _UPDATES.c.id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +56,8 @@ async def store_updates(
     if not updates:
         return []
     now = utcnow()
-    new_ids = await insert_many_ignore_returning(
-        uow,
-        InboundUpdateRow,
+    result = await uow.session.execute(
+        _store(uow.dialect),
         [
             {
                 "channel": channel,
@@ -46,9 +68,8 @@ async def store_updates(
             }
             for external_id, chat_key, body in updates
         ],
-        ["channel", "external_id"],
-        InboundUpdateRow.external_id,
     )
+    new_ids = {external_id: int(new_id) for external_id, new_id in result}
     return [
         StoredUpdate(new_ids[external_id], channel, external_id, chat_key, body)
         for external_id, chat_key, body in updates
@@ -71,11 +92,7 @@ async def pending_updates(uow: UnitOfWork, channel: str) -> list[StoredUpdate]:
 
 async def mark_updates_done(uow: UnitOfWork, update_ids: list[int]) -> None:
     """Note that updates were handled and answered (and forget what they said)."""
-    await uow.session.execute(
-        update(InboundUpdateRow)
-        .where(InboundUpdateRow.id.in_(update_ids))
-        .values(done_at=utcnow(), body={})
-    )
+    await uow.session.execute(_MARK_DONE, {"ids": update_ids, "now": utcnow()})
 
 
 async def purge_done(uow: UnitOfWork, before: datetime) -> int:
