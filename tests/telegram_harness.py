@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from telegram.ext import ExtBot
-
+from bot.telegram.bot import JsonBot
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.ratelimit import FloodLimiter
 from tests.conftest import Backend
@@ -27,8 +26,8 @@ class RecordingLimiter(FloodLimiter):
         return start
 
 
-def make_bot(api: FakeBotApi, limiter: FloodLimiter) -> ExtBot[bool]:
-    return ExtBot(
+def make_bot(api: FakeBotApi, limiter: FloodLimiter) -> JsonBot:
+    return JsonBot(
         token="123:TEST",
         base_url="http://fake.invalid/bot",
         request=api.request(),

@@ -7,11 +7,12 @@ import contextlib
 import logging
 from typing import Any
 
-from telegram import Bot, BotCommand
+from telegram import BotCommand
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.scheduler import ChatScheduler
 from bot.telegram.adapter import ALLOWED_UPDATES, CHANNEL, Converted, chat_key, convert, send_reply
+from bot.telegram.bot import JsonBot
 from bot.telegram.ratelimit import retry_seconds
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import N_, Translator
@@ -47,7 +48,7 @@ class TelegramChannel:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: JsonBot,
         conversations: ConversationEngine,
         db: Database,
         translators: dict[str, Translator],
@@ -109,8 +110,8 @@ class TelegramChannel:
         failures = 0
         while not stop.is_set():
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                updates = await self.bot.get_updates_json(
+                    offset=offset, poll_timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
                 )
             except RetryAfter as exc:
                 await _sleep_unless(stop, retry_seconds(exc))
@@ -125,14 +126,14 @@ class TelegramChannel:
                 continue
             if updates:
                 try:
-                    await self.accept([update.to_dict() for update in updates])
+                    await self.accept(updates)
                 except Exception:
                     # Not stored, so not confirmed: the next poll fetches them again.
                     failures += 1
                     log.exception("could not store updates (%d in a row)", failures)
                     await _sleep_unless(stop, min(2.0**failures, 30.0))
                     continue
-                offset = updates[-1].update_id + 1
+                offset = int(updates[-1]["update_id"]) + 1
             failures = 0
 
     async def join(self) -> None:

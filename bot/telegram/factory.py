@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from telegram.ext import ExtBot
-
+from bot.telegram.bot import JsonBot
 from bot.telegram.channel import POLL_TIMEOUT
 from bot.telegram.ratelimit import FloodLimiter
 from bot.telegram.request import AiohttpRequest, proxy_from_environment
@@ -16,7 +15,7 @@ __all__ = ["create_bot"]
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
 
-def create_bot(settings: Settings, limiter: FloodLimiter) -> ExtBot[bool]:
+def create_bot(settings: Settings, limiter: FloodLimiter) -> JsonBot:
     """A Bot with our flood limiter, pointed at `TELEGRAM_API_BASE_URL` when it is set."""
     # Opt in to PTB's coming behaviour (durations as timedelta) instead of its warnings.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -26,7 +25,7 @@ def create_bot(settings: Settings, limiter: FloodLimiter) -> ExtBot[bool]:
     proxy = proxy_from_environment(base_url)
     # A press makes three calls at once; pushes from the outbox come on top.
     pool_size = 3 * settings.concurrency + 16
-    return ExtBot(
+    return JsonBot(
         token=settings.telegram_bot_token.get_secret_value(),
         base_url=base_url,
         request=AiohttpRequest(connection_pool_size=pool_size, proxy=proxy),
