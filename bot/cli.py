@@ -33,7 +33,8 @@ from ffs_bot.exports import (
     workshop_attendance_table,
 )
 from ffs_bot.model import Channel, RoleName
-from ffs_bot.services import factories, staff
+from ffs_bot.services import factories, staff, tips
+from ffs_bot.tips import parse_library
 
 __all__ = ["main"]
 
@@ -87,7 +88,7 @@ async def _demo(app: App, args: argparse.Namespace) -> int:
         workshops = f"{loaded.workshops} upcoming workshop{'' if loaded.workshops == 1 else 's'}"
         print(
             f"Loaded demo data: {loaded.factories} factories, {loaded.seasons} open season, "
-            f"{workshops}.",
+            f"{workshops}, {loaded.tips} parenting tips.",
             file=sys.stderr,
         )
     if loaded.seasons:
@@ -124,6 +125,53 @@ async def _factory_import(app: App, args: argparse.Namespace) -> int:
         f"({report.created} new, {report.updated} updated); {len(report.errors)} rows refused."
     )
     return EXIT_FAILED if report.errors else EXIT_OK
+
+
+async def _tips_import(app: App, args: argparse.Namespace) -> int:
+    """Import tips from a YAML library; good entries are kept even when others fail."""
+    path = Path(args.file)
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        good, errors = parse_library(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    async with app.db.uow() as uow:
+        added, updated = await tips.import_tips(uow, good)
+        await uow.commit()
+    for error in errors:
+        print(f"{path}:{error.line}: tip {error.tip_id}: {error.problem}", file=sys.stderr)
+    print(
+        f"Imported {added + updated} tips ({added} new, {updated} updated); {len(errors)} refused."
+    )
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+async def _tips_stats(app: App, args: argparse.Namespace) -> int:
+    """Print how often each tip and topic was sent and found helpful."""
+    async with app.db.uow() as uow:
+        by_tip, by_topic = await tips.tip_figures(uow)
+
+    def rows(figures: list[tips.TipFigures]) -> list[dict[str, object]]:
+        return [
+            {
+                "id": f.key,
+                "topic": f.topic,
+                "sent": f.sent,
+                "helpful": f.helpful,
+                "not_helpful": f.not_helpful,
+            }
+            for f in figures
+        ]
+
+    if args.json:
+        print(json.dumps({"topics": rows(by_topic), "tips": rows(by_tip)}, indent=2))
+        return EXIT_OK
+    print(f"{'topic / tip':<32} {'sent':>6} {'helpful':>8} {'not':>5}")
+    for topic in by_topic:
+        print(f"{topic.key:<32} {topic.sent:>6} {topic.helpful:>8} {topic.not_helpful:>5}")
+        for tip in (t for t in by_tip if t.topic == topic.key):
+            print(f"  {tip.key:<30} {tip.sent:>6} {tip.helpful:>8} {tip.not_helpful:>5}")
+    return EXIT_OK
 
 
 async def _factory_list(app: App, args: argparse.Namespace) -> int:
@@ -298,6 +346,16 @@ def _parser() -> argparse.ArgumentParser:
     lst = factory.add_parser("list", help="list factories")
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(handler=_factory_list)
+
+    tips_cmd = commands.add_parser("tips", help="parenting tips").add_subparsers(
+        dest="tips_command", required=True, metavar="SUBCOMMAND"
+    )
+    tip_import = tips_cmd.add_parser("import", help="import or update tips from a YAML file")
+    tip_import.add_argument("file", help="the tip library (see ffs_bot/tips/starter.yaml)")
+    tip_import.set_defaults(handler=_tips_import)
+    tip_stats = tips_cmd.add_parser("stats", help="how often tips were sent and found helpful")
+    tip_stats.add_argument("--json", action="store_true", help="print JSON")
+    tip_stats.set_defaults(handler=_tips_stats)
 
     staff_cmd = commands.add_parser("staff", help="staff roles").add_subparsers(
         dest="staff_command", required=True, metavar="SUBCOMMAND"

@@ -23,6 +23,7 @@ from handlers import (
     menu,
     onboarding,
     summer,
+    tips,
     workshops,
 )
 from handlers.context import Context
@@ -48,6 +49,7 @@ def build_router() -> Router:
         guardians,
         summer,
         workshops,
+        tips,
         coordinator,
         coordinator_workshops,
     )
@@ -176,7 +178,9 @@ class ConversationEngine:
             return
         # An offer's buttons arrive in a push, whatever step the person is at.
         if ctx.person.onboarded and (
-            await summer.answer_offer(ctx, payload) or await workshops.global_press(ctx, payload)
+            await summer.answer_offer(ctx, payload)
+            or await workshops.global_press(ctx, payload)
+            or await tips.global_press(ctx, payload)
         ):
             return
         if not step:

@@ -9,13 +9,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ffs_bot.db.tables import FactoryRow, SeasonRow, WorkshopRow
+from ffs_bot.db.tables import FactoryRow, SeasonRow, TipRow, WorkshopRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.model import RoleName
 from ffs_bot.services.factories import count_factories, import_factories, parse_factory_csv
 from ffs_bot.services.seasons import create_season
 from ffs_bot.services.staff import grant_role
+from ffs_bot.services.tips import import_tips
 from ffs_bot.services.workshops import create_workshop
+from ffs_bot.tips import parse_library, starter_library
 
 __all__ = ["DEMO_SEASON_FACTORY", "DemoReport", "load_demo", "make_demo_coordinator"]
 
@@ -56,12 +58,13 @@ class DemoReport:
     factories: int
     seasons: int
     workshops: int
+    tips: int = 0
 
 
 async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> DemoReport:
     """Load the demo factories, an open season and workshops to come into an empty database."""
     if await count_factories(uow):
-        return DemoReport(0, 0, 0)
+        return DemoReport(0, 0, 0, 0)
     text = files("ffs_bot.demo").joinpath("factories.csv").read_text(encoding="utf-8")
     rows, errors = parse_factory_csv(text, default_timezone)
     if errors:
@@ -86,7 +89,14 @@ async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> Demo
     workshops = 0
     if not await uow.session.scalar(select(func.count()).select_from(WorkshopRow)):
         workshops = await _add_workshops(uow, default_timezone, today)
-    return DemoReport(factories, seasons, workshops)
+    tips = 0
+    if not await uow.session.scalar(select(func.count()).select_from(TipRow)):
+        # The starter library, so the tips menu works; nobody is subscribed.
+        entries, problems = parse_library(starter_library())
+        if problems:
+            raise ValueError(f"the starter tip library is broken: {problems}")
+        tips, _updated = await import_tips(uow, entries)
+    return DemoReport(factories, seasons, workshops, tips)
 
 
 async def _add_workshops(uow: UnitOfWork, default_timezone: str, today: date) -> int:

@@ -530,7 +530,8 @@ def test_demo_loads_the_demo_factories_only_into_an_empty_database(
     first = demo()
     assert first.code == 0
     assert first.err == (
-        f"Loaded demo data: {len(DEMO_CODES)} factories, 1 open season, 3 upcoming workshops.\n"
+        f"Loaded demo data: {len(DEMO_CODES)} factories, 1 open season, 3 upcoming workshops, "
+        "75 parenting tips.\n"
         "console:local also coordinates SZ01's season: after signing up, the menu shows "
         "'Run the space'.\n"
     )

@@ -61,4 +61,4 @@ async def test_demo_loads_into_an_empty_database_once(backend: Backend) -> None:
         again = await load_demo(uow, "Asia/Shanghai", today)
     assert (first.seasons, first.workshops) == (1, 3)
     assert first.factories > 0
-    assert again == DemoReport(0, 0, 0)
+    assert again == DemoReport(0, 0, 0, 0)
