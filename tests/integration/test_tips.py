@@ -20,6 +20,7 @@ from ffs_bot.services.tips import Frequency
 from ffs_bot.tips import parse_library
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
+from tests.integration.test_coordinator_chat import coordinator_chat
 
 NOW = datetime(2027, 7, 12, 4, 0, tzinfo=UTC)  # a Monday, 12:00 in Shenzhen
 LIBRARY = "\n".join(
@@ -178,3 +179,19 @@ async def test_tips_in_chat_with_helpful_answers_and_figures(
         by_tip, by_topic = await tips.tip_figures(uow)
     assert [(f.key, f.sent, f.helpful) for f in by_topic if f.sent] == [("parent-wellbeing", 1, 1)]
     assert len(by_tip) == 8
+
+
+async def test_staff_see_tip_figures_in_chat_and_workers_do_not(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await load(backend)
+    worker = Chat(backend.conversations, user="worker")
+    await worker.onboard()
+    await worker.press("tips:more")  # from the main menu: not a button there
+    await worker.press("tips.figures")
+    assert "no longer active" in worker.text
+    coordinator = await coordinator_chat(backend)
+    await coordinator.press("staff")
+    await coordinator.press("tips.figures")
+    assert "• parent-wellbeing: sent 0, helpful 0, not helpful 0" in coordinator.text
+    await coordinator.press("staff")
+    assert "Which season?" in coordinator.text or "No Family-Friendly Space" in coordinator.text
