@@ -63,9 +63,18 @@ class TipsStep(Step):
             tip = await tips.take_tip(ctx.uow, ctx.t, ctx.person.id)
             if tip is None:
                 ctx.note(ctx._("There are no tips yet. Please come back later."))
-            else:
-                ctx.replies.append(tip)
-            await ctx.reprompt()
+                await ctx.reprompt()
+                return True
+            # One message: the tip, its "helpful?" buttons, and the way to the next one; on
+            # channels that number choices, those are the numbers that work.
+            ctx.say(
+                tip.text,
+                [
+                    *tip.choices,
+                    Choice(ctx._("Another tip now"), "tips:more"),
+                    menu.main_menu_choice(ctx),
+                ],
+            )
             return True
         if payload == "tips:setup":
             await ctx.go(HOW_OFTEN)
