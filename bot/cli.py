@@ -33,6 +33,7 @@ from ffs_bot.exports import (
     workshop_attendance_table,
 )
 from ffs_bot.model import Channel, RoleName
+from ffs_bot.reports import programme_report, report_tables, text_table
 from ffs_bot.services import factories, staff, tips
 from ffs_bot.tips import parse_library
 
@@ -284,6 +285,30 @@ async def _export(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _report(app: App, args: argparse.Namespace) -> int:
+    """Print a programme year's figures, as tables or as JSON."""
+    try:
+        async with app.db.uow() as uow:
+            report = await programme_report(
+                uow,
+                year=args.year,
+                factory_code=args.factory,
+                timezone=app.settings.default_timezone,
+            )
+    except NotFound as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    where = "all factories" if report.factory_code is None else report.factory_code
+    print(f"Programme report {report.year}, {where}")
+    for table in report_tables(report):
+        if table.rows:
+            print()
+            print(text_table(table))
+    return EXIT_OK
+
+
 def _need_telegram(app: App) -> None:
     if app.settings.telegram_bot_token is None:
         raise CommandError(
@@ -393,6 +418,16 @@ def _parser() -> argparse.ArgumentParser:
             export.error(problem)  # exits with 2 and the usage, as argparse's own checks do
 
     export.set_defaults(handler=_export, check=check_export)
+
+    report = commands.add_parser(
+        "report", help="a programme year's figures: factories, families, workshops, tips"
+    )
+    report.add_argument(
+        "--year", type=int, default=date.today().year, help="the year (default: this year)"
+    )
+    report.add_argument("--factory", metavar="CODE", help="only this factory")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.set_defaults(handler=_report)
     return parser
 
 
