@@ -33,7 +33,12 @@ from ffs_bot.exports import (
     workshop_attendance_table,
 )
 from ffs_bot.model import Channel, RoleName
-from ffs_bot.reports import programme_report, report_tables, text_table
+from ffs_bot.reports import (
+    programme_report,
+    render_report_files,
+    report_tables,
+    text_table,
+)
 from ffs_bot.services import factories, staff, tips
 from ffs_bot.tips import parse_library
 
@@ -297,6 +302,12 @@ async def _report(app: App, args: argparse.Namespace) -> int:
             )
     except NotFound as exc:
         raise UsageError(str(exc)) from exc
+    if args.chart or args.xlsx:
+        png, xlsx = await asyncio.to_thread(render_report_files, report)
+        for path, exported in ((args.chart, png), (args.xlsx, xlsx)):
+            if path:
+                await asyncio.to_thread(_write_atomically, Path(path), exported.content)
+                print(f"Wrote {path}.", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -427,6 +438,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--factory", metavar="CODE", help="only this factory")
     report.add_argument("--json", action="store_true", help="print JSON")
+    report.add_argument(
+        "--chart", metavar="FILE", help="also write the children-and-parents chart (PNG)"
+    )
+    report.add_argument("--xlsx", metavar="FILE", help="also write the tables as a workbook")
     report.set_defaults(handler=_report)
     return parser
 

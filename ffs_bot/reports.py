@@ -12,6 +12,7 @@ or details, so it is safe to hand to a sponsor.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +42,7 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import Forbidden, NotFound
-from ffs_bot.exports import Cell, Table
+from ffs_bot.exports import XLSX_MIME, Cell, ExportFile, Table, to_xlsx_sheets
 from ffs_bot.i18n import N_, Translator
 from ffs_bot.model import RoleName
 from ffs_bot.services.factories import normalise_code
@@ -54,6 +55,8 @@ __all__ = [
     "Report",
     "factories_table",
     "programme_report",
+    "render_report_files",
+    "report_files",
     "report_tables",
     "sponsors_table",
     "summary_table",
@@ -565,6 +568,56 @@ def report_tables(report: Report, translator: Translator | None = None) -> list[
         factories_table(report, translator),
         sponsors_table(report, translator),
     ]
+
+
+def render_report_files(report: Report, translator: Translator | None = None) -> list[ExportFile]:
+    """The report as files for a person: the children-and-parents chart, then the workbook.
+
+    CPU-bound (a few hundred milliseconds for the chart): run it outside a transaction.
+
+    Raises:
+        CjkFontMissing: no Chinese font is installed for the chart.
+    """
+    # Imported here: matplotlib takes half a second to load, which only charts should pay.
+    from ffs_bot.charts import PNG_MIME, report_chart
+
+    stem = f"ffs-report-{report.year}"
+    if report.factory_code is not None:
+        stem += f"-{report.factory_code}"
+    workbook = to_xlsx_sheets(report_tables(report, translator))
+    return [
+        ExportFile(f"{stem}.png", report_chart(report, translator), PNG_MIME),
+        ExportFile(f"{stem}.xlsx", workbook, XLSX_MIME),
+    ]
+
+
+async def report_files(
+    uow: UnitOfWork,
+    *,
+    year: int,
+    factory_code: str | None = None,
+    viewer_person_id: int | None = None,
+    translator: Translator | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    now: datetime | None = None,
+) -> list[ExportFile]:
+    """Count the year as `programme_report` does, then draw the chart and write the workbook.
+
+    The drawing runs in a worker thread, so the event loop answers others meanwhile.
+
+    Raises:
+        NotFound, Forbidden: as for `programme_report`.
+        CjkFontMissing: no Chinese font is installed for the chart.
+    """
+    report = await programme_report(
+        uow,
+        year=year,
+        factory_code=factory_code,
+        viewer_person_id=viewer_person_id,
+        timezone=timezone,
+        now=now,
+    )
+    return await asyncio.to_thread(render_report_files, report, translator)
 
 
 def _text_width(text: str) -> int:

@@ -9,6 +9,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.uow import Database
@@ -84,3 +85,18 @@ def test_report_defaults_to_this_year_and_refuses_an_unknown_factory(
     assert empty.code == 0
     assert json.loads(empty.out)["factories"] == 0
     assert_clear_failure(cli(capsys, "report", "--factory", "ZZ99"), 2, "ZZ99")
+
+
+@pytest.mark.usefixtures("seeded")
+def test_report_also_writes_the_chart_and_the_workbook(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    chart, book = tmp_path / "chart.png", tmp_path / "report.xlsx"
+    result = cli(
+        capsys, "report", "--year", "2018", "--json", "--chart", str(chart), "--xlsx", str(book)
+    )
+    assert result.code == 0
+    assert json.loads(result.out)["children_confirmed"] == 5
+    assert result.err == f"Wrote {chart}.\nWrote {book}.\n"
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert load_workbook(book).sheetnames == ["Summary", "Factories", "Sponsors"]

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from matplotlib.text import Text
+from openpyxl import load_workbook
 from sqlalchemy import event, select
 
+from ffs_bot.charts import report_figure
 from ffs_bot.db.tables import (
     AttendanceRow,
     BookingRow,
@@ -31,7 +36,8 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import Forbidden, NotFound
-from ffs_bot.reports import Report, programme_report, report_tables, text_table
+from ffs_bot.i18n import Translator
+from ffs_bot.reports import Report, programme_report, report_files, report_tables, text_table
 from ffs_bot.services.seasons import Funding
 from tests.conftest import Backend
 
@@ -355,10 +361,49 @@ def _visible_text(found: Report) -> str:
     )
 
 
-async def test_a_sponsor_sees_counts_and_never_a_name(backend: Backend, ids: Ids) -> None:
-    text = _visible_text(await report(backend, viewer_person_id=ids.sponsor_b))
-    assert "BB01" in text
+def _workbook_text(content: bytes) -> str:
+    book = load_workbook(io.BytesIO(content))
+    return "\n".join(
+        str(value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    )
+
+
+def _png_text(content: bytes) -> str:
+    """The PNG's text chunks (metadata), where a name could hide outside the picture."""
+    found, at = [], 8
+    while at < len(content):
+        length = int.from_bytes(content[at : at + 4], "big")
+        kind = content[at + 4 : at + 8]
+        if kind in (b"tEXt", b"iTXt", b"zTXt"):
+            found.append(content[at + 8 : at + 8 + length].decode("latin-1"))
+        at += 12 + length
+    return "\n".join(found)
+
+
+@pytest.mark.parametrize("language", ["zh_Hans", "en"])
+async def test_a_sponsor_sees_counts_and_never_a_name(
+    backend: Backend, ids: Ids, translators: dict[str, Translator], language: str
+) -> None:
+    found = await report(backend, viewer_person_id=ids.sponsor_b)
+    async with backend.db.uow() as uow:
+        png, xlsx = await report_files(
+            uow,
+            year=2018,
+            viewer_person_id=ids.sponsor_b,
+            translator=translators[language],
+            now=NOW,
+        )
+    drawn = [t.get_text() for t in report_figure(found).findobj(Text)]
+    text = "\n".join(
+        [_visible_text(found), _workbook_text(xlsx.content), *drawn, _png_text(png.content)]
+    )
+    assert "BB01" in text and "东莞长安彩虹玩具厂 (BB01)" in drawn
     assert [word for word in PRIVATE if word in text] == []
+    assert re.search(r"1[3-9]\d{9}", text) is None  # nothing like a mobile number
     assert "AA01" not in text and "CC01" not in text
 
 
