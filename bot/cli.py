@@ -23,6 +23,7 @@ from bot.worker import OutboxWorker
 from ffs_bot.config import Settings
 from ffs_bot.db.migrate import upgrade
 from ffs_bot.demo import DEMO_SEASON_FACTORY, load_demo, make_demo_coordinator
+from ffs_bot.demo.history import HISTORY_YEAR
 from ffs_bot.errors import FfsError, NotFound
 from ffs_bot.exports import (
     Table,
@@ -95,6 +96,14 @@ async def _demo(app: App, args: argparse.Namespace) -> int:
         print(
             f"Loaded demo data: {loaded.factories} factories, {loaded.seasons} open season, "
             f"{workshops}, {loaded.tips} parenting tips.",
+            file=sys.stderr,
+        )
+    if loaded.history is not None:
+        past = loaded.history
+        print(
+            f"History: summer {HISTORY_YEAR} at {past.spaces} factories ({past.returning} "
+            f"returning, {past.sponsored} sponsored), {past.children} children, "
+            f"{past.parents} parents; see 'ffs-bot report --year {HISTORY_YEAR}'.",
             file=sys.stderr,
         )
     if loaded.seasons:

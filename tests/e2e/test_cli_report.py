@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.uow import Database
 from tests.e2e.test_cli import assert_clear_failure, cli
 from tests.e2e.test_cli import data_dir as data_dir  # a fresh data directory for each test
+from tests.integration.test_demo import ANNOUNCED
 from tests.integration.test_reports import programme
 
 
@@ -100,3 +103,14 @@ def test_report_also_writes_the_chart_and_the_workbook(
     assert result.err == f"Wrote {chart}.\nWrote {book}.\n"
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert load_workbook(book).sheetnames == ["Summary", "Factories", "Sponsors"]
+
+
+def test_the_demo_reproduces_the_2018_programme(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert cli(capsys, "demo").code == 0
+    result = cli(capsys, "report", "--year", "2018", "--json")
+    assert (result.code, result.err) == (0, "")
+    data = json.loads(result.out)
+    assert {key: data[key] for key in ANNOUNCED} == ANNOUNCED
