@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ffs_bot.db.tables import ChildRow, FactoryRow, GuardianRow, IdentityRow, PersonRow
+from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.demo import DEMO_SEASON_FACTORY, DemoReport, load_demo, make_demo_coordinator
 from ffs_bot.demo.history import History
 from ffs_bot.reports import programme_report
@@ -83,6 +85,12 @@ async def test_demo_loads_into_an_empty_database_once(backend: Backend) -> None:
     assert again == DemoReport(0, 0, 0, 0)
 
 
+async def _in_pairs(uow: UnitOfWork, column: InstrumentedAttribute[int]) -> int | None:
+    """How many children have two guardians, or guardians two children."""
+    pairs = select(column).group_by(column).having(func.count() == 2).subquery()
+    return await uow.session.scalar(select(func.count()).select_from(pairs))
+
+
 async def test_the_2018_programme_is_reproduced_from_the_rows(backend: Backend) -> None:
     async with backend.db.uow() as uow:
         loaded = await load_demo(uow, "Asia/Shanghai", date(2027, 5, 5))
@@ -93,22 +101,8 @@ async def test_the_2018_programme_is_reproduced_from_the_rows(backend: Backend) 
     async with backend.db.uow() as uow:
         found = (await programme_report(uow, year=2018)).to_json()
         children = await uow.session.scalar(select(func.count()).select_from(ChildRow))
-        two_guardians = await uow.session.scalar(
-            select(func.count()).select_from(
-                select(GuardianRow.child_id)
-                .group_by(GuardianRow.child_id)
-                .having(func.count() == 2)
-                .subquery()
-            )
-        )
-        two_children = await uow.session.scalar(
-            select(func.count()).select_from(
-                select(GuardianRow.person_id)
-                .group_by(GuardianRow.person_id)
-                .having(func.count() == 2)
-                .subquery()
-            )
-        )
+        two_guardians = await _in_pairs(uow, GuardianRow.child_id)
+        two_children = await _in_pairs(uow, GuardianRow.person_id)
     assert {key: found[key] for key in ANNOUNCED} == ANNOUNCED
     # Not stored as totals: more children were registered than placed, and families differ.
     assert children == found["children_registered"] > found["children_confirmed"]
