@@ -12,7 +12,7 @@ from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translators
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.schedule import claim_due_pushes, mark_done
-from ffs_bot.services import tips, workshops
+from ffs_bot.services import broadcasts, tips, workshops
 from ffs_bot.services.inbound import purge_answers
 from ffs_bot.services.seasons import expire_offers
 from ffs_bot.services.updates import purge_done
@@ -23,6 +23,7 @@ __all__ = [
     "every_minute",
     "lapse_offers",
     "lapse_workshop_offers",
+    "run_broadcasts",
     "send_due_pushes",
     "send_tips",
     "tidy",
@@ -112,6 +113,15 @@ async def send_tips(db: Database, translators: Translators) -> int:
             return queued
 
 
+async def run_broadcasts(db: Database, translators: Translators) -> int:
+    """Queue broadcasts whose time has come; report those fully delivered to their senders."""
+    async with db.uow() as uow:
+        handled = await broadcasts.queue_due_broadcasts(uow)
+        handled += await broadcasts.finish_broadcasts(uow, translators)
+        await uow.commit()
+    return handled
+
+
 async def every_minute(
     db: Database,
     family: FamilyNotifier,
@@ -126,6 +136,7 @@ async def every_minute(
             ("workshop offers", lapse_workshop_offers(db, workshop)),
             ("scheduled pushes", send_due_pushes(db, workshop)),
             ("tips", send_tips(db, translators)),
+            ("broadcasts", run_broadcasts(db, translators)),
         )
         for name, job in jobs:
             try:

@@ -16,6 +16,7 @@ from ffs_bot.services.people import open_conversation, set_reachable
 from ffs_bot.workshop_notices import WorkshopNotifier
 from handlers import (
     account,
+    broadcasts,
     children,
     coordinator,
     coordinator_workshops,
@@ -52,6 +53,7 @@ def build_router() -> Router:
         tips,
         coordinator,
         coordinator_workshops,
+        broadcasts,
     )
     for feature in features:
         router.include(feature.steps())

@@ -28,6 +28,7 @@ __all__ = [
     "AuditEventRow",
     "Base",
     "BookingRow",
+    "BroadcastRow",
     "ChildInviteRow",
     "ChildRow",
     "ConsentRow",
@@ -552,6 +553,28 @@ class InboundUpdateRow(Base):
     done_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
+class BroadcastRow(Base):
+    """A message staff send to many people at once, now or at a chosen time."""
+
+    __tablename__ = "broadcast"
+    __table_args__ = (Index("ix_broadcast_due", "status", "send_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    text_zh: Mapped[str] = mapped_column(String(2000), default="")
+    text_en: Mapped[str] = mapped_column(String(2000), default="")
+    # Who gets it: {"kind": "factories", "ids": [...]}, season, workshop or everyone.
+    audience: Mapped[dict[str, Any]] = mapped_column()
+    # scheduled, sending, sent or cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    send_at: Mapped[datetime] = mapped_column()
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+
+
 class OutboxRow(Base):
     """A message to push later; the worker claims, sends and settles it."""
 
@@ -570,6 +593,10 @@ class OutboxRow(Base):
         ForeignKey("person.id", ondelete="CASCADE"), index=True
     )
     content: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The broadcast this push belongs to, for its progress and delivery report.
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcast.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
