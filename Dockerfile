@@ -11,6 +11,10 @@ RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
 
 # Run stage: the environment, the catalogs, a non-root user and a volume for the data.
 FROM python:3.11-slim
+# A CJK font, so report charts draw Chinese factory names rather than boxes.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --create-home --uid 10001 ffs \
     && mkdir /data && chown ffs:ffs /data
 COPY --from=build /opt/venv /opt/venv

@@ -23,6 +23,7 @@ from bot.worker import OutboxWorker
 from ffs_bot.config import Settings
 from ffs_bot.db.migrate import upgrade
 from ffs_bot.demo import DEMO_SEASON_FACTORY, load_demo, make_demo_coordinator
+from ffs_bot.demo.history import HISTORY_YEAR
 from ffs_bot.errors import FfsError, NotFound
 from ffs_bot.exports import (
     Table,
@@ -33,7 +34,14 @@ from ffs_bot.exports import (
     workshop_attendance_table,
 )
 from ffs_bot.model import Channel, RoleName
-from ffs_bot.services import factories, staff
+from ffs_bot.reports import (
+    programme_report,
+    render_report_files,
+    report_tables,
+    text_table,
+)
+from ffs_bot.services import factories, staff, tips
+from ffs_bot.tips import parse_library
 
 __all__ = ["main"]
 
@@ -87,7 +95,15 @@ async def _demo(app: App, args: argparse.Namespace) -> int:
         workshops = f"{loaded.workshops} upcoming workshop{'' if loaded.workshops == 1 else 's'}"
         print(
             f"Loaded demo data: {loaded.factories} factories, {loaded.seasons} open season, "
-            f"{workshops}.",
+            f"{workshops}, {loaded.tips} parenting tips.",
+            file=sys.stderr,
+        )
+    if loaded.history is not None:
+        past = loaded.history
+        print(
+            f"History: summer {HISTORY_YEAR} at {past.spaces} factories ({past.returning} "
+            f"returning, {past.sponsored} sponsored), {past.children} children, "
+            f"{past.parents} parents; see 'ffs-bot report --year {HISTORY_YEAR}'.",
             file=sys.stderr,
         )
     if loaded.seasons:
@@ -124,6 +140,53 @@ async def _factory_import(app: App, args: argparse.Namespace) -> int:
         f"({report.created} new, {report.updated} updated); {len(report.errors)} rows refused."
     )
     return EXIT_FAILED if report.errors else EXIT_OK
+
+
+async def _tips_import(app: App, args: argparse.Namespace) -> int:
+    """Import tips from a YAML library; good entries are kept even when others fail."""
+    path = Path(args.file)
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        good, errors = parse_library(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    async with app.db.uow() as uow:
+        added, updated = await tips.import_tips(uow, good)
+        await uow.commit()
+    for error in errors:
+        print(f"{path}:{error.line}: tip {error.tip_id}: {error.problem}", file=sys.stderr)
+    print(
+        f"Imported {added + updated} tips ({added} new, {updated} updated); {len(errors)} refused."
+    )
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+async def _tips_stats(app: App, args: argparse.Namespace) -> int:
+    """Print how often each tip and topic was sent and found helpful."""
+    async with app.db.uow() as uow:
+        by_tip, by_topic = await tips.tip_figures(uow)
+
+    def rows(figures: list[tips.TipFigures]) -> list[dict[str, object]]:
+        return [
+            {
+                "id": f.key,
+                "topic": f.topic,
+                "sent": f.sent,
+                "helpful": f.helpful,
+                "not_helpful": f.not_helpful,
+            }
+            for f in figures
+        ]
+
+    if args.json:
+        print(json.dumps({"topics": rows(by_topic), "tips": rows(by_tip)}, indent=2))
+        return EXIT_OK
+    print(f"{'topic / tip':<32} {'sent':>6} {'helpful':>8} {'not':>5}")
+    for topic in by_topic:
+        print(f"{topic.key:<32} {topic.sent:>6} {topic.helpful:>8} {topic.not_helpful:>5}")
+        for tip in (t for t in by_tip if t.topic == topic.key):
+            print(f"  {tip.key:<30} {tip.sent:>6} {tip.helpful:>8} {tip.not_helpful:>5}")
+    return EXIT_OK
 
 
 async def _factory_list(app: App, args: argparse.Namespace) -> int:
@@ -236,6 +299,36 @@ async def _export(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _report(app: App, args: argparse.Namespace) -> int:
+    """Print a programme year's figures, as tables or as JSON."""
+    try:
+        async with app.db.uow() as uow:
+            report = await programme_report(
+                uow,
+                year=args.year,
+                factory_code=args.factory,
+                timezone=app.settings.default_timezone,
+            )
+    except NotFound as exc:
+        raise UsageError(str(exc)) from exc
+    if args.chart or args.xlsx:
+        png, xlsx = await asyncio.to_thread(render_report_files, report)
+        for path, exported in ((args.chart, png), (args.xlsx, xlsx)):
+            if path:
+                await asyncio.to_thread(_write_atomically, Path(path), exported.content)
+                print(f"Wrote {path}.", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    where = "all factories" if report.factory_code is None else report.factory_code
+    print(f"Programme report {report.year}, {where}")
+    for table in report_tables(report):
+        if table.rows:
+            print()
+            print(text_table(table))
+    return EXIT_OK
+
+
 def _need_telegram(app: App) -> None:
     if app.settings.telegram_bot_token is None:
         raise CommandError(
@@ -299,6 +392,16 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(handler=_factory_list)
 
+    tips_cmd = commands.add_parser("tips", help="parenting tips").add_subparsers(
+        dest="tips_command", required=True, metavar="SUBCOMMAND"
+    )
+    tip_import = tips_cmd.add_parser("import", help="import or update tips from a YAML file")
+    tip_import.add_argument("file", help="the tip library (see ffs_bot/tips/starter.yaml)")
+    tip_import.set_defaults(handler=_tips_import)
+    tip_stats = tips_cmd.add_parser("stats", help="how often tips were sent and found helpful")
+    tip_stats.add_argument("--json", action="store_true", help="print JSON")
+    tip_stats.set_defaults(handler=_tips_stats)
+
     staff_cmd = commands.add_parser("staff", help="staff roles").add_subparsers(
         dest="staff_command", required=True, metavar="SUBCOMMAND"
     )
@@ -335,6 +438,20 @@ def _parser() -> argparse.ArgumentParser:
             export.error(problem)  # exits with 2 and the usage, as argparse's own checks do
 
     export.set_defaults(handler=_export, check=check_export)
+
+    report = commands.add_parser(
+        "report", help="a programme year's figures: factories, families, workshops, tips"
+    )
+    report.add_argument(
+        "--year", type=int, default=date.today().year, help="the year (default: this year)"
+    )
+    report.add_argument("--factory", metavar="CODE", help="only this factory")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.add_argument(
+        "--chart", metavar="FILE", help="also write the children-and-parents chart (PNG)"
+    )
+    report.add_argument("--xlsx", metavar="FILE", help="also write the tables as a workbook")
+    report.set_defaults(handler=_report)
     return parser
 
 

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from ffs_bot.db.tables import utcnow
 from ffs_bot.db.uow import Database
+from ffs_bot.i18n import Translators
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.schedule import claim_due_pushes, mark_done
-from ffs_bot.services import workshops
+from ffs_bot.services import broadcasts, tips, workshops
 from ffs_bot.services.inbound import purge_answers
 from ffs_bot.services.seasons import expire_offers
 from ffs_bot.services.updates import purge_done
@@ -22,7 +23,9 @@ __all__ = [
     "every_minute",
     "lapse_offers",
     "lapse_workshop_offers",
+    "run_broadcasts",
     "send_due_pushes",
+    "send_tips",
     "tidy",
     "tidy_forever",
 ]
@@ -98,15 +101,42 @@ async def lapse_workshop_offers(db: Database, notify: WorkshopNotifier) -> int:
             return total
 
 
+async def send_tips(db: Database, translators: Translators) -> int:
+    """Queue every tip that is due, a batch per transaction."""
+    queued = 0
+    while True:
+        async with db.uow() as uow:
+            sent = await tips.send_due_tips(uow, translators, limit=OFFER_BATCH)
+            await uow.commit()
+        queued += sent
+        if sent == 0:
+            return queued
+
+
+async def run_broadcasts(db: Database, translators: Translators) -> int:
+    """Queue broadcasts whose time has come; report those fully delivered to their senders."""
+    async with db.uow() as uow:
+        handled = await broadcasts.queue_due_broadcasts(uow)
+        handled += await broadcasts.finish_broadcasts(uow, translators)
+        await uow.commit()
+    return handled
+
+
 async def every_minute(
-    db: Database, family: FamilyNotifier, workshop: WorkshopNotifier, stop: asyncio.Event
+    db: Database,
+    family: FamilyNotifier,
+    workshop: WorkshopNotifier,
+    translators: Translators,
+    stop: asyncio.Event,
 ) -> None:
-    """Lapse offers and send due reminders each minute until `stop` (all rows: none is lost)."""
+    """Lapse offers, send due reminders and tips each minute until `stop` (rows: none lost)."""
     while not stop.is_set():
         jobs = (
             ("seat offers", lapse_offers(db, family)),
             ("workshop offers", lapse_workshop_offers(db, workshop)),
             ("scheduled pushes", send_due_pushes(db, workshop)),
+            ("tips", send_tips(db, translators)),
+            ("broadcasts", run_broadcasts(db, translators)),
         )
         for name, job in jobs:
             try:

@@ -87,7 +87,9 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
         tasks.append(asyncio.create_task(tidy_forever(app.db, worker_stop), name="tidy"))
         tasks.append(
             asyncio.create_task(
-                every_minute(app.db, app.notify, app.workshop_notify, worker_stop),
+                every_minute(
+                    app.db, app.notify, app.workshop_notify, app.translators, worker_stop
+                ),
                 name="every-minute",
             )
         )
@@ -120,7 +122,8 @@ async def run_worker(app: App, stop: asyncio.Event | None = None) -> None:
     jobs = [
         asyncio.create_task(tidy_forever(app.db, stop), name="tidy"),
         asyncio.create_task(
-            every_minute(app.db, app.notify, app.workshop_notify, stop), name="every-minute"
+            every_minute(app.db, app.notify, app.workshop_notify, app.translators, stop),
+            name="every-minute",
         ),
     ]
     try:

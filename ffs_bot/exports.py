@@ -12,7 +12,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import ColumnElement, select
 
 from ffs_bot.db.tables import (
@@ -64,6 +65,7 @@ __all__ = [
     "registrations_table",
     "to_csv",
     "to_xlsx",
+    "to_xlsx_sheets",
     "workshop_attendance_table",
 ]
 
@@ -549,8 +551,20 @@ def _sheet_title(title: str) -> str:
 
 def to_xlsx(table: Table) -> bytes:
     """The table as an Excel workbook: bold, frozen header; days and times as real cells."""
+    return to_xlsx_sheets([table])
+
+
+def to_xlsx_sheets(tables: Sequence[Table]) -> bytes:
+    """The tables as one Excel workbook, a sheet each, in order."""
     workbook = Workbook()
-    sheet = workbook.worksheets[0]
+    for index, table in enumerate(tables):
+        _fill_sheet(workbook.worksheets[0] if index == 0 else workbook.create_sheet(), table)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _fill_sheet(sheet: Worksheet, table: Table) -> None:
     sheet.title = _sheet_title(table.title)
     bold = Font(bold=True)
     for column, label in enumerate(table.header, start=1):
@@ -568,9 +582,6 @@ def to_xlsx(table: Table) -> bytes:
         )
     sheet.freeze_panes = "A2"  # the header stays in view while scrolling
     sheet.auto_filter.ref = sheet.dimensions
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def export_file(table: Table, fmt: Format, stem: str) -> ExportFile:

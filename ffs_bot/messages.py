@@ -57,12 +57,15 @@ class Reply:
 
     A `brief` reply is a short notice (a stale button, say) that a channel may show as a
     passing pop-up instead of a message. With an attachment, the text is the file's caption.
+    An `edit` reply to a button press replaces the pressed message where the channel can
+    (figures refreshed in place), and is sent as a new message where it cannot.
     """
 
     text: str
     choices: tuple[Choice, ...] = ()
     brief: bool = False
     attachment: Attachment | None = None
+    edit: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Return the reply as plain JSON-ready data."""
@@ -74,6 +77,8 @@ class Reply:
             data["brief"] = True
         if self.attachment is not None:
             data["attachment"] = self.attachment.to_json()
+        if self.edit:
+            data["edit"] = True
         return data
 
 
@@ -89,6 +94,7 @@ def replies_from_json(data: list[dict[str, Any]]) -> list[Reply]:
             text=str(item["text"]),
             choices=tuple(Choice(str(c["label"]), str(c["payload"])) for c in item["choices"]),
             brief=bool(item.get("brief", False)),
+            edit=bool(item.get("edit", False)),
             attachment=(
                 Attachment.from_json(item["attachment"]) if item.get("attachment") else None
             ),

@@ -67,6 +67,7 @@ async def enqueue(
     replies: list[Reply],
     idempotency_key: str,
     not_before: datetime | None = None,
+    broadcast_id: int | None = None,
 ) -> bool:
     """Add a push unless one with the same key exists; return whether it was added.
 
@@ -88,6 +89,7 @@ async def enqueue(
             "recipient": recipient,
             "person_id": found.id if found else None,
             "content": replies_to_json(replies),
+            "broadcast_id": broadcast_id,
             "status": (OutboxStatus.STOPPED if stopped else OutboxStatus.PENDING).value,
             "attempts": 0,
             "next_attempt_at": not_before or utcnow(),

@@ -28,6 +28,8 @@ __all__ = ["STAFF", "steps"]
 
 STAFF = menu.STAFF
 STAFF_WORKSHOPS = "staff.ws"  # handlers.coordinator_workshops
+TIP_FIGURES = "tips.figures"  # handlers.tips
+BROADCASTS = "bc"  # handlers.broadcasts
 SEASON = "staff.season"
 REGISTRATIONS = "staff.regs"
 DECLINE = "staff.decline"
@@ -96,14 +98,16 @@ class StaffStep(Step):
                 *(Choice(_season_label(ctx, s), f"st:season:{s.season.id}") for s in found[:8]),
                 Choice(ctx._("Open a new season"), "st:new"),
                 Choice(ctx._("Parent workshops"), STAFF_WORKSHOPS),
+                Choice(ctx._("Send a message to many"), BROADCASTS),
+                Choice(ctx._("Tip figures"), TIP_FIGURES),
                 menu.main_menu_choice(ctx),
             ],
         )
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open a season, start a new one, or go to the workshops."""
-        if payload == STAFF_WORKSHOPS:
-            await ctx.go(STAFF_WORKSHOPS)
+        if payload in (STAFF_WORKSHOPS, TIP_FIGURES, BROADCASTS):
+            await ctx.go(payload)
             return True
         if payload == "st:new":
             scope = await staff.staff_scope(ctx.uow, ctx.person.id)

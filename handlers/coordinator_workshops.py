@@ -24,7 +24,7 @@ from handlers import menu
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["STAFF_WORKSHOPS", "steps"]
+__all__ = ["STAFF_WORKSHOPS", "parse_moment", "parse_when", "steps"]
 
 STAFF_WORKSHOPS = "staff.ws"
 ONE = "staff.ws.one"
@@ -374,6 +374,28 @@ def _problem(ctx: Context, field: str) -> str:
         "place": ctx._("Please keep it under {limit} characters.", limit=200),
         "trainer": ctx._("Please keep it under {limit} characters.", limit=100),
     }[field]
+
+
+_MOMENT = re.compile(r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?\s+(\d{1,2})[:：.](\d{2})")
+
+
+def parse_moment(text: str, today: date, timezone: str) -> datetime:
+    """Read "7/14 18:00" as an aware local time, this year or next.
+
+    Raises:
+        InvalidInput: "when" when it is not a day and a time.
+    """
+    match = _MOMENT.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if not match:
+        raise InvalidInput("when")
+    month, day, hour, minute = (int(part) for part in match.groups())
+    try:
+        on = date(today.year, month, day)
+        if on < today:
+            on = on.replace(year=today.year + 1)
+        return datetime.combine(on, time(hour, minute), ZoneInfo(timezone))
+    except ValueError:
+        raise InvalidInput("when") from None
 
 
 def parse_when(text: str, today: date, timezone: str) -> tuple[datetime, datetime]:

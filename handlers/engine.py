@@ -16,6 +16,7 @@ from ffs_bot.services.people import open_conversation, set_reachable
 from ffs_bot.workshop_notices import WorkshopNotifier
 from handlers import (
     account,
+    broadcasts,
     children,
     coordinator,
     coordinator_workshops,
@@ -23,6 +24,7 @@ from handlers import (
     menu,
     onboarding,
     summer,
+    tips,
     workshops,
 )
 from handlers.context import Context
@@ -48,8 +50,10 @@ def build_router() -> Router:
         guardians,
         summer,
         workshops,
+        tips,
         coordinator,
         coordinator_workshops,
+        broadcasts,
     )
     for feature in features:
         router.include(feature.steps())
@@ -176,7 +180,9 @@ class ConversationEngine:
             return
         # An offer's buttons arrive in a push, whatever step the person is at.
         if ctx.person.onboarded and (
-            await summer.answer_offer(ctx, payload) or await workshops.global_press(ctx, payload)
+            await summer.answer_offer(ctx, payload)
+            or await workshops.global_press(ctx, payload)
+            or await tips.global_press(ctx, payload)
         ):
             return
         if not step:

@@ -14,6 +14,7 @@ __all__ = ["MAIN", "cancel", "help_text", "main_menu_choice", "open_menu", "step
 MAIN = "main"
 STAFF = "staff"  # the coordinator's part, handlers.coordinator (which imports this module)
 WORKSHOPS = "ws"  # parent workshops, handlers.workshops (which imports this module too)
+TIPS = "tips"  # parenting tips, handlers.tips
 MENU_PAYLOAD = "menu"
 
 
@@ -70,13 +71,14 @@ class MainMenuStep(Step):
         buttons = [
             Choice(ctx._("Summer space"), "summer"),
             Choice(ctx._("Parent workshops"), WORKSHOPS),
+            Choice(ctx._("Parenting tips"), TIPS),
             Choice(ctx._("My children"), "children"),
             Choice(ctx._("My details"), "account"),
             Choice(ctx.both(N_("Language")), "language"),
             Choice(ctx._("Help"), "help"),
         ]
         if await _runs_a_factory(ctx):
-            buttons.insert(4, Choice(ctx._("Run the space"), STAFF))
+            buttons.insert(5, Choice(ctx._("Run the space"), STAFF))
         ctx.say(
             ctx._("{name}, what would you like to do?", name=ctx.person.display_name or ""),
             buttons,
@@ -84,7 +86,7 @@ class MainMenuStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open the part of the menu that was pressed."""
-        if payload in ("account", "children", "summer", WORKSHOPS) or (
+        if payload in ("account", "children", "summer", WORKSHOPS, TIPS) or (
             payload == STAFF and await _runs_a_factory(ctx)
         ):
             await ctx.go(payload)

@@ -72,7 +72,13 @@ class WorkshopsStep(Step):
         ctx.say(
             "\n".join(lines),
             [
-                *(Choice(f"{n}. {w.topic}", f"ws:open:{w.id}") for n, w in enumerate(found, 1)),
+                *(
+                    Choice(
+                        f"{ctx.t.weekday_date(w.starts_at, w.timezone)} {w.topic}",
+                        f"ws:open:{w.id}",
+                    )
+                    for w in found
+                ),
                 *extra,
             ],
         )

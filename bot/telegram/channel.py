@@ -11,7 +11,15 @@ from telegram import BotCommand
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.scheduler import ChatScheduler
-from bot.telegram.adapter import ALLOWED_UPDATES, CHANNEL, Converted, chat_key, convert, send_reply
+from bot.telegram.adapter import (
+    ALLOWED_UPDATES,
+    CHANNEL,
+    Converted,
+    chat_key,
+    convert,
+    send_reply,
+)
+from bot.telegram.adapter import message_arguments as reply_arguments
 from bot.telegram.bot import JsonBot
 from bot.telegram.ratelimit import retry_seconds
 from ffs_bot.db.uow import Database
@@ -209,13 +217,22 @@ class TelegramChannel:
         """
         toast = replies[0].text if len(replies) == 1 and replies[0].brief else None
         assert converted.callback_query_id is not None
-        results = await asyncio.gather(
-            self.bot.answer_callback_query(converted.callback_query_id, text=toast),
-            self.bot.edit_message_reply_markup(
+        if replies and replies[0].edit and replies[0].attachment is None:
+            # Figures refreshed in place: the pressed message itself shows the new ones.
+            arguments = reply_arguments(replies[0])
+            change = self.bot.edit_message_text(
+                chat_id=converted.chat_id, message_id=converted.pressed_message_id, **arguments
+            )
+            replies = replies[1:]
+        else:
+            change = self.bot.edit_message_reply_markup(
                 chat_id=converted.chat_id,
                 message_id=converted.pressed_message_id,
                 reply_markup=None,
-            ),
+            )
+        results = await asyncio.gather(
+            self.bot.answer_callback_query(converted.callback_query_id, text=toast),
+            change,
             self.send(converted.chat_id, converted.user_id, [] if toast is not None else replies),
             return_exceptions=True,
         )

@@ -28,6 +28,7 @@ __all__ = [
     "AuditEventRow",
     "Base",
     "BookingRow",
+    "BroadcastRow",
     "ChildInviteRow",
     "ChildRow",
     "ConsentRow",
@@ -46,6 +47,9 @@ __all__ = [
     "SeasonRow",
     "SeasonSponsorRow",
     "SponsorRow",
+    "TipDeliveryRow",
+    "TipRow",
+    "TipSubscriptionRow",
     "WorkshopRow",
     "utcnow",
 ]
@@ -421,6 +425,59 @@ class ScheduledPushRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TipRow(Base):
+    """A parenting tip from the library, in both languages."""
+
+    __tablename__ = "tip"
+
+    # The library's own id, so that importing the file again updates the same tips.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(32), index=True)
+    # Child age band in months; both empty for a tip about the parent's own well-being.
+    min_months: Mapped[int | None] = mapped_column(Integer)
+    max_months: Mapped[int | None] = mapped_column(Integer)
+    text_zh: Mapped[str] = mapped_column(String(1000))
+    text_en: Mapped[str] = mapped_column(String(1000))
+    follow_up_zh: Mapped[str] = mapped_column(String(500), default="")
+    follow_up_en: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TipSubscriptionRow(Base):
+    """A person's tips: how often, at what local hour, and when the next one is due."""
+
+    __tablename__ = "tip_subscription"
+    __table_args__ = (Index("ix_tip_subscription_due", "active", "next_at"),)
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    # daily, twice_weekly or weekly
+    frequency: Mapped[str] = mapped_column(String(16))
+    hour: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TipDeliveryRow(Base):
+    """A tip sent to a person (on schedule or asked for), and whether it helped."""
+
+    __tablename__ = "tip_delivery"
+    __table_args__ = (Index("ix_tip_delivery_person", "person_id", "tip_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    tip_id: Mapped[str] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), index=True)
+    # scheduled or asked
+    kind: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    helpful: Mapped[bool | None] = mapped_column(Boolean)
+    answered_at: Mapped[datetime | None] = mapped_column()
+
+
 class ProcessedInboundRow(Base):
     """An inbound message already handled, with the answer it got."""
 
@@ -496,6 +553,28 @@ class InboundUpdateRow(Base):
     done_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
+class BroadcastRow(Base):
+    """A message staff send to many people at once, now or at a chosen time."""
+
+    __tablename__ = "broadcast"
+    __table_args__ = (Index("ix_broadcast_due", "status", "send_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    text_zh: Mapped[str] = mapped_column(String(2000), default="")
+    text_en: Mapped[str] = mapped_column(String(2000), default="")
+    # Who gets it: {"kind": "factories", "ids": [...]}, season, workshop or everyone.
+    audience: Mapped[dict[str, Any]] = mapped_column()
+    # scheduled, sending, sent or cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    send_at: Mapped[datetime] = mapped_column()
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+
+
 class OutboxRow(Base):
     """A message to push later; the worker claims, sends and settles it."""
 
@@ -514,6 +593,10 @@ class OutboxRow(Base):
         ForeignKey("person.id", ondelete="CASCADE"), index=True
     )
     content: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The broadcast this push belongs to, for its progress and delivery report.
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcast.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

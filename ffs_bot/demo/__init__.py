@@ -1,4 +1,8 @@
-"""Demo programme data, loaded by `ffs-bot demo` into an empty database."""
+"""Demo programme data, loaded by `ffs-bot demo` into an empty database.
+
+Today's programme (an open season and workshops to come at SZ01, the tips library) and,
+as history, the summer 2018 programme at 18 factories (see `history`).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,22 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ffs_bot.db.tables import FactoryRow, SeasonRow, WorkshopRow
+from ffs_bot.db.tables import FactoryRow, SeasonRow, TipRow, WorkshopRow
 from ffs_bot.db.uow import UnitOfWork
+from ffs_bot.demo.history import History, load_history
 from ffs_bot.model import RoleName
 from ffs_bot.services.factories import count_factories, import_factories, parse_factory_csv
 from ffs_bot.services.seasons import create_season
 from ffs_bot.services.staff import grant_role
+from ffs_bot.services.tips import import_tips
 from ffs_bot.services.workshops import create_workshop
+from ffs_bot.tips import parse_library, starter_library
 
 __all__ = ["DEMO_SEASON_FACTORY", "DemoReport", "load_demo", "make_demo_coordinator"]
 
 DEMO_SEASON_FACTORY = "SZ01"
+# The factories of today's demo, then those that joined for the 2018 programme.
+FACTORY_FILES = ("factories.csv", "factories_2018.csv")
 WORKSHOP_PLACE = "食堂二楼培训室 / Training room, canteen 2nd floor"
 
 
@@ -56,17 +65,22 @@ class DemoReport:
     factories: int
     seasons: int
     workshops: int
+    tips: int = 0
+    # The summer 2018 programme, for reports.
+    history: History | None = None
 
 
 async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> DemoReport:
     """Load the demo factories, an open season and workshops to come into an empty database."""
     if await count_factories(uow):
-        return DemoReport(0, 0, 0)
-    text = files("ffs_bot.demo").joinpath("factories.csv").read_text(encoding="utf-8")
-    rows, errors = parse_factory_csv(text, default_timezone)
-    if errors:
-        raise ValueError(f"demo data is broken: {errors}")
-    factories = (await import_factories(uow, rows)).created
+        return DemoReport(0, 0, 0, 0)
+    factories = 0
+    for name in FACTORY_FILES:
+        text = files("ffs_bot.demo").joinpath(name).read_text(encoding="utf-8")
+        rows, errors = parse_factory_csv(text, default_timezone)
+        if errors:
+            raise ValueError(f"demo data is broken: {name}: {errors}")
+        factories += (await import_factories(uow, rows)).created
     seasons = 0
     if not await uow.session.scalar(select(func.count()).select_from(SeasonRow)):
         # The next summer whose registration is still open.
@@ -86,7 +100,16 @@ async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> Demo
     workshops = 0
     if not await uow.session.scalar(select(func.count()).select_from(WorkshopRow)):
         workshops = await _add_workshops(uow, default_timezone, today)
-    return DemoReport(factories, seasons, workshops)
+    tips = 0
+    if not await uow.session.scalar(select(func.count()).select_from(TipRow)):
+        # The starter library, so the tips menu works; nobody is subscribed.
+        entries, problems = parse_library(starter_library())
+        if problems:
+            raise ValueError(f"the starter tip library is broken: {problems}")
+        tips, _updated = await import_tips(uow, entries)
+    # Last, so the open season and the workshops above are the only ones still to come.
+    history = await load_history(uow)
+    return DemoReport(factories, seasons, workshops, tips, history)
 
 
 async def _add_workshops(uow: UnitOfWork, default_timezone: str, today: date) -> int:

@@ -23,7 +23,11 @@ import pytest
 from bot.cli import main
 from ffs_bot.config import Settings
 
-DEMO_CODES = ["DG01", "DG02", "GZ01", "HY01", "HZ01", "SG01", "SZ01", "SZ02"]
+# Today's demo factories and those that joined for the 2018 programme.
+DEMO_CODES = [
+    *("DG01", "DG02", "DG03", "DG04", "FS01", "GZ01", "GZ02", "HY01", "HZ01"),
+    *("JM01", "QY01", "SG01", "SZ01", "SZ02", "SZ03", "SZ04", "ZH01", "ZS01"),
+]
 HEADER = "code,name_zh,name_en,city,timezone"
 GOOD_ROWS = [
     "SZ01,深圳龙岗欢乐玩具厂,Longgang Happy Toys,深圳,Asia/Shanghai",
@@ -530,7 +534,10 @@ def test_demo_loads_the_demo_factories_only_into_an_empty_database(
     first = demo()
     assert first.code == 0
     assert first.err == (
-        f"Loaded demo data: {len(DEMO_CODES)} factories, 1 open season, 3 upcoming workshops.\n"
+        f"Loaded demo data: {len(DEMO_CODES)} factories, 1 open season, 3 upcoming workshops, "
+        "75 parenting tips.\n"
+        "History: summer 2018 at 18 factories (11 returning, 7 sponsored), 691 children, "
+        "788 parents; see 'ffs-bot report --year 2018'.\n"
         "console:local also coordinates SZ01's season: after signing up, the menu shows "
         "'Run the space'.\n"
     )

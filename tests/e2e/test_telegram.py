@@ -232,3 +232,32 @@ async def test_a_coordinator_gets_an_export_as_a_document(
     assert filename.endswith(".xlsx") and content.startswith(b"PK")
     # The list of lists comes again after the file, with its buttons.
     assert "st:x:attendance:csv" in api.buttons(api.sent_to(WORKER)[-1])
+
+
+async def test_refreshed_figures_replace_the_pressed_message(
+    backend: Backend, telegram: TelegramHarness
+) -> None:
+    await seed_factories(backend.db)
+    async with backend.db.uow() as uow:
+        await grant_role(
+            uow,
+            channel="telegram",
+            external_user_id=str(WORKER),
+            role=RoleName.ADMIN,
+            factory_codes=[],
+        )
+        await uow.commit()
+    api = telegram.api
+    await telegram.deliver(api.text(WORKER, "/start f-SZ01", "en"))
+    await telegram.deliver(api.press(WORKER, "lang:en"))
+    await telegram.deliver(api.press(WORKER, "consent:yes"))
+    await telegram.deliver(api.text(WORKER, "Admin Li"))
+    await telegram.deliver(api.press(WORKER, "staff"))
+    await telegram.deliver(api.press(WORKER, "bc"))
+    await telegram.deliver(api.press(WORKER, "bc:list"))
+    listed = api.last_message_id(WORKER)
+    sent_before = len(api.sent_to(WORKER))
+    await telegram.deliver(api.press(WORKER, "bc:refresh", message_id=listed))
+    edited = api.of("editMessageText")[-1]
+    assert edited["message_id"] == listed and "No broadcasts yet." in edited["text"]
+    assert len(api.sent_to(WORKER)) == sent_before  # no new message

@@ -29,7 +29,7 @@ async def test_worker_onboards_in_chinese_from_a_factory_link(backend: Backend) 
 
     await chat.send("  王姐  ")
     assert "欢迎您，王姐" in chat.text
-    assert chat.payloads == ["summer", "ws", "children", "account", "language", "help"]
+    assert chat.payloads == ["summer", "ws", "tips", "children", "account", "language", "help"]
 
     async with backend.db.uow() as uow:
         person = await uow.session.scalar(select(PersonRow))

@@ -62,3 +62,22 @@ def test_secrets_never_show_in_printed_settings(monkeypatch) -> None:
     assert "wechat-secret-value" not in shown
     assert settings.telegram_bot_token is not None
     assert settings.telegram_bot_token.get_secret_value() == "123:very-secret-token"
+
+
+def test_workshop_reminders_and_offers_come_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FFS_WORKSHOP_REMINDER_HOURS", "2, 48 ,24")
+    monkeypatch.setenv("FFS_WORKSHOP_OFFER_HOURS", "6")
+    rules = Settings(_env_file=None).workshop_rules  # type: ignore[call-arg]
+    assert [r.total_seconds() / 3600 for r in rules.reminders] == [48, 24, 2]
+    assert rules.offer_window.total_seconds() == 6 * 3600
+
+
+@pytest.mark.parametrize("hours", ["soon", "24,-1", "0", "9999"])
+def test_reminder_hours_that_cannot_be_are_refused(
+    monkeypatch: pytest.MonkeyPatch, hours: str
+) -> None:
+    monkeypatch.setenv("FFS_WORKSHOP_REMINDER_HOURS", hours)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
