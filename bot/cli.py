@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -41,6 +41,7 @@ from ffs_bot.reports import (
     text_table,
 )
 from ffs_bot.services import factories, staff, tips
+from ffs_bot.services.audit import list_events, record_event
 from ffs_bot.tips import parse_library
 
 __all__ = ["main"]
@@ -247,6 +248,43 @@ async def _staff_list(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _staff_remove(app: App, args: argparse.Namespace) -> int:
+    """Take a staff role away from a channel account."""
+    async with app.db.uow() as uow:
+        try:
+            removed = await staff.revoke_role(
+                uow,
+                channel=args.channel,
+                external_user_id=args.user_id,
+                role=RoleName(args.role),
+                factory_codes=args.factory or [],
+            )
+        except NotFound as exc:
+            raise UsageError(str(exc)) from exc
+        await uow.commit()
+    print(f"Removed {removed} {args.role} role{'' if removed == 1 else 's'}.")
+    return EXIT_OK
+
+
+async def _audit(app: App, args: argparse.Namespace) -> int:
+    """Print the audit log from a day on: who did what to which record, and when."""
+    since = None
+    if args.since:
+        try:
+            since = datetime.combine(date.fromisoformat(args.since), time(), UTC)
+        except ValueError as exc:
+            raise UsageError(f"--since takes a day as YYYY-MM-DD, not {args.since!r}") from exc
+    async with app.db.uow() as uow:
+        entries = await list_events(uow, since, limit=args.limit)
+    for entry in entries:
+        actor = f"person {entry.actor_person_id}" if entry.actor_person_id else "system"
+        subject = f"{entry.subject_type} {entry.subject_id}".strip()
+        details = json.dumps(entry.details, ensure_ascii=False, sort_keys=True, default=str)
+        when = f"{entry.at:%Y-%m-%d %H:%M:%S}Z"
+        print(f"{when}  {actor:<12} {entry.action:<28} {subject:<20} {details}")
+    return EXIT_OK
+
+
 def _write_atomically(path: Path, content: bytes) -> None:
     """Write the file whole or not at all: a reader never sees half an export."""
     # mkstemp makes the file readable by its owner alone, which suits children's details.
@@ -295,6 +333,17 @@ async def _export(app: App, args: argparse.Namespace) -> int:
     exported = export_file(table, args.format, path.stem)
     await asyncio.to_thread(_write_atomically, path, exported.content)
     rows = len(table.rows)
+    async with app.db.uow() as uow:
+        await record_event(
+            uow,
+            "export.cli",
+            subject_type=args.table,
+            rows=rows,
+            factory=args.factory,
+            season=args.season,
+            workshop=args.workshop,
+        )
+        await uow.commit()
     print(f"Wrote {rows} {'row' if rows == 1 else 'rows'} to {path}.")
     return EXIT_OK
 
@@ -414,6 +463,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.set_defaults(handler=_staff_add)
     staff_cmd.add_parser("list", help="list staff roles").set_defaults(handler=_staff_list)
+    remove = staff_cmd.add_parser("remove", help="take a staff role away")
+    remove.add_argument("--channel", required=True, choices=[c.value for c in Channel])
+    remove.add_argument("--user-id", required=True, help="the account's id on that channel")
+    remove.add_argument("--role", required=True, choices=[r.value for r in RoleName])
+    remove.add_argument(
+        "--factory", action="append", metavar="CODE", help="only for this factory (repeatable)"
+    )
+    remove.set_defaults(handler=_staff_remove)
+
+    audit = commands.add_parser("audit", help="list the audit log")
+    audit.add_argument("--since", metavar="DATE", help="from this day on (YYYY-MM-DD, UTC)")
+    audit.add_argument("--limit", type=int, default=1000, help="at most this many (1000)")
+    audit.set_defaults(handler=_audit)
 
     export = commands.add_parser(
         "export",

@@ -16,6 +16,7 @@ from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.model import age_in_months
 from ffs_bot.services import season_admin, seasons, staff
+from ffs_bot.services.audit import record_event
 from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.season_admin import RosterEntry, SeasonChanges, StaffSeason
 from ffs_bot.services.seasons import RegistrationStatus
@@ -835,6 +836,14 @@ class ExportStep(Step):
         )
         table = await build(
             ctx.uow, actor_person_id=ctx.person.id, season_id=found.season.id, translator=ctx.t
+        )
+        await record_event(
+            ctx.uow,
+            "export.chat",
+            actor_person_id=ctx.person.id,
+            subject_type=kind,
+            subject_id=found.season.id,
+            rows=len(table.rows),
         )
         made = exports.export_file(
             table,

@@ -16,6 +16,7 @@ from ffs_bot import exports
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.services import staff, workshops
+from ffs_bot.services.audit import record_event
 from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.people import get_person
 from ffs_bot.services.workshops import BookingStatus, Workshop, WorkshopChanges
@@ -176,6 +177,14 @@ class WorkshopStep(Step):
             return False
         table = await exports.workshop_attendance_table(
             ctx.uow, actor_person_id=ctx.person.id, workshop_id=workshop.id, translator=ctx.t
+        )
+        await record_event(
+            ctx.uow,
+            "export.chat",
+            actor_person_id=ctx.person.id,
+            subject_type="workshop_attendance",
+            subject_id=workshop.id,
+            rows=len(table.rows),
         )
         made = exports.export_file(
             table, "csv" if payload.endswith("csv") else "xlsx", f"workshop-{workshop.id}"

@@ -16,7 +16,14 @@ from ffs_bot.services.audit import record_event
 from ffs_bot.services.factories import normalise_code
 from ffs_bot.services.people import touch_identity
 
-__all__ = ["StaffScope", "grant_role", "list_roles", "require_factory", "staff_scope"]
+__all__ = [
+    "StaffScope",
+    "grant_role",
+    "list_roles",
+    "require_factory",
+    "revoke_role",
+    "staff_scope",
+]
 
 # Channel account ids: Telegram's are numbers, WeChat's OpenIDs letters, digits, - and _.
 USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,128}")
@@ -146,3 +153,55 @@ async def require_factory(uow: UnitOfWork, person_id: int, factory_id: int) -> S
     if not scope.covers(factory_id):
         raise Forbidden(f"person {person_id} may not run factory {factory_id}")
     return scope
+
+
+async def revoke_role(
+    uow: UnitOfWork,
+    *,
+    channel: str,
+    external_user_id: str,
+    role: RoleName,
+    factory_codes: list[str],
+    actor_person_id: int | None = None,
+) -> int:
+    """Take a staff role away (for the factories given, or every scope); return how many.
+
+    Raises:
+        NotFound: no such account, or a factory code that does not exist.
+    """
+    person_id = await uow.session.scalar(
+        select(IdentityRow.person_id).where(
+            IdentityRow.channel == channel,
+            IdentityRow.external_user_id == external_user_id.strip(),
+        )
+    )
+    if person_id is None:
+        raise NotFound(f"no account {channel}:{external_user_id}")
+    query = select(RoleRow).where(RoleRow.person_id == person_id, RoleRow.role == role.value)
+    if factory_codes:
+        codes = sorted({normalise_code(code) for code in factory_codes})
+        factories = dict(
+            (
+                await uow.session.execute(
+                    select(FactoryRow.code, FactoryRow.id).where(FactoryRow.code.in_(codes))
+                )
+            ).all()
+        )
+        missing = [code for code in codes if code not in factories]
+        if missing:
+            raise NotFound("unknown factory code(s): " + ", ".join(missing))
+        query = query.where(RoleRow.factory_id.in_(factories.values()))
+    rows = list(await uow.session.scalars(query))
+    for row in rows:
+        await uow.session.delete(row)
+        await record_event(
+            uow,
+            "staff.revoke",
+            actor_person_id=actor_person_id,
+            subject_type="person",
+            subject_id=person_id,
+            role=role.value,
+            factory_id=row.factory_id,
+        )
+    await uow.session.flush()
+    return len(rows)
