@@ -23,6 +23,7 @@ from handlers import (
     guardians,
     menu,
     onboarding,
+    reports,
     summer,
     tips,
     workshops,
@@ -54,6 +55,7 @@ def build_router() -> Router:
         coordinator,
         coordinator_workshops,
         broadcasts,
+        reports,
     )
     for feature in features:
         router.include(feature.steps())

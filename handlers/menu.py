@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
-from ffs_bot.services.staff import staff_scope
+from ffs_bot.services.staff import has_role, staff_scope
 from handlers import onboarding
 from handlers.context import Context
 from handlers.router import Step
@@ -15,6 +15,7 @@ MAIN = "main"
 STAFF = "staff"  # the coordinator's part, handlers.coordinator (which imports this module)
 WORKSHOPS = "ws"  # parent workshops, handlers.workshops (which imports this module too)
 TIPS = "tips"  # parenting tips, handlers.tips
+REPORT = "report"  # the programme report, handlers.reports
 MENU_PAYLOAD = "menu"
 
 
@@ -79,6 +80,8 @@ class MainMenuStep(Step):
         ]
         if await _runs_a_factory(ctx):
             buttons.insert(5, Choice(ctx._("Run the space"), STAFF))
+        if await has_role(ctx.uow, ctx.person.id):
+            buttons.insert(-2, Choice(ctx._("Programme report"), REPORT))
         ctx.say(
             ctx._("{name}, what would you like to do?", name=ctx.person.display_name or ""),
             buttons,
@@ -86,8 +89,10 @@ class MainMenuStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open the part of the menu that was pressed."""
-        if payload in ("account", "children", "summer", WORKSHOPS, TIPS) or (
-            payload == STAFF and await _runs_a_factory(ctx)
+        if (
+            payload in ("account", "children", "summer", WORKSHOPS, TIPS)
+            or (payload == STAFF and await _runs_a_factory(ctx))
+            or (payload == REPORT and await has_role(ctx.uow, ctx.person.id))
         ):
             await ctx.go(payload)
             return True

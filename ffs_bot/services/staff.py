@@ -19,6 +19,7 @@ from ffs_bot.services.people import touch_identity
 __all__ = [
     "StaffScope",
     "grant_role",
+    "has_role",
     "list_roles",
     "require_factory",
     "revoke_role",
@@ -205,3 +206,9 @@ async def revoke_role(
         )
     await uow.session.flush()
     return len(rows)
+
+
+async def has_role(uow: UnitOfWork, person_id: int) -> bool:
+    """Whether the person holds any staff role (sponsor viewers included)."""
+    found = await uow.session.scalar(select(RoleRow.id).where(RoleRow.person_id == person_id))
+    return found is not None

@@ -1,0 +1,77 @@
+"""The programme report in chat, for staff and sponsor viewers: figures, a chart, a workbook."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from ffs_bot import reports
+from ffs_bot.charts import CjkFontMissing
+from ffs_bot.errors import Forbidden, NotFound
+from ffs_bot.exports import XLSX_MIME, ExportFile, to_xlsx_sheets
+from ffs_bot.messages import Attachment, Choice, Reply
+from ffs_bot.services import staff
+from handlers import menu
+from handlers.context import Context
+from handlers.router import Step
+
+__all__ = ["REPORT", "steps"]
+
+REPORT = menu.REPORT
+YEARS_SHOWN = 3
+
+
+class ReportStep(Step):
+    """Which year; then the figures as text, the chart and the workbook as files."""
+
+    name = REPORT
+
+    async def prompt(self, ctx: Context) -> None:
+        """Offer the last few years."""
+        if not await staff.has_role(ctx.uow, ctx.person.id):
+            await menu.open_menu(ctx)
+            return
+        this_year = date.today().year
+        ctx.say(
+            ctx._("Which year's programme report?"),
+            [
+                *(
+                    Choice(str(year), f"rep:{year}")
+                    for year in range(this_year, this_year - YEARS_SHOWN, -1)
+                ),
+                Choice("2018", "rep:2018"),
+                menu.main_menu_choice(ctx),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Send the year's report."""
+        year = payload.removeprefix("rep:")
+        if not payload.startswith("rep:") or not year.isdigit() or not 2000 <= int(year) <= 2100:
+            return False
+        try:
+            report = await reports.programme_report(
+                ctx.uow, year=int(year), viewer_person_id=ctx.person.id
+            )
+        except (Forbidden, NotFound):
+            return False
+        try:
+            # Drawn in a worker thread: the event loop answers others meanwhile.
+            files = await asyncio.to_thread(reports.render_report_files, report, ctx.t)
+        except CjkFontMissing:
+            workbook = to_xlsx_sheets(reports.report_tables(report, ctx.t))
+            files = [ExportFile(f"report-{year}.xlsx", workbook, XLSX_MIME)]
+            ctx.note(ctx._("The chart cannot be drawn on this server (no Chinese font)."))
+        summary = reports.text_table(reports.summary_table(report, ctx.t))
+        ctx.replies.append(Reply(summary))
+        for made in files:
+            ctx.replies.append(
+                Reply(made.filename, attachment=Attachment(made.filename, made.content, made.mime))
+            )
+        await ctx.reprompt()
+        return True
+
+
+def steps() -> list[Step]:
+    """Return the report step."""
+    return [ReportStep()]

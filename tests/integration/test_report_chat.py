@@ -1,0 +1,43 @@
+"""The programme report in chat: staff and sponsor viewers get figures, a chart and a workbook."""
+
+from __future__ import annotations
+
+from ffs_bot.model import RoleName
+from ffs_bot.services.staff import grant_role
+from tests.conftest import Backend
+from tests.helpers import Chat, seed_factories
+from tests.integration.test_children import add_in_chat
+from tests.integration.test_summer_chat import open_season, register_in_chat
+
+
+async def test_a_sponsor_viewer_gets_counts_and_files_but_no_names(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    family = Chat(backend.conversations, user="family")
+    await family.onboard(name="Parent Lily")
+    await add_in_chat(family, "Lily", "2019-05")
+    await register_in_chat(family)
+    assert "report" not in family.payloads  # workers do not see it
+    async with backend.db.uow() as uow:
+        await grant_role(
+            uow,
+            channel="console",
+            external_user_id="brand",
+            role=RoleName.SPONSOR,
+            factory_codes=["SZ01"],
+        )
+        await uow.commit()
+    sponsor = Chat(backend.conversations, user="brand")
+    await sponsor.onboard(name="Brand Viewer")
+    assert "report" in sponsor.payloads and "staff" not in sponsor.payloads
+    await sponsor.press("report")
+    year = next(p for p in sponsor.payloads if p.startswith("rep:"))
+    await sponsor.press(year)
+    texts = "\n".join(reply.text for reply in sponsor.last)
+    files = [reply.attachment for reply in sponsor.last if reply.attachment is not None]
+    assert {f.filename.rsplit(".", 1)[1] for f in files} == {"png", "xlsx"}
+    for secret in ("Lily", "Parent Lily"):
+        assert secret not in texts
+        assert all(secret.encode() not in f.content for f in files)
+    await family.press("report")  # not theirs
+    assert "no longer active" in family.text
