@@ -31,6 +31,7 @@ STAFF = menu.STAFF
 STAFF_WORKSHOPS = "staff.ws"  # handlers.coordinator_workshops
 TIP_FIGURES = "tips.figures"  # handlers.tips
 BROADCASTS = "bc"  # handlers.broadcasts
+GRANT_ROLE = "roles.account"  # handlers.roles, for programme admins
 SEASON = "staff.season"
 REGISTRATIONS = "staff.regs"
 DECLINE = "staff.decline"
@@ -93,10 +94,12 @@ class StaffStep(Step):
             if found
             else ctx._("No Family-Friendly Space season yet at your factories.")
         )
+        admin = [Choice(ctx._("Give a staff role"), GRANT_ROLE)] if scope.every_factory else []
         ctx.say(
             text,
             [
                 *(Choice(_season_label(ctx, s), f"st:season:{s.season.id}") for s in found[:8]),
+                *admin,
                 Choice(ctx._("Open a new season"), "st:new"),
                 Choice(ctx._("Parent workshops"), STAFF_WORKSHOPS),
                 Choice(ctx._("Send a message to many"), BROADCASTS),
@@ -107,7 +110,7 @@ class StaffStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open a season, start a new one, or go to the workshops."""
-        if payload in (STAFF_WORKSHOPS, TIP_FIGURES, BROADCASTS):
+        if payload in (STAFF_WORKSHOPS, TIP_FIGURES, BROADCASTS, GRANT_ROLE):
             await ctx.go(payload)
             return True
         if payload == "st:new":

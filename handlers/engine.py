@@ -24,6 +24,7 @@ from handlers import (
     menu,
     onboarding,
     reports,
+    roles,
     summer,
     tips,
     workshops,
@@ -56,6 +57,7 @@ def build_router() -> Router:
         coordinator_workshops,
         broadcasts,
         reports,
+        roles,
     )
     for feature in features:
         router.include(feature.steps())
