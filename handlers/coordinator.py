@@ -6,26 +6,23 @@ or a role taken away mid-conversation changes nothing.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ffs_bot import exports
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
+from ffs_bot.i18n import N_
 from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.model import age_in_months
-from ffs_bot.services import season_admin, seasons, staff
+from ffs_bot.services import season_admin, staff
 from ffs_bot.services.audit import record_event
-from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.season_admin import RosterEntry, SeasonChanges, StaffSeason
 from ffs_bot.services.seasons import RegistrationStatus
 from handlers import menu
-from handlers.children import today as programme_today
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["STAFF", "steps"]
+__all__ = ["STAFF", "back_to_season", "current_season", "season_lost", "steps"]
 
 STAFF = menu.STAFF
 STAFF_WORKSHOPS = "staff.ws"  # handlers.coordinator_workshops
@@ -42,8 +39,6 @@ FORM = "staff.form"
 EXPORT = "staff.export"
 SHOWN = 10  # registrations or children per message: small phones
 
-_AGES = re.compile(r"(\d{1,2})\s*[-~–至到]\s*(\d{1,2})")
-_DAY = re.compile(r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?")
 # The fields a new season asks for, in order; editing asks for one of them.
 NEW_SEASON_FIELDS = ("dates", "ages", "capacity", "deadline", "place", "sponsors")
 EDIT_FIELDS = ("dates", "ages", "capacity", "deadline", "place", "sponsors")
@@ -58,7 +53,7 @@ def _season_label(ctx: Context, found: StaffSeason) -> str:
     return f"{found.factory_code} {ctx.t.date_range(found.season.starts_on, found.season.ends_on)}"
 
 
-async def _current(ctx: Context) -> StaffSeason | None:
+async def current_season(ctx: Context) -> StaffSeason | None:
     """The season this conversation is about, if the person still runs it."""
     try:
         return await season_admin.season_for_staff(
@@ -68,12 +63,14 @@ async def _current(ctx: Context) -> StaffSeason | None:
         return None
 
 
-async def _lost(ctx: Context) -> None:
+async def season_lost(ctx: Context) -> None:
+    """Say the season is no longer the person's to run, and list theirs."""
     ctx.note(ctx._("That season is no longer yours to run."))
     await ctx.go(STAFF)
 
 
-def _back(ctx: Context) -> Choice:
+def back_to_season(ctx: Context) -> Choice:
+    """A button back to the season's screen."""
     return Choice(ctx._("Back to the season"), "st:back")
 
 
@@ -130,7 +127,7 @@ class StaffStep(Step):
         if not payload.startswith("st:season:") or not number.isdigit():
             return False
         ctx.state.data["staff_season"] = int(number)
-        if await _current(ctx) is None:
+        if await current_season(ctx) is None:
             return False
         await ctx.go(SEASON)
         return True
@@ -185,9 +182,9 @@ class SeasonStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Show the season and its actions."""
-        found = await _current(ctx)
+        found = await current_season(ctx)
         if found is None:
-            await _lost(ctx)
+            await season_lost(ctx)
             return
         entries = await season_admin.registrations(ctx.uow, ctx.person.id, found.season.id)
         counts: dict[RegistrationStatus, int] = {}
@@ -233,9 +230,9 @@ class SeasonStep(Step):
             return True
         if payload not in ("st:close", "st:open"):
             return False
-        found = await _current(ctx)
+        found = await current_season(ctx)
         if found is None:
-            await _lost(ctx)
+            await season_lost(ctx)
             return True
         opening = payload == "st:open"
         if opening == found.season.registration_open:
@@ -287,28 +284,29 @@ def _entry_line(ctx: Context, n: int, entry: RosterEntry, found: StaffSeason) ->
     return line
 
 
-class RegistrationsStep(Step):
-    """Registrations, those to confirm first, with confirm and decline buttons."""
+class _EntriesStep(Step):
+    """A season's registrations of some statuses, numbered, with a button per action."""
 
-    name = REGISTRATIONS
+    statuses: tuple[RegistrationStatus, ...] = ()
+    empty = ""  # what to say when there are none (an English msgid)
 
     async def prompt(self, ctx: Context) -> None:
-        """List the live registrations."""
-        found = await _current(ctx)
+        """List the entries and their buttons."""
+        found = await current_season(ctx)
         if found is None:
-            await _lost(ctx)
+            await season_lost(ctx)
             return
         entries = await season_admin.registrations(
-            ctx.uow,
-            ctx.person.id,
-            found.season.id,
-            (RegistrationStatus.REQUESTED, RegistrationStatus.CONFIRMED),
+            ctx.uow, ctx.person.id, found.season.id, self.statuses
         )
         if not entries:
-            ctx.say(ctx._("No registrations yet."), [_back(ctx)])
+            ctx.say(ctx._(self.empty), [back_to_season(ctx)])
             return
         shown = entries[:SHOWN]
-        lines = [_entry_line(ctx, n, e, found) for n, e in enumerate(shown, 1)]
+        lines = [
+            _entry_line(ctx, n, e, found) + self.more(ctx, e, found)
+            for n, e in enumerate(shown, 1)
+        ]
         if len(entries) > SHOWN:
             lines.append(
                 ctx._("… and {n} more: export the list to see them all.", n=len(entries) - SHOWN)
@@ -318,10 +316,14 @@ class RegistrationsStep(Step):
             if entry.status is RegistrationStatus.REQUESTED:
                 buttons.append(Choice(ctx._("Confirm {n}", n=n), f"st:ok:{entry.registration_id}"))
             buttons.append(Choice(ctx._("Decline {n}", n=n), f"st:no:{entry.registration_id}"))
-        ctx.say("\n".join(lines), [*buttons, _back(ctx)])
+        ctx.say("\n".join(lines), [*buttons, back_to_season(ctx)])
+
+    def more(self, ctx: Context, entry: RosterEntry, found: StaffSeason) -> str:
+        """Anything this list adds to an entry's line."""
+        return ""
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Confirm at once, or ask why before declining."""
+        """Confirm at once, or ask why before declining; or go back."""
         if payload == "st:back":
             await ctx.go(SEASON)
             return True
@@ -330,6 +332,7 @@ class RegistrationsStep(Step):
             return False
         if action == "no":
             ctx.state.data["decline"] = int(number)
+            ctx.state.data["decline_from"] = self.name
             await ctx.go(DECLINE)
             return True
         try:
@@ -342,6 +345,31 @@ class RegistrationsStep(Step):
         ctx.note(ctx._("Confirmed. The family has been told."))
         await ctx.reprompt()
         return True
+
+
+class RegistrationsStep(_EntriesStep):
+    """Registrations, those to confirm first, with confirm and decline buttons."""
+
+    name = REGISTRATIONS
+    statuses = (RegistrationStatus.REQUESTED, RegistrationStatus.CONFIRMED)
+    empty = N_("No registrations yet.")
+
+
+class WaitlistStep(_EntriesStep):
+    """The queue, in order, with who holds an offer and until when."""
+
+    name = WAITLIST
+    statuses = (RegistrationStatus.OFFERED, RegistrationStatus.WAITLISTED)
+    empty = N_("Nobody is waiting.")
+
+    def more(self, ctx: Context, entry: RosterEntry, found: StaffSeason) -> str:
+        """When the offer held by this family ends."""
+        if entry.offer_expires_at is None:
+            return ""
+        return "\n   " + ctx._(
+            "Offer open until {time}",
+            time=ctx.t.datetime(entry.offer_expires_at, found.timezone, "short"),
+        )
 
 
 class DeclineStep(Step):
@@ -375,64 +403,12 @@ class DeclineStep(Step):
         except ConflictError:
             ctx.note(ctx._("That registration has ended already."))
         except (NotFound, Forbidden):
-            await _lost(ctx)
+            await season_lost(ctx)
             return True
         else:
             ctx.note(ctx._("Declined. The family has been told why."))
         ctx.state.data.pop("decline", None)
-        await ctx.go(REGISTRATIONS)
-        return True
-
-
-class WaitlistStep(Step):
-    """The queue, in order, with who holds an offer."""
-
-    name = WAITLIST
-
-    async def prompt(self, ctx: Context) -> None:
-        """List who is waiting."""
-        found = await _current(ctx)
-        if found is None:
-            await _lost(ctx)
-            return
-        entries = await season_admin.registrations(
-            ctx.uow,
-            ctx.person.id,
-            found.season.id,
-            (RegistrationStatus.OFFERED, RegistrationStatus.WAITLISTED),
-        )
-        if not entries:
-            ctx.say(ctx._("Nobody is waiting."), [_back(ctx)])
-            return
-        lines = []
-        for n, entry in enumerate(entries[:SHOWN], 1):
-            line = _entry_line(ctx, n, entry, found)
-            if entry.offer_expires_at is not None:
-                line += "\n   " + ctx._(
-                    "Offer open until {time}",
-                    time=ctx.t.datetime(entry.offer_expires_at, found.timezone, "short"),
-                )
-            lines.append(line)
-        if len(entries) > SHOWN:
-            lines.append(
-                ctx._("… and {n} more: export the list to see them all.", n=len(entries) - SHOWN)
-            )
-        buttons = [
-            Choice(ctx._("Decline {n}", n=n), f"st:no:{entry.registration_id}")
-            for n, entry in enumerate(entries[:SHOWN], 1)
-        ]
-        ctx.say("\n".join(lines), [*buttons, _back(ctx)])
-
-    async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Decline someone waiting, or go back."""
-        if payload == "st:back":
-            await ctx.go(SEASON)
-            return True
-        number = payload.removeprefix("st:no:")
-        if not payload.startswith("st:no:") or not number.isdigit():
-            return False
-        ctx.state.data["decline"] = int(number)
-        await ctx.go(DECLINE)
+        await ctx.go(str(ctx.state.data.pop("decline_from", REGISTRATIONS)))
         return True
 
 
@@ -443,14 +419,17 @@ class RosterStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """List today's children and their times."""
-        found = await _current(ctx)
+        found = await current_season(ctx)
         if found is None:
-            await _lost(ctx)
+            await season_lost(ctx)
             return
         today = _local_today(found.timezone)
         entries = await season_admin.roster(ctx.uow, ctx.person.id, found.season.id, today)
         if not entries:
-            ctx.say(ctx._("No child has a place on {day}.", day=ctx.t.day(today)), [_back(ctx)])
+            ctx.say(
+                ctx._("No child has a place on {day}.", day=ctx.t.day(today)),
+                [back_to_season(ctx)],
+            )
             return
         arrived = sum(1 for e in entries if e.attendance is not None)
         lines = [
@@ -489,7 +468,7 @@ class RosterStep(Step):
                         f"st:out:{entry.registration_id}",
                     )
                 )
-        ctx.say("\n".join(lines), [*buttons, _back(ctx)])
+        ctx.say("\n".join(lines), [*buttons, back_to_season(ctx)])
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Check a child in or out."""
@@ -497,7 +476,7 @@ class RosterStep(Step):
             await ctx.go(SEASON)
             return True
         action, _, number = payload.removeprefix("st:").partition(":")
-        found = await _current(ctx)
+        found = await current_season(ctx)
         if action not in ("in", "out") or not number.isdigit() or found is None:
             return False
         today = _local_today(found.timezone)
@@ -516,292 +495,6 @@ def _clock(value: datetime, timezone: str) -> str:
     return value.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
 
 
-class EditStep(Step):
-    """Which part of the season to change."""
-
-    name = EDIT
-
-    async def prompt(self, ctx: Context) -> None:
-        """Offer the fields."""
-        found = await _current(ctx)
-        if found is None:
-            await _lost(ctx)
-            return
-        confirm_label = (
-            ctx._("Let me confirm each place")
-            if found.season.auto_confirm
-            else ctx._("Confirm places at once")
-        )
-        ctx.say(
-            ctx._("What do you want to change?"),
-            [
-                *(Choice(_field_name(ctx, f), f"st:field:{f}") for f in EDIT_FIELDS),
-                Choice(confirm_label, "st:autoconfirm"),
-                _back(ctx),
-            ],
-        )
-
-    async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Ask for the new value, or switch confirming."""
-        found = await _current(ctx)
-        if found is None:
-            return False
-        if payload == "st:back":
-            await ctx.go(SEASON)
-            return True
-        if payload == "st:autoconfirm":
-            await season_admin.update_season(
-                ctx.uow,
-                ctx.notify,
-                ctx.person.id,
-                found.season.id,
-                SeasonChanges(auto_confirm=not found.season.auto_confirm),
-            )
-            ctx.note(ctx._("Saved."))
-            await ctx.go(SEASON)
-            return True
-        field = payload.removeprefix("st:field:")
-        if not payload.startswith("st:field:") or field not in EDIT_FIELDS:
-            return False
-        ctx.state.data["form"] = {"mode": "edit", "field": field, "values": {}}
-        await ctx.go(FORM)
-        return True
-
-
-def _field_name(ctx: Context, field: str) -> str:
-    names = {
-        "dates": ctx._("Dates"),
-        "ages": ctx._("Ages"),
-        "capacity": ctx._("Places"),
-        "deadline": ctx._("Registration deadline"),
-        "place": ctx._("How to get there"),
-        "sponsors": ctx._("Who pays"),
-    }
-    return names[field]
-
-
-def _question(ctx: Context, field: str) -> str:
-    questions = {
-        "factory": ctx._("Which factory? Type its code, for example SZ01."),
-        "dates": ctx._("Type the first and last day, for example 7/5-8/20."),
-        "ages": ctx._("Type the youngest and oldest age, for example 3-12."),
-        "capacity": ctx._("How many places? Type a number, for example 30."),
-        "deadline": ctx._("Last day to register? For example 6/30."),
-        "place": ctx._(
-            "How do families find the room? For example: Building 3, 2nd floor, next to the "
-            "canteen. Send - for none."
-        ),
-        "sponsors": ctx._(
-            "Who pays? Type the sponsors' names separated by commas, or - if the factory pays."
-        ),
-    }
-    return questions[field]
-
-
-def _ask_next(form: dict[str, object]) -> str | None:
-    if form.get("mode") == "edit":
-        values = form.get("values")
-        assert isinstance(values, dict)
-        field = str(form["field"])
-        return None if field in values else field
-    if not form.get("factory_id"):
-        return "factory"
-    values = form.get("values")
-    assert isinstance(values, dict)
-    return next((f for f in NEW_SEASON_FIELDS if f not in values), None)
-
-
-def _parse(field: str, text: str, today: date, start: date | None, end: date | None) -> object:
-    """Read a typed value; raise InvalidInput with the field's name when it cannot be."""
-    text = unicodedata.normalize("NFKC", text).strip()
-    if field == "dates":
-        first, last = seasons.parse_date_range(text, today.year)
-        if last < today:
-            first, last = first.replace(year=first.year + 1), last.replace(year=last.year + 1)
-        if last < first:
-            raise InvalidInput("dates")
-        return [first.isoformat(), last.isoformat()]
-    if field == "ages":
-        match = _AGES.fullmatch(text)
-        if not match:
-            raise InvalidInput("ages")
-        youngest, oldest = int(match[1]), int(match[2])
-        if not 0 <= youngest <= oldest <= seasons.MAX_CHILD_AGE:
-            raise InvalidInput("ages")
-        return [youngest, oldest]
-    if field == "capacity":
-        if not text.isdigit() or not 1 <= int(text) <= MAX_CAPACITY:
-            raise InvalidInput("capacity")
-        return int(text)
-    if field == "deadline":
-        match = _DAY.fullmatch(text)
-        if not match:
-            raise InvalidInput("deadline")
-        try:
-            deadline = date((start or today).year, int(match[1]), int(match[2]))
-        except ValueError:
-            raise InvalidInput("deadline") from None
-        if end is not None and deadline > end:
-            raise InvalidInput("deadline")
-        return deadline.isoformat()
-    if field == "place":
-        return "" if text in ("-", "—") else season_admin.clean_place(text)
-    # sponsors
-    if text in ("-", "—"):
-        return []
-    names = [" ".join(name.split()) for name in re.split(r"[,，、;；]", text)]
-    names = [name for name in names if name]
-    if not names or any(len(name) > season_admin.MAX_SPONSOR_NAME for name in names):
-        raise InvalidInput("sponsors")
-    return names
-
-
-def _problem(ctx: Context, field: str) -> str:
-    problems = {
-        "factory": ctx._("That is not one of your factories' codes."),
-        "dates": ctx._("Please type two days, the first before the last, for example 7/5-8/20."),
-        "ages": ctx._("Please type two ages from 0 to 17, youngest first, for example 3-12."),
-        "capacity": ctx._(
-            "Please type a number from 1 to {most}, not fewer than the places already held.",
-            most=MAX_CAPACITY,
-        ),
-        "deadline": ctx._(
-            "Please type a day on or before the season's last day, for example 6/30."
-        ),
-        "place": ctx._("Please keep it under {limit} characters.", limit=season_admin.MAX_PLACE),
-        "sponsors": ctx._(
-            "Please type names of up to {limit} characters, separated by commas.",
-            limit=season_admin.MAX_SPONSOR_NAME,
-        ),
-    }
-    return problems.get(field, problems["dates"])
-
-
-class FormStep(Step):
-    """Typed values for a new season, or one changed value of an existing one."""
-
-    name = FORM
-
-    async def prompt(self, ctx: Context) -> None:
-        """Ask for the next value."""
-        form = ctx.state.data.get("form")
-        field = _ask_next(form) if isinstance(form, dict) else None
-        if field is None:
-            await ctx.go(STAFF)
-            return
-        ctx.say(_question(ctx, field), [Choice(ctx._("Cancel"), "cancel")])
-
-    async def on_text(self, ctx: Context, text: str) -> bool:
-        """Check the value; when all are in, save."""
-        form = ctx.state.data.get("form")
-        field = _ask_next(form) if isinstance(form, dict) else None
-        if field is None or not isinstance(form, dict):
-            return False
-        today = programme_today()
-        if field == "factory":
-            factory = await _factory_by_code(ctx, text)
-            if factory is None:
-                ctx.note(_problem(ctx, field))
-                await ctx.reprompt()
-                return True
-            form["factory_id"] = factory
-            await ctx.reprompt()
-            return True
-        values = form["values"]
-        start = end = None
-        if "dates" in values:
-            start, end = (date.fromisoformat(day) for day in values["dates"])
-        elif form["mode"] == "edit" and (found := await _current(ctx)):
-            start, end = found.season.starts_on, found.season.ends_on
-        try:
-            values[field] = _parse(field, text, today, start, end)
-        except InvalidInput:
-            ctx.note(_problem(ctx, field))
-            await ctx.reprompt()
-            return True
-        if _ask_next(form) is not None:
-            await ctx.reprompt()
-            return True
-        try:
-            if form["mode"] == "new":
-                await self._create(ctx, int(form["factory_id"]), values)
-            else:
-                await self._change(ctx, field, values[field])
-        except InvalidInput:
-            # The last value does not fit with the rest (a deadline after the last day, say).
-            values.pop(field, None)
-            ctx.note(_problem(ctx, field))
-            await ctx.reprompt()
-            return True
-        except (NotFound, Forbidden):
-            ctx.state.data.pop("form", None)
-            await _lost(ctx)
-            return True
-        ctx.state.data.pop("form", None)
-        ctx.note(ctx._("Saved."))
-        await ctx.go(SEASON)
-        return True
-
-    async def _create(self, ctx: Context, factory_id: int, values: dict[str, object]) -> None:
-        factory = await get_factory(ctx.uow, factory_id)
-        if factory is None:
-            raise NotFound(f"factory {factory_id}")
-        dates = values["dates"]
-        ages = values["ages"]
-        assert isinstance(dates, list) and isinstance(ages, list)
-        deadline = date.fromisoformat(str(values["deadline"]))
-        if deadline > date.fromisoformat(dates[1]):
-            raise InvalidInput("deadline")
-        made = await seasons.create_season(
-            ctx.uow,
-            factory_code=factory.code,
-            starts_on=date.fromisoformat(dates[0]),
-            ends_on=date.fromisoformat(dates[1]),
-            min_age_years=int(ages[0]),
-            max_age_years=int(ages[1]),
-            capacity=int(str(values["capacity"])),
-            registration_deadline=deadline,
-            place=str(values["place"]),
-            actor_person_id=ctx.person.id,
-        )
-        sponsors = values["sponsors"]
-        assert isinstance(sponsors, list)
-        if sponsors:
-            await season_admin.set_sponsors(ctx.uow, ctx.person.id, made.id, sponsors)
-        ctx.state.data["staff_season"] = made.id
-
-    async def _change(self, ctx: Context, field: str, value: object) -> None:
-        season_id = int(ctx.state.data.get("staff_season", 0))
-        if field == "sponsors":
-            assert isinstance(value, list)
-            await season_admin.set_sponsors(ctx.uow, ctx.person.id, season_id, value)
-            return
-        changes = SeasonChanges()
-        if field == "dates":
-            assert isinstance(value, list)
-            changes = SeasonChanges(
-                starts_on=date.fromisoformat(value[0]), ends_on=date.fromisoformat(value[1])
-            )
-        elif field == "ages":
-            assert isinstance(value, list)
-            changes = SeasonChanges(min_age_years=int(value[0]), max_age_years=int(value[1]))
-        elif field == "capacity":
-            changes = SeasonChanges(capacity=int(str(value)))
-        elif field == "deadline":
-            changes = SeasonChanges(registration_deadline=date.fromisoformat(str(value)))
-        elif field == "place":
-            changes = SeasonChanges(place=str(value))
-        await season_admin.update_season(ctx.uow, ctx.notify, ctx.person.id, season_id, changes)
-
-
-async def _factory_by_code(ctx: Context, text: str) -> int | None:
-    factory = await get_factory_by_code(ctx.uow, text.strip())
-    if factory is None:
-        return None
-    scope = await staff.staff_scope(ctx.uow, ctx.person.id)
-    return factory.id if scope.covers(factory.id) else None
-
-
 class ExportStep(Step):
     """The season's registrations or attendance as a spreadsheet file."""
 
@@ -816,7 +509,7 @@ class ExportStep(Step):
                 Choice(ctx._("Registrations (CSV)"), "st:x:registrations:csv"),
                 Choice(ctx._("Attendance (Excel)"), "st:x:attendance:xlsx"),
                 Choice(ctx._("Attendance (CSV)"), "st:x:attendance:csv"),
-                _back(ctx),
+                back_to_season(ctx),
             ],
         )
 
@@ -826,7 +519,7 @@ class ExportStep(Step):
             await ctx.go(SEASON)
             return True
         kind, _, fmt = payload.removeprefix("st:x:").partition(":")
-        found = await _current(ctx)
+        found = await current_season(ctx)
         if (
             not payload.startswith("st:x:")
             or kind not in ("registrations", "attendance")
@@ -873,6 +566,4 @@ def steps() -> list[Step]:
         DeclineStep(),
         WaitlistStep(),
         RosterStep(),
-        EditStep(),
-        FormStep(),
     ]

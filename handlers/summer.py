@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
+from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
 from ffs_bot.model import Child
 from ffs_bot.notices import offer_payload
@@ -12,6 +13,7 @@ from ffs_bot.services import children, seasons
 from ffs_bot.services.seasons import Registration, RegistrationStatus, Season
 from handlers import menu
 from handlers.children import CHILDREN, today
+from handlers.confirm import ConfirmCancelStep
 from handlers.context import Context
 from handlers.router import Step
 
@@ -363,37 +365,18 @@ class MineStep(Step):
         return True
 
 
-class CancelStep(Step):
+class CancelStep(ConfirmCancelStep):
     """Confirm a cancellation."""
 
     name = CANCEL
+    prefix = "summer:cancel"
+    key = "registration_id"
+    back = MINE
+    question = N_("Cancel this registration? The place goes to the next family waiting.")
 
-    async def prompt(self, ctx: Context) -> None:
-        """Ask to confirm."""
-        ctx.say(
-            ctx._("Cancel this registration? The place goes to the next family waiting."),
-            [
-                Choice(ctx._("Yes, cancel it"), "summer:cancel:yes"),
-                Choice(ctx._("No, keep it"), "summer:cancel:no"),
-            ],
-        )
-
-    async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Cancel, or keep."""
-        if payload == "summer:cancel:no":
-            await ctx.go(MINE)
-            return True
-        if payload != "summer:cancel:yes" or "registration_id" not in ctx.state.data:
-            return False
-        try:
-            await seasons.cancel_registration(
-                ctx.uow, ctx.notify, ctx.person.id, int(ctx.state.data.pop("registration_id"))
-            )
-        except NotFound:
-            return False
-        ctx.note(ctx._("Cancelled."))
-        await ctx.go(MINE)
-        return True
+    async def cancel(self, ctx: Context, record_id: int) -> None:
+        """Cancel it; the place goes on."""
+        await seasons.cancel_registration(ctx.uow, ctx.notify, ctx.person.id, record_id)
 
 
 async def answer_offer(ctx: Context, payload: str) -> bool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
-from ffs_bot.i18n import LANGUAGE_NAMES
+from ffs_bot.i18n import LANGUAGE_NAMES, N_
 from ffs_bot.messages import Choice
 from ffs_bot.services import workshops
 from ffs_bot.services.workshops import Booking, BookingStatus, Workshop
 from ffs_bot.workshop_notices import when, workshop_offer_payload
 from handlers import menu
+from handlers.confirm import ConfirmCancelStep
 from handlers.context import Context
 from handlers.router import Step
 
@@ -224,37 +225,18 @@ class MineStep(Step):
         return True
 
 
-class CancelStep(Step):
+class CancelStep(ConfirmCancelStep):
     """Confirm a cancellation."""
 
     name = CANCEL
+    prefix = "ws:cancel"
+    key = "booking"
+    back = MINE
+    question = N_("Cancel this booking? Your seat goes to the next person waiting.")
 
-    async def prompt(self, ctx: Context) -> None:
-        """Ask to confirm."""
-        ctx.say(
-            ctx._("Cancel this booking? Your seat goes to the next person waiting."),
-            [
-                Choice(ctx._("Yes, cancel it"), "ws:cancel:yes"),
-                Choice(ctx._("No, keep it"), "ws:cancel:no"),
-            ],
-        )
-
-    async def on_press(self, ctx: Context, payload: str) -> bool:
-        """Cancel, or keep."""
-        if payload == "ws:cancel:no":
-            await ctx.go(MINE)
-            return True
-        if payload != "ws:cancel:yes" or "booking" not in ctx.state.data:
-            return False
-        try:
-            await workshops.cancel_booking(
-                ctx.uow, ctx.workshop_notify, ctx.person.id, int(ctx.state.data.pop("booking"))
-            )
-        except NotFound:
-            return False
-        ctx.note(ctx._("Cancelled."))
-        await ctx.go(MINE)
-        return True
+    async def cancel(self, ctx: Context, record_id: int) -> None:
+        """Cancel it; the place goes on."""
+        await workshops.cancel_booking(ctx.uow, ctx.workshop_notify, ctx.person.id, record_id)
 
 
 class DoorStep(Step):

@@ -221,3 +221,25 @@ async def test_export_the_registrations_and_attendance_as_files_in_chat(backend:
     again = await coordinator.press("st:x:attendance:xlsx", message_id="export-1")
     repeat = await coordinator.press("st:x:attendance:xlsx", message_id="export-1")
     assert again[0].attachment == repeat[0].attachment
+
+
+async def test_the_waiting_list_shows_offers_and_a_decline_returns_to_it(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend, capacity=1)
+    for user, name in (("first", "Lily"), ("second", "Tom")):
+        family = Chat(backend.conversations, user=user)
+        await family.onboard(name=f"Parent {name}")
+        await add_in_chat(family, name, "2019-05")
+        await register_in_chat(family)
+    coordinator = await coordinator_chat(backend)
+    await coordinator.press("staff")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:season:")))
+    await coordinator.press("st:waitlist")
+    assert "1. Tom" in coordinator.text and "waiting" in coordinator.text
+    assert not [p for p in coordinator.payloads if p.startswith("st:ok:")]
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:no:")))
+    await coordinator.send("The space is full this year")
+    assert "Declined. The family has been told why." in coordinator.text
+    assert "Nobody is waiting." in coordinator.text  # back on the waiting list
