@@ -46,7 +46,7 @@ class ConsoleSender:
         self._user_id = user_id
         self._stdout = stdout
 
-    async def send(self, recipient: str, replies: list[Reply]) -> Delivery:
+    async def send(self, recipient: str, replies: list[Reply], *, kind: str = "") -> Delivery:
         """Print the push if it is for this terminal's user."""
         if recipient != self._user_id:
             return Delivery(Outcome.RETRY, retry_after=3600, error="not at this terminal")

@@ -114,7 +114,7 @@ class OutboxWorker:
     async def _deliver(self, message: OutboxMessage) -> None:
         sender = self._senders[message.channel]
         try:
-            delivery = await sender.send(message.recipient, message.replies)
+            delivery = await sender.send(message.recipient, message.replies, kind=message.kind)
         except Exception as exc:
             log.exception("sender raised for outbox row %d", message.id)
             delivery = Delivery(Outcome.RETRY, error=type(exc).__name__)

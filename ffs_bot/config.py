@@ -86,7 +86,26 @@ class Settings(BaseSettings):
     wechat_app_id: str | None = Field(default=None, alias="WECHAT_APP_ID")
     wechat_app_secret: SecretStr | None = Field(default=None, alias="WECHAT_APP_SECRET")
     wechat_aes_key: SecretStr | None = Field(default=None, alias="WECHAT_AES_KEY")
-    wechat_api_base_url: str | None = Field(default=None, alias="WECHAT_API_BASE_URL")
+    # During a key change WeChat may still encrypt with the old key for a while.
+    wechat_aes_key_previous: SecretStr | None = Field(
+        default=None, alias="WECHAT_AES_KEY_PREVIOUS"
+    )
+    wechat_api_base_url: str = Field(
+        default="https://api.weixin.qq.com", alias="WECHAT_API_BASE_URL"
+    )
+    # WeChat waits 5 seconds for a passive reply; past this, the answer goes out later.
+    wechat_reply_seconds: float = Field(default=4.0, alias="WECHAT_REPLY_SECONDS", gt=0, le=4.8)
+    # Customer-service messages may follow a person's message for 48 hours, so many of them.
+    wechat_window_hours: float = Field(default=48, alias="WECHAT_WINDOW_HOURS", gt=0, le=48)
+    wechat_window_quota: int = Field(default=20, alias="WECHAT_WINDOW_QUOTA", ge=1, le=1000)
+    # Outside the window, pushes of a kind (the outbox key's first part: booking,
+    # registration, broadcast, tip, ...) go as this template message, when one is set.
+    wechat_templates: dict[str, str] = Field(default_factory=dict, alias="WECHAT_TEMPLATES")
+
+    @property
+    def wechat_enabled(self) -> bool:
+        """Whether the WeChat Official Account channel is configured."""
+        return self.wechat_token is not None
 
     @field_validator("default_timezone")
     @classmethod

@@ -32,6 +32,10 @@ class Delivery:
 class Sender(Protocol):
     """Pushes a message to one recipient on one channel."""
 
-    async def send(self, recipient: str, replies: list[Reply]) -> Delivery:
-        """Send `replies` to `recipient` and say how it went; never raise for channel errors."""
+    async def send(self, recipient: str, replies: list[Reply], *, kind: str = "") -> Delivery:
+        """Send `replies` to `recipient` and say how it went; never raise for channel errors.
+
+        `kind` says what the push is (`booking`, `tip`, ...), for channels that pick a form
+        of message by it.
+        """
         ...

@@ -27,6 +27,7 @@ __all__ = [
     "OutboxStatus",
     "claim_due",
     "enqueue",
+    "kind_of",
     "settle_failed",
     "settle_retry",
     "settle_sent",
@@ -57,6 +58,7 @@ class OutboxMessage:
     person_id: int | None
     replies: list[Reply]
     attempts: int
+    kind: str = ""
 
 
 async def enqueue(
@@ -98,6 +100,11 @@ async def enqueue(
         },
         ["idempotency_key"],
     )
+
+
+def kind_of(idempotency_key: str) -> str:
+    """Return what a push is (`booking`, `tip`, `broadcast`, ...): its key's first part."""
+    return idempotency_key.partition(":")[0]
 
 
 async def claim_due(
@@ -147,6 +154,7 @@ async def claim_due(
                 person_id=row.person_id,
                 replies=replies_from_json(row.content),
                 attempts=row.attempts,
+                kind=kind_of(row.idempotency_key),
             )
         )
     return claimed

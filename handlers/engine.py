@@ -181,6 +181,9 @@ class ConversationEngine:
         if payload in global_commands and payload != Command.START:
             await self._command(ctx, global_commands[payload], "")
             return
+        if payload.startswith(menu.JUMP_PREFIX):
+            await menu.jump(ctx, payload)
+            return
         step = ctx.state.step
         if step in self._router and await self._router.get(step).on_press(ctx, payload):
             return

@@ -9,7 +9,17 @@ from handlers import onboarding
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["MAIN", "cancel", "help_text", "main_menu_choice", "open_menu", "steps"]
+__all__ = [
+    "JUMP_PREFIX",
+    "MAIN",
+    "SECTIONS",
+    "cancel",
+    "help_text",
+    "jump",
+    "main_menu_choice",
+    "open_menu",
+    "steps",
+]
 
 MAIN = "main"
 STAFF = "staff"  # the coordinator's part, handlers.coordinator (which imports this module)
@@ -17,6 +27,9 @@ WORKSHOPS = "ws"  # parent workshops, handlers.workshops (which imports this mod
 TIPS = "tips"  # parenting tips, handlers.tips
 REPORT = "report"  # the programme report, handlers.reports
 MENU_PAYLOAD = "menu"
+# A channel's own persistent menu (WeChat's custom menu) sends `go:<section>` from any step.
+JUMP_PREFIX = "go:"
+SECTIONS = ("summer", WORKSHOPS, TIPS, "children", "account")
 
 
 def main_menu_choice(ctx: Context) -> Choice:
@@ -33,6 +46,18 @@ async def open_menu(ctx: Context) -> None:
         return
     ctx.state.data.clear()
     await ctx.go(MAIN)
+
+
+async def jump(ctx: Context, payload: str) -> None:
+    """Open a section of the menu from wherever the person is, as `menu` would."""
+    section = payload.removeprefix(JUMP_PREFIX)
+    if not ctx.person.onboarded or section not in SECTIONS:
+        await open_menu(ctx)
+        return
+    if ctx.state.step and ctx.state.step != MAIN and ctx.state.step != section:
+        ctx.note(ctx._("Left what you were doing; nothing unfinished was saved."))
+    ctx.state.data.clear()
+    await ctx.go(section)
 
 
 def help_text(ctx: Context) -> str:

@@ -23,7 +23,7 @@ class TelegramSender:
     def __init__(self, bot: ExtBot[bool]) -> None:
         self._bot = bot
 
-    async def send(self, recipient: str, replies: list[Reply]) -> Delivery:
+    async def send(self, recipient: str, replies: list[Reply], *, kind: str = "") -> Delivery:
         """Send each reply to the private chat `recipient`."""
         try:
             for reply in replies:
