@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from ffs_bot.delivery import Delivery, Outcome
 from ffs_bot.i18n import Translator, negotiate_language
-from ffs_bot.messages import Attachment, Inbound, Reply, replies_to_json
+from ffs_bot.messages import Attachment, Inbound, Reply, numbered_text, replies_to_json
 from ffs_bot.model import Channel
 from handlers.engine import ConversationEngine
 
@@ -31,9 +31,7 @@ MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 def render_reply(reply: Reply) -> str:
     """Show a reply as terminal text, its choices numbered."""
-    lines = [reply.text]
-    lines.extend(f"  {i}. {choice.label}" for i, choice in enumerate(reply.choices, 1))
-    return "\n".join(lines)
+    return numbered_text(reply, indent="  ")
 
 
 class ConsoleSender:

@@ -6,7 +6,15 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Attachment", "Choice", "Inbound", "Reply", "replies_from_json", "replies_to_json"]
+__all__ = [
+    "Attachment",
+    "Choice",
+    "Inbound",
+    "Reply",
+    "numbered_text",
+    "replies_from_json",
+    "replies_to_json",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,13 @@ class Reply:
         if self.edit:
             data["edit"] = True
         return data
+
+
+def numbered_text(reply: Reply, indent: str = "") -> str:
+    """Show a reply as plain text with its choices numbered, for channels without buttons."""
+    lines = [reply.text]
+    lines.extend(f"{indent}{i}. {choice.label}" for i, choice in enumerate(reply.choices, 1))
+    return "\n".join(lines)
 
 
 def replies_to_json(replies: list[Reply]) -> list[dict[str, Any]]:
