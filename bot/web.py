@@ -1,4 +1,4 @@
-"""Our aiohttp server: health check and the Telegram webhook."""
+"""Our aiohttp server: health check, the Telegram webhook and the WeChat endpoint."""
 
 from __future__ import annotations
 
@@ -12,18 +12,24 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.telegram.channel import TelegramChannel
+from bot.wechat.adapter import Refused
+from bot.wechat.channel import WeChatChannel
 
-__all__ = ["SECRET_HEADER", "TELEGRAM_PATH", "create_web_app"]
+__all__ = ["SECRET_HEADER", "TELEGRAM_PATH", "WECHAT_PATH", "create_web_app"]
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TELEGRAM_PATH = "/telegram"
+WECHAT_PATH = "/wechat"
 # Telegram's updates are small; anything much bigger is not one.
 MAX_BODY = 1024 * 1024
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 TELEGRAM_KEY = web.AppKey("telegram", TelegramChannel)
 SECRET_KEY = web.AppKey("secret", str)
+WECHAT_KEY = web.AppKey("wechat", WeChatChannel)
+# A WeChat message is a few kilobytes of XML, even encrypted.
+MAX_WECHAT_BODY = 64 * 1024
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -52,14 +58,43 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+async def wechat_check(request: web.Request) -> web.Response:
+    """WeChat's server verification: echo `echostr` when the signature holds."""
+    try:
+        echo = request.app[WECHAT_KEY].verify(request.query)
+    except Refused:
+        return web.Response(status=403, text="forbidden")
+    return web.Response(text=echo)
+
+
+async def wechat_message(request: web.Request) -> web.Response:
+    """A message or event from WeChat: the passive reply, or `success` and an answer later."""
+    if (request.content_length or 0) > MAX_WECHAT_BODY:
+        return web.Response(status=413, text="too large")
+    body = await request.content.read(MAX_WECHAT_BODY + 1)
+    if len(body) > MAX_WECHAT_BODY:
+        return web.Response(status=413, text="too large")
+    try:
+        answer = await request.app[WECHAT_KEY].receive(request.query, body)
+    except Refused as exc:
+        log.warning("refused a WeChat request: %s", exc)
+        return web.Response(status=403, text="forbidden")
+    except ValueError:
+        return web.Response(status=400, text="malformed message")
+    if answer.startswith("<xml>"):
+        return web.Response(text=answer, content_type="application/xml")
+    return web.Response(text=answer)
+
+
 def create_web_app(
     engine: AsyncEngine,
     telegram: TelegramChannel | None = None,
     webhook_secret: str = "",
     *,
     path: str = TELEGRAM_PATH,
+    wechat: WeChatChannel | None = None,
 ) -> web.Application:
-    """Build the web application; the webhook route exists only with a channel and a secret."""
+    """Build the web application; a channel's routes exist only when it is configured."""
     app = web.Application(client_max_size=MAX_BODY)
     app[ENGINE_KEY] = engine
     app.router.add_get("/healthz", healthz)
@@ -67,4 +102,8 @@ def create_web_app(
         app[TELEGRAM_KEY] = telegram
         app[SECRET_KEY] = webhook_secret
         app.router.add_post(path, telegram_webhook)
+    if wechat is not None:
+        app[WECHAT_KEY] = wechat
+        app.router.add_get(WECHAT_PATH, wechat_check)
+        app.router.add_post(WECHAT_PATH, wechat_message)
     return app

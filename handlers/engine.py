@@ -12,7 +12,7 @@ from ffs_bot.messages import Inbound, Reply
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services.conversations import save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
-from ffs_bot.services.people import open_conversation, set_reachable
+from ffs_bot.services.people import find_identity, open_conversation, set_reachable
 from ffs_bot.workshop_notices import WorkshopNotifier
 from handlers import (
     account,
@@ -128,6 +128,15 @@ class ConversationEngine:
         assert inbound.message_id is not None
         async with self._uow_factory() as uow:
             return await earlier_answer(uow, inbound.channel, inbound.message_id)
+
+    async def language_of(self, channel: str, user_id: str) -> str:
+        """The language a person reads: their choice, else their app's, else Chinese."""
+        async with self._uow_factory() as uow:
+            found = await find_identity(uow, channel, user_id)
+        if found is None:
+            return negotiate_language(None)
+        person, identity = found
+        return person.language or negotiate_language(identity.language_hint)
 
     async def set_reachable(
         self, channel: str, user_id: str, *, reachable: bool, event_id: str | None = None

@@ -1,0 +1,244 @@
+"""The WeChat endpoint end to end: signed and encrypted messages in, passive replies out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from bot.web import WECHAT_PATH, create_web_app
+from bot.wechat.adapter import Keys
+from bot.wechat.channel import SUCCESS, WeChatChannel
+from ffs_bot.db.tables import BookingRow, IdentityRow, OutboxRow, PersonRow, RegistrationRow
+from ffs_bot.i18n import Translator
+from ffs_bot.messages import replies_from_json
+from tests.conftest import Backend
+from tests.helpers import seed_factories
+from tests.integration.test_summer_chat import open_season
+from tests.integration.test_workshop_chat import plan
+from tests.wechat_harness import (
+    AES_KEY,
+    APP_ID,
+    OLD_AES_KEY,
+    TOKEN,
+    WeChatServer,
+    event_xml,
+    option,
+    sign,
+    text_xml,
+)
+
+
+def make_channel(backend: Backend, translators: dict[str, Translator], **kwargs) -> WeChatChannel:
+    keys = Keys(TOKEN, APP_ID, kwargs.pop("aes_keys", (AES_KEY,)))
+    return WeChatChannel(keys, backend.conversations, backend.db, translators, **kwargs)
+
+
+@pytest.fixture
+async def channel(backend: Backend, translators: dict[str, Translator]) -> WeChatChannel:
+    return make_channel(backend, translators)
+
+
+@pytest.fixture
+async def client(backend: Backend, channel: WeChatChannel) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(create_web_app(backend.engine, wechat=channel))) as client:
+        yield client
+    await channel.stop()
+
+
+@pytest.fixture
+def wechat(client: TestClient) -> WeChatServer:
+    return WeChatServer(client)
+
+
+async def count(backend: Backend, table) -> int:
+    async with backend.db.uow() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def outbox(backend: Backend) -> list[OutboxRow]:
+    async with backend.db.uow() as uow:
+        return list(await uow.session.scalars(select(OutboxRow).order_by(OutboxRow.id)))
+
+
+async def test_server_verification_echoes_only_with_the_right_signature(
+    client: TestClient, wechat: WeChatServer
+) -> None:
+    good = wechat.query(echostr="echo-123")
+    response = await client.get(WECHAT_PATH, params=good)
+    assert response.status == 200 and await response.text() == "echo-123"
+    for bad in (
+        {**good, "signature": "0" * 40},
+        {k: v for k, v in good.items() if k != "signature"},
+        {**good, "timestamp": "1000"},  # signed long ago: a replay
+        {},
+    ):
+        response = await client.get(WECHAT_PATH, params=bad)
+        assert response.status == 403 and "echo" not in await response.text()
+
+
+async def test_a_bad_signature_is_refused_and_nothing_is_processed(
+    backend: Backend, client: TestClient, wechat: WeChatServer
+) -> None:
+    plain = WeChatServer(client, aes_key=None)
+    xml = text_xml("o-intruder", "你好", 1, plain.now())
+    query = plain.query()
+    for bad in ({**query, "signature": sign("not-the-token", "1", "2")}, {}):
+        answer = await plain.post_xml(xml, query=bad)
+        assert answer.status == 403
+    # Encrypted, with a message signature that does not match the content.
+    sealed = wechat.query("something-else")
+    assert (await wechat.post_xml(xml, query=sealed)).status == 403
+    assert await count(backend, IdentityRow) == 0
+
+
+@pytest.mark.parametrize("mode", ["plaintext", "safe"])
+async def test_onboarding_registration_and_a_booking_in_chinese(
+    backend: Backend, client: TestClient, mode: str
+) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    await plan(backend, capacity=5)
+    wechat = WeChatServer(client, aes_key=AES_KEY if mode == "safe" else None)
+    me = "o-worker-1"
+    # Scanning the factory's QR code follows the account and picks the factory.
+    answer = await wechat.event(me, "subscribe", "qrscene_f-SZ01")
+    assert answer.status == 200 and answer.sealed == (mode == "safe")
+    assert answer.text is not None
+    answer = await wechat.text(me, option(answer.text, "中文"))
+    assert "隐私" in (answer.text or "")
+    answer = await wechat.text(me, option(answer.text or "", "同意"))
+    answer = await wechat.text(me, "王小明")
+    menu = answer.text or ""
+    assert "王小明" in menu and "1. " in menu
+    # Register a child for the summer space, typing numbers and labels.
+    answer = await wechat.text(me, option(menu, "我的孩子"))
+    answer = await wechat.text(me, option(answer.text or "", "添加"))
+    answer = await wechat.text(me, option(answer.text or "", "同意"))
+    answer = await wechat.text(me, "小丽")
+    answer = await wechat.text(me, "2019-05")
+    assert "3. 不想说" in (answer.text or "")
+    answer = await wechat.text(me, "不想说")  # the label typed out works as well as its number
+    answer = await wechat.text(me, option(answer.text or "", "爸爸"))
+    assert "已保存：小丽" in (answer.text or ""), answer.text
+    answer = await wechat.text(me, "菜单")
+    answer = await wechat.text(me, option(answer.text or "", "暑期"))
+    answer = await wechat.text(me, option(answer.text or "", "报名"))
+    answer = await wechat.text(me, option(answer.text or "", "小丽"))
+    answer = await wechat.text(me, option(answer.text or "", "整个"))
+    assert "小丽已报上名，时间：7月5日至8月20日" in (answer.text or ""), answer.text
+    # A workshop seat, opened from the account's own menu.
+    answer = await wechat.event(me, "CLICK", "go:ws")
+    answer = await wechat.text(me, option(answer.text or "", "Calling home"))
+    answer = await wechat.text(me, option(answer.text or "", "报名"))
+    assert "报名成功" in (answer.text or ""), answer.text
+    assert await count(backend, RegistrationRow) == 1
+    assert await count(backend, BookingRow) == 1
+
+
+async def test_retries_have_one_effect_and_get_the_same_answer(
+    backend: Backend, wechat: WeChatServer
+) -> None:
+    await seed_factories(backend.db)
+    me = "o-retry"
+    at = wechat.now() - 3
+    first = await wechat.event(me, "subscribe", "qrscene_f-SZ01", at=at)
+    again = [await wechat.event(me, "subscribe", "qrscene_f-SZ01", at=at) for _ in range(2)]
+    assert [a.text for a in again] == [first.text] * 2
+    language = option(first.text or "", "中文")
+    answers = [await wechat.text(me, language, msg_id=42) for _ in range(3)]
+    assert len({a.text for a in answers}) == 1 and "隐私" in (answers[0].text or "")
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(PersonRow)) == 1
+        assert await uow.session.scalar(select(PersonRow.language)) == "zh_Hans"
+
+
+async def test_an_old_key_still_opens_messages_during_a_key_change(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    await seed_factories(backend.db)
+    channel = make_channel(backend, translators, aes_keys=(AES_KEY, OLD_AES_KEY))
+    app = create_web_app(backend.engine, wechat=channel)
+    async with TestClient(TestServer(app)) as client:
+        for key in (OLD_AES_KEY, AES_KEY):
+            answer = await WeChatServer(client, aes_key=key).event(f"o-{key[:3]}", "subscribe")
+            # Sealed with the key the message came with: the harness opened it with that key.
+            assert answer.status == 200 and answer.sealed and answer.text
+        unknown = "0123456789" * 4 + "abc"
+        answer = await WeChatServer(client, aes_key=unknown).event("o-new", "subscribe")
+        assert answer.status == 403
+    assert await count(backend, IdentityRow) == 2
+
+
+async def test_unsubscribe_stops_pushes_and_a_new_message_starts_them_again(
+    backend: Backend, wechat: WeChatServer
+) -> None:
+    await seed_factories(backend.db)
+    await wechat.event("o-leaver", "subscribe", at=wechat.now() - 60)
+    answer = await wechat.event("o-leaver", "unsubscribe", at=wechat.now() - 30)
+    assert answer.status == 200 and answer.body == SUCCESS
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(PersonRow.status)) == "stopped"
+    await wechat.event("o-leaver", "subscribe")
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(PersonRow.status)) == "active"
+
+
+async def test_a_slow_step_says_success_and_the_answer_follows_through_the_outbox(
+    backend: Backend, translators: dict[str, Translator], monkeypatch
+) -> None:
+    await seed_factories(backend.db)
+    channel = make_channel(backend, translators, reply_seconds=0.05)
+    real = backend.conversations.handle
+    release = asyncio.Event()
+
+    async def slow(inbound):
+        await release.wait()
+        return await real(inbound)
+
+    monkeypatch.setattr(backend.conversations, "handle", slow)
+    async with TestClient(TestServer(create_web_app(backend.engine, wechat=channel))) as client:
+        answer = await WeChatServer(client).event("o-slow", "subscribe")
+        assert answer.status == 200 and answer.body == SUCCESS
+        release.set()
+        await channel.stop()
+    (late,) = await outbox(backend)
+    assert late.channel == "wechat" and late.recipient == "o-slow"
+    assert late.idempotency_key.startswith("wx-late:o-slow:")
+    (reply,) = replies_from_json(late.content)
+    assert "1. 中文" in reply.text and not reply.choices
+
+
+async def test_malformed_and_oversized_bodies_are_refused(
+    backend: Backend, client: TestClient, wechat: WeChatServer
+) -> None:
+    plain = WeChatServer(client, aes_key=None)
+    assert (await plain.post_xml("<xml><unclosed>")).status == 400
+    assert (await plain.post_xml("<xml><MsgType>text</MsgType></xml>")).status == 400
+    huge = text_xml("o-big", "字" * 40_000, 7, plain.now())
+    assert (await plain.post_xml(huge)).status == 413
+    assert await count(backend, IdentityRow) == 0
+
+
+async def test_pictures_and_voice_get_a_request_for_text(
+    backend: Backend, client: TestClient
+) -> None:
+    await seed_factories(backend.db)
+    plain = WeChatServer(client, aes_key=None)
+    await plain.event("o-pic", "subscribe")
+    picture = text_xml("o-pic", "", 99, plain.now()).replace(
+        "<MsgType>text</MsgType>", "<MsgType>image</MsgType>"
+    )
+    answer = await plain.post_xml(picture)
+    assert answer.status == 200 and answer.text
+
+
+async def test_menu_links_and_unknown_events_need_no_answer(
+    backend: Backend, client: TestClient
+) -> None:
+    plain = WeChatServer(client, aes_key=None)
+    answer = await plain.post_xml(event_xml("o-view", "VIEW", "https://example.org", plain.now()))
+    assert answer.status == 200 and answer.body == SUCCESS

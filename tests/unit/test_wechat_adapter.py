@@ -1,0 +1,74 @@
+"""Reading WeChat messages into Inbounds, and replies into WeChat-sized texts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.wechat.adapter import convert
+from bot.wechat.render import MAX_TEXT_BYTES, split_text, wechat_texts
+from ffs_bot.messages import Choice, Reply
+from tests.wechat_harness import event_xml, text_xml
+
+
+def test_a_text_message_becomes_an_inbound_keyed_by_its_msgid() -> None:
+    message = convert(text_xml("o-1", "菜单", 123, 1_700_000_000))
+    assert message.inbound is not None
+    assert (message.inbound.text, message.inbound.message_id) == ("菜单", "123")
+    assert message.inbound.channel == "wechat" and message.inbound.user_id == "o-1"
+
+
+@pytest.mark.parametrize(
+    ("event", "key", "text"),
+    [
+        ("subscribe", "", "/start"),
+        ("subscribe", "qrscene_f-SZ01", "/start f-SZ01"),
+        ("SCAN", "f-DG02", "/start f-DG02"),
+        ("subscribe", "qrscene_c-ABC123", "/start c-ABC123"),
+        # A scene that is not ours starts plainly.
+        ("subscribe", "qrscene_promo-7", "/start"),
+    ],
+)
+def test_following_and_scanning_start_with_the_scene(event: str, key: str, text: str) -> None:
+    message = convert(event_xml("o-1", event, key, 1_700_000_000))
+    assert message.inbound is not None and message.inbound.text == text
+    assert message.event_id.startswith("o-1:1700000000:")
+
+
+def test_menu_clicks_are_presses_and_unsubscribing_only_stops_pushes() -> None:
+    click = convert(event_xml("o-1", "CLICK", "go:ws", 1_700_000_000))
+    assert click.inbound is not None and click.inbound.payload == "go:ws"
+    gone = convert(event_xml("o-1", "unsubscribe", "", 1_700_000_001))
+    assert gone.inbound is None and gone.reachable is False
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        "",
+        "<xml><unclosed>",
+        "<xml><MsgType>text</MsgType><Content>x</Content></xml>",  # no sender
+        "<xml><FromUserName>o</FromUserName><MsgType>text</MsgType>"
+        "<CreateTime>soon</CreateTime></xml>",
+        '<!DOCTYPE x [<!ENTITY a "aaaa">]><xml>&a;</xml>',
+    ],
+)
+def test_unreadable_messages_raise_value_error(xml: str) -> None:
+    with pytest.raises(ValueError):
+        convert(xml)
+
+
+def test_choices_are_numbered_and_short_replies_share_one_message() -> None:
+    replies = [Reply("Saved."), Reply("What next?", (Choice("Menu", "menu"), Choice("帮助", "h")))]
+    assert wechat_texts(replies) == ["Saved.\n\nWhat next?\n1. Menu\n2. 帮助"]
+
+
+def test_long_text_is_split_at_line_ends_within_the_byte_limit() -> None:
+    lines = [f"第{i}行：" + "字" * 50 for i in range(100)]
+    pieces = split_text("\n".join(lines))
+    assert len(pieces) > 1
+    assert all(len(p.encode()) <= MAX_TEXT_BYTES for p in pieces)
+    assert "\n".join(pieces) == "\n".join(lines)
+    # One line longer than a message is cut by characters, none lost.
+    one = "好" * 2000
+    cut = split_text(one)
+    assert "".join(cut) == one and all(len(p.encode()) <= MAX_TEXT_BYTES for p in cut)
