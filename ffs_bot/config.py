@@ -126,6 +126,14 @@ class Settings(BaseSettings):
             raise ValueError("use 1-256 letters, digits, '_' or '-'")
         return value
 
+    @field_validator("wechat_aes_key", "wechat_aes_key_previous")
+    @classmethod
+    def _wechat_aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # WeChat's EncodingAESKey: 43 letters and digits, a 32-byte key in base64.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9]{43}", value.get_secret_value()):
+            raise ValueError("use the 43-character EncodingAESKey from WeChat's settings page")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:

@@ -81,3 +81,13 @@ def test_reminder_hours_that_cannot_be_are_refused(
     monkeypatch.setenv("FFS_WORKSHOP_REMINDER_HOURS", hours)
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_a_wechat_aes_key_must_be_wechats_43_characters(monkeypatch) -> None:
+    monkeypatch.setenv("WECHAT_AES_KEY", "too-short")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+    monkeypatch.setenv("WECHAT_AES_KEY", "a" * 43)
+    monkeypatch.setenv("WECHAT_TEMPLATES", '{"booking": "tmpl-1"}')
+    settings = Settings(_env_file=None)
+    assert settings.wechat_aes_key is not None and settings.wechat_templates == {"booking": "tmpl-1"}
