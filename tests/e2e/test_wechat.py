@@ -15,6 +15,8 @@ from bot.wechat.channel import SUCCESS, WeChatChannel
 from ffs_bot.db.tables import BookingRow, IdentityRow, OutboxRow, PersonRow, RegistrationRow
 from ffs_bot.i18n import Translator
 from ffs_bot.messages import replies_from_json
+from ffs_bot.model import RoleName
+from ffs_bot.services.staff import grant_role
 from tests.conftest import Backend
 from tests.helpers import seed_factories
 from tests.integration.test_summer_chat import open_season
@@ -242,3 +244,31 @@ async def test_menu_links_and_unknown_events_need_no_answer(
     plain = WeChatServer(client, aes_key=None)
     answer = await plain.post_xml(event_xml("o-view", "VIEW", "https://example.org", plain.now()))
     assert answer.status == 200 and answer.body == SUCCESS
+
+
+async def test_a_file_wechat_cannot_carry_is_explained_in_the_readers_language(
+    backend: Backend, client: TestClient
+) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    async with backend.db.uow() as uow:
+        await grant_role(
+            uow,
+            channel="wechat",
+            external_user_id="o-coord",
+            role=RoleName.COORDINATOR,
+            factory_codes=["SZ01"],
+        )
+        await uow.commit()
+    wechat = WeChatServer(client)
+    answer = await wechat.event("o-coord", "subscribe", "qrscene_f-SZ01")
+    answer = await wechat.text("o-coord", option(answer.text or "", "中文"))
+    answer = await wechat.text("o-coord", option(answer.text or "", "同意"))
+    answer = await wechat.text("o-coord", "李老师")
+    answer = await wechat.text("o-coord", option(answer.text or "", "管理托管班"))
+    if "导出成文件" not in (answer.text or ""):  # one season: it opens at once, else pick it
+        answer = await wechat.text("o-coord", "1")
+    answer = await wechat.text("o-coord", option(answer.text or "", "导出成文件"))
+    answer = await wechat.text("o-coord", option(answer.text or "", "报名名单（Excel）"))
+    assert "微信发不了文件 registrations-SZ01-" in (answer.text or ""), answer.text
+    assert "0行" in (answer.text or "").replace(" ", "")

@@ -90,4 +90,6 @@ def test_a_wechat_aes_key_must_be_wechats_43_characters(monkeypatch) -> None:
     monkeypatch.setenv("WECHAT_AES_KEY", "a" * 43)
     monkeypatch.setenv("WECHAT_TEMPLATES", '{"booking": "tmpl-1"}')
     settings = Settings(_env_file=None)
-    assert settings.wechat_aes_key is not None and settings.wechat_templates == {"booking": "tmpl-1"}
+    assert settings.wechat_aes_key is not None and settings.wechat_templates == {
+        "booking": "tmpl-1"
+    }
