@@ -50,6 +50,11 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
     notify = FamilyNotifier(translators, timedelta(hours=settings.seat_offer_hours))
     workshop_notify = WorkshopNotifier(translators, settings.workshop_rules)
     conversations = ConversationEngine(
-        db.uow, translators, build_router(), notify, workshop_notify
+        db.uow,
+        translators,
+        build_router(),
+        notify,
+        workshop_notify,
+        retention_days=settings.retention_days,
     )
     return App(settings, engine, db, translators, conversations, notify, workshop_notify)

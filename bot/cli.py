@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.app import App, build_app
 from bot.console import ConsoleSender, run_human, run_jsonl
+from bot.housekeeping import purge
 from bot.run import run_service, run_worker
 from bot.worker import OutboxWorker
 from ffs_bot.config import Settings
@@ -285,6 +286,20 @@ async def _audit(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _purge(app: App, args: argparse.Namespace) -> int:
+    """Erase children's data past retention, or with --dry-run say what would be erased."""
+    days = app.settings.retention_days
+    result = await purge(app.db, app.notify, days, dry_run=args.dry_run)
+    verb = "Would erase" if result.dry_run else "Erased"
+    print(
+        f"{verb} {result.children} child{'' if result.children == 1 else 'ren'} "
+        f"(last season ended before {result.cutoff.isoformat()}, {days} days ago; "
+        f"{result.registrations} registration{'' if result.registrations == 1 else 's'} "
+        "kept anonymous)."
+    )
+    return EXIT_OK
+
+
 def _write_atomically(path: Path, content: bytes) -> None:
     """Write the file whole or not at all: a reader never sees half an export."""
     # mkstemp makes the file readable by its owner alone, which suits children's details.
@@ -476,6 +491,18 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", metavar="DATE", help="from this day on (YYYY-MM-DD, UTC)")
     audit.add_argument("--limit", type=int, default=1000, help="at most this many (1000)")
     audit.set_defaults(handler=_audit)
+
+    purge_cmd = commands.add_parser(
+        "purge",
+        help="erase children's data FFS_RETENTION_DAYS after their last season ends",
+        description="Children whose last season ended more than FFS_RETENTION_DAYS (90) days "
+        "ago and who are not registered for a later one lose their names, birth months and "
+        "notes; anonymous counts stay. The worker runs this daily.",
+    )
+    purge_cmd.add_argument(
+        "--dry-run", action="store_true", help="only count what would be erased"
+    )
+    purge_cmd.set_defaults(handler=_purge)
 
     export = commands.add_parser(
         "export",

@@ -1,18 +1,20 @@
-"""Jobs the worker runs on a clock: lapsing unanswered seat offers, and daily tidying."""
+"""Jobs the worker runs on a clock: lapsing unanswered seat offers; daily tidying and purging."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 from ffs_bot.db.tables import utcnow
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translators
 from ffs_bot.notices import FamilyNotifier
+from ffs_bot.privacy import DEFAULT_RETENTION_DAYS
 from ffs_bot.schedule import claim_due_pushes, mark_done
 from ffs_bot.services import broadcasts, tips, workshops
+from ffs_bot.services.erasure import PurgeResult, purge_children
 from ffs_bot.services.inbound import purge_answers
 from ffs_bot.services.seasons import expire_offers
 from ffs_bot.services.updates import purge_done
@@ -23,6 +25,7 @@ __all__ = [
     "every_minute",
     "lapse_offers",
     "lapse_workshop_offers",
+    "purge",
     "run_broadcasts",
     "send_due_pushes",
     "send_tips",
@@ -49,14 +52,48 @@ async def tidy(db: Database, keep: timedelta = KEEP_HANDLED) -> tuple[int, int]:
     return answers, updates
 
 
-async def tidy_forever(db: Database, stop: asyncio.Event) -> None:
-    """Tidy now and then once a day until `stop` is set; a failure waits for the next day."""
+async def purge(
+    db: Database,
+    notify: FamilyNotifier,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+    *,
+    dry_run: bool = False,
+    today: date | None = None,
+) -> PurgeResult:
+    """Erase children whose last season ended more than `retention_days` ago, at once."""
+    now = utcnow()
+    async with db.uow() as uow:
+        result = await purge_children(
+            uow,
+            notify,
+            retention_days=retention_days,
+            today=today or now.date(),
+            now=now,
+            dry_run=dry_run,
+        )
+        if not dry_run:
+            await uow.commit()
+    return result
+
+
+async def tidy_forever(
+    db: Database,
+    stop: asyncio.Event,
+    notify: FamilyNotifier,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+) -> None:
+    """Tidy and purge now and then once a day until `stop`; a failure waits for the next day."""
     while not stop.is_set():
         try:
             answers, updates = await tidy(db)
             log.info("tidied %d answers and %d handled updates", answers, updates)
         except Exception:
             log.exception("tidying failed; trying again tomorrow")
+        try:
+            purged = await purge(db, notify, retention_days)
+            log.info("purged %d children past retention", purged.children)
+        except Exception:
+            log.exception("purging failed; trying again tomorrow")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=EVERY.total_seconds())
 

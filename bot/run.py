@@ -84,7 +84,12 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
             max_attempts=settings.outbox_max_attempts,
         )
         tasks.append(asyncio.create_task(outbox.run(worker_stop), name="outbox"))
-        tasks.append(asyncio.create_task(tidy_forever(app.db, worker_stop), name="tidy"))
+        tasks.append(
+            asyncio.create_task(
+                tidy_forever(app.db, worker_stop, app.notify, settings.retention_days),
+                name="tidy",
+            )
+        )
         tasks.append(
             asyncio.create_task(
                 every_minute(
@@ -120,7 +125,9 @@ async def run_worker(app: App, stop: asyncio.Event | None = None) -> None:
         max_attempts=app.settings.outbox_max_attempts,
     )
     jobs = [
-        asyncio.create_task(tidy_forever(app.db, stop), name="tidy"),
+        asyncio.create_task(
+            tidy_forever(app.db, stop, app.notify, app.settings.retention_days), name="tidy"
+        ),
         asyncio.create_task(
             every_minute(app.db, app.notify, app.workshop_notify, app.translators, stop),
             name="every-minute",

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ffs_bot.privacy import DEFAULT_RETENTION_DAYS
 from ffs_bot.workshop_notices import WorkshopRules
 
 __all__ = ["Settings", "normalise_database_url"]
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
         default=12, alias="FFS_WORKSHOP_OFFER_HOURS", gt=0, le=24 * 14
     )
     workshop_reminder_hours: str = Field(default="24,2", alias="FFS_WORKSHOP_REMINDER_HOURS")
+    # Children's data is erased this many days after their last season ends (`ffs-bot purge`).
+    retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS, alias="FFS_RETENTION_DAYS", ge=1, le=3650
+    )
 
     @field_validator("workshop_reminder_hours")
     @classmethod

@@ -111,6 +111,8 @@ class Person:
     factory_id: int | None
     status: PersonStatus
     onboarded_at: datetime | None
+    # The privacy notice version the person last agreed to, None before they agreed.
+    privacy_version: str | None = None
 
     @property
     def onboarded(self) -> bool:

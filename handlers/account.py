@@ -1,4 +1,4 @@
-"""My details: see and change the name and factory the programme knows a person by."""
+"""My details: see and change the name and factory we know a person by; my data, too."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ffs_bot.messages import Choice
 from ffs_bot.model import Factory
 from ffs_bot.services import people
 from ffs_bot.services.factories import get_factory
-from handlers import menu
+from handlers import menu, privacy
 from handlers.context import Context
 from handlers.factory_search import FactorySearchStep, factory_label
 from handlers.router import Step
@@ -53,6 +53,7 @@ class AccountStep(Step):
             [
                 Choice(ctx._("Change my name"), "account:name"),
                 Choice(ctx._("Change my factory"), "account:factory"),
+                Choice(ctx._("My data and privacy"), "account:data"),
                 menu.main_menu_choice(ctx),
             ],
         )
@@ -63,6 +64,8 @@ class AccountStep(Step):
             await ctx.go(NAME)
         elif payload == "account:factory":
             await ctx.go(FACTORY)
+        elif payload == "account:data":
+            await ctx.go(privacy.MY_DATA)
         else:
             return False
         return True

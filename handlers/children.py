@@ -1,15 +1,15 @@
-"""My children: add a child after the guardian's consent, see, correct and remove them."""
+"""My children: add a child after the guardian's consent, see, correct, and withdraw consent."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from ffs_bot.errors import InvalidInput, NotFound
 from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
 from ffs_bot.model import Child, Gender, Relationship
-from ffs_bot.services import children
+from ffs_bot.services import children, erasure
 from ffs_bot.services.people import MAX_DISPLAY_NAME, clean_display_name
 from handlers import account, menu
 from handlers.context import Context
@@ -328,7 +328,7 @@ class ViewStep(Step):
                 Choice(ctx._("Change birth month"), "cv:birth"),
                 Choice(ctx._("Health notes"), "cv:health"),
                 Choice(ctx._("Invite the other parent"), "cv:invite"),
-                Choice(ctx._("Remove this child"), "cv:remove"),
+                Choice(ctx._("Withdraw consent and remove"), "cv:remove"),
                 Choice(ctx._("My children"), CHILDREN),
             ],
         )
@@ -522,10 +522,16 @@ class RemoveStep(Step):
             await ctx.go(CHILDREN)
             return
         text = (
-            ctx._("Remove {name}? All of {name}'s information will be erased.", name=child.name)
+            ctx._(
+                "Withdraw your consent for {name}? All of {name}'s information will be "
+                "erased, and any place {name} has in a summer space still to come is "
+                "cancelled.",
+                name=child.name,
+            )
             if child.guardians <= 1
             else ctx._(
-                "Remove {name} from your list? The other guardian keeps {name}'s information.",
+                "Withdraw your consent for {name} and remove {name} from your list? The "
+                "other guardian keeps {name}'s information.",
                 name=child.name,
             )
         )
@@ -542,8 +548,12 @@ class RemoveStep(Step):
         if payload != "rm:yes":
             return False
         try:
-            await children.remove_child(
-                ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0))
+            await erasure.remove_child(
+                ctx.uow,
+                ctx.notify,
+                ctx.person.id,
+                int(ctx.state.data.get("child_id", 0)),
+                datetime.now(UTC),
             )
         except NotFound:
             return False

@@ -11,6 +11,7 @@ from ffs_bot.i18n import Translator, Translators, negotiate_language
 from ffs_bot.messages import Choice, Reply
 from ffs_bot.model import ConversationState, Identity, Person
 from ffs_bot.notices import FamilyNotifier
+from ffs_bot.privacy import DEFAULT_RETENTION_DAYS
 from ffs_bot.workshop_notices import WorkshopNotifier
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ class Context:
     workshop_notify: WorkshopNotifier
     replies: list[Reply] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Days children's data is kept after their last season, as the privacy notice says.
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    # Set when the person was just forgotten: their account and conversation are gone.
+    erased: bool = False
 
     @property
     def language(self) -> str:

@@ -10,6 +10,7 @@ from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import N_, Translators, negotiate_language
 from ffs_bot.messages import Inbound, Reply
 from ffs_bot.notices import FamilyNotifier
+from ffs_bot.privacy import DEFAULT_RETENTION_DAYS, renewal_due
 from ffs_bot.services.conversations import save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import find_identity, open_conversation, set_reachable
@@ -23,6 +24,7 @@ from handlers import (
     guardians,
     menu,
     onboarding,
+    privacy,
     reports,
     roles,
     season_form,
@@ -49,6 +51,7 @@ def build_router() -> Router:
         onboarding,
         menu,
         account,
+        privacy,
         children,
         guardians,
         summer,
@@ -76,8 +79,10 @@ class ConversationEngine:
         router: Router,
         notify: FamilyNotifier | None = None,
         workshop_notify: WorkshopNotifier | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self._uow_factory = uow_factory
+        self._retention_days = retention_days
         self._translators = translators
         self._router = router
         self._notify = notify or FamilyNotifier(translators)
@@ -102,11 +107,16 @@ class ConversationEngine:
                     self._router,
                     self._notify,
                     self._workshop_notify,
+                    retention_days=self._retention_days,
                 )
                 language = ctx.language
-                await self._step(ctx, inbound)
+                if renewal_due(person):
+                    await self._renewal(ctx, inbound)
+                else:
+                    await self._step(ctx, inbound)
                 ctx.flush_notes()
-                await save_state(uow, identity.id, ctx.state)
+                if not ctx.erased:
+                    await save_state(uow, identity.id, ctx.state)
                 if not inbound.message_id or await record_answer(
                     uow, inbound.channel, inbound.message_id, ctx.replies
                 ):
@@ -149,6 +159,20 @@ class ConversationEngine:
             if event_id and not await record_answer(uow, channel, event_id, []):
                 return
             await uow.commit()
+
+    async def _renewal(self, ctx: Context, inbound: Inbound) -> None:
+        """Before anything else, the changed privacy notice: only its own answers are taken."""
+        step = ctx.state.step
+        if step in privacy.RENEWAL_STEPS:
+            handler = self._router.get(step)
+            if inbound.payload is not None:
+                payload: str | None = clean_text(inbound.payload)[:MAX_PAYLOAD_CHARS]
+            else:
+                text = clean_text(inbound.text or "")[:MAX_INPUT_CHARS]
+                payload = match_choice(ctx.state.choices, text)
+            if payload is not None and await handler.on_press(ctx, payload):
+                return
+        await privacy.ask_renewal(ctx)
 
     async def _step(self, ctx: Context, inbound: Inbound) -> None:
         if inbound.payload is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
+from ffs_bot.privacy import renewal_due
 from ffs_bot.services.staff import has_role, staff_scope
-from handlers import onboarding
+from handlers import onboarding, privacy
 from handlers.context import Context
 from handlers.router import Step
 
@@ -38,7 +39,10 @@ def main_menu_choice(ctx: Context) -> Choice:
 
 
 async def open_menu(ctx: Context) -> None:
-    """Show the main menu, or finish signing up first."""
+    """Show the main menu, or finish signing up (or agree to a changed notice) first."""
+    if renewal_due(ctx.person):
+        await privacy.ask_renewal(ctx)
+        return
     if not ctx.person.onboarded:
         if ctx.state.step:
             ctx.note(ctx._("Let's finish signing up first."))

@@ -6,10 +6,9 @@ from ffs_bot.errors import InvalidInput
 from ffs_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_
 from ffs_bot.messages import Choice
 from ffs_bot.model import Factory
-from ffs_bot.privacy import PRIVACY_NOTICE_VERSION
 from ffs_bot.services import people
 from ffs_bot.services.factories import get_factory, get_factory_by_code
-from handlers import account, guardians, menu
+from handlers import account, guardians, menu, privacy
 from handlers.context import Context
 from handlers.factory_search import FactorySearchStep, factory_label
 from handlers.router import Step
@@ -149,18 +148,12 @@ class ConsentStep(Step):
             await ctx.go(FACTORY)
             return
         ctx.say(
-            ctx._(
-                "Factory: {factory}\n\n"
-                "Privacy notice (version {version})\n"
-                "• We keep: the name you give us, your factory, your language, and your "
-                "messages to this bot.\n"
-                "• Why: to arrange Family-Friendly Spaces and parent training for your family.\n"
-                "• Who sees it: the programme's staff and your factory's coordinator. We never "
-                "sell it.\n"
-                "• You can stop at any time and ask us to delete it.\n\n"
-                "Do you agree?",
-                factory=factory_label(ctx, factory),
-                version=PRIVACY_NOTICE_VERSION,
+            "\n\n".join(
+                [
+                    ctx._("Factory: {factory}", factory=factory_label(ctx, factory)),
+                    privacy.notice_text(ctx),
+                    ctx._("Do you agree?"),
+                ]
             ),
             [
                 Choice(ctx._("I agree"), "consent:yes"),

@@ -130,6 +130,12 @@ class PersonRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     onboarded_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The privacy notice version the person last agreed to: read with the person on every
+    # message, so a new version is noticed without a query of its own.
+    privacy_version: Mapped[str | None] = mapped_column(String(16))
+    # Set when the person asked us to forget them: the row stays, emptied, so that the
+    # programme's anonymous counts (parents, seats, tips) stay right.
+    erased_at: Mapped[datetime | None] = mapped_column()
 
 
 class IdentityRow(Base):
@@ -193,6 +199,9 @@ class ChildRow(Base):
     health_notes: Mapped[str | None] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when the child's data was erased: a child with registrations stays as an anonymous
+    # row (no name, gender, notes or birth month) so that the reports still count them.
+    erased_at: Mapped[datetime | None] = mapped_column()
 
 
 class GuardianRow(Base):

@@ -7,11 +7,18 @@ import secrets
 import unicodedata
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from ffs_bot.db.sql import insert_ignore
-from ffs_bot.db.tables import ChildInviteRow, ChildRow, ConsentRow, GuardianRow, utcnow
+from ffs_bot.db.tables import (
+    ChildInviteRow,
+    ChildRow,
+    ConsentRow,
+    GuardianRow,
+    PersonRow,
+    utcnow,
+)
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import InvalidInput, NotFound
 from ffs_bot.model import Child, Gender, Relationship
@@ -32,7 +39,6 @@ __all__ = [
     "list_children",
     "normalise_invite_code",
     "parse_birth_month",
-    "remove_child",
     "rename_child",
     "set_birth_month",
     "set_health_notes",
@@ -85,16 +91,19 @@ def clean_health_notes(text: str) -> str:
 
 async def _rows(uow: UnitOfWork, person_id: int, child_id: int | None = None) -> list[Child]:
     others = aliased(GuardianRow)
+    # A guardian who asked to be forgotten keeps an anonymous link (for the reports' count
+    # of parents) but is no guardian any more.
     guardians = (
         select(func.count())
         .select_from(others)
-        .where(others.child_id == ChildRow.id)
+        .join(PersonRow, PersonRow.id == others.person_id)
+        .where(others.child_id == ChildRow.id, PersonRow.erased_at.is_(None))
         .scalar_subquery()
     )
     query = (
         select(ChildRow, GuardianRow.relationship, guardians)
         .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
-        .where(GuardianRow.person_id == person_id)
+        .where(GuardianRow.person_id == person_id, ChildRow.erased_at.is_(None))
         .order_by(ChildRow.birth_year, ChildRow.birth_month, ChildRow.id)
     )
     if child_id is not None:
@@ -220,30 +229,6 @@ async def set_health_notes(
         )
     await uow.session.flush()
     return await get_child(uow, person_id, child_id)
-
-
-async def remove_child(uow: UnitOfWork, person_id: int, child_id: int) -> bool:
-    """Stop being a child's guardian; erase the child when no guardian is left.
-
-    Returns whether the child's data was erased.
-    """
-    child = await get_child(uow, person_id, child_id)
-    await uow.session.execute(
-        delete(GuardianRow).where(
-            GuardianRow.child_id == child_id, GuardianRow.person_id == person_id
-        )
-    )
-    erased = child.guardians <= 1
-    if erased:
-        await uow.session.execute(delete(ChildRow).where(ChildRow.id == child_id))
-    await record_event(
-        uow,
-        "child.erased" if erased else "child.left",
-        actor_person_id=person_id,
-        subject_type="child",
-        subject_id=child_id,
-    )
-    return erased
 
 
 async def create_invite(uow: UnitOfWork, person_id: int, child_id: int) -> tuple[str, datetime]:

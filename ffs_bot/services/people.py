@@ -36,6 +36,7 @@ __all__ = [
     "grant_privacy",
     "has_privacy_consent",
     "open_conversation",
+    "refuse_renewal",
     "set_display_name",
     "set_factory",
     "set_language",
@@ -88,6 +89,7 @@ _PERSON_COLUMNS = (
     _PERSON.c.factory_id,
     _PERSON.c.status,
     _PERSON.c.onboarded_at,
+    _PERSON.c.privacy_version,
 )
 _GET_PERSON = select(*_PERSON_COLUMNS).where(_PERSON.c.id == bindparam("person_id"))
 _NEW_PERSON = insert(_PERSON).returning(_PERSON.c.id)
@@ -113,6 +115,7 @@ def _to_person(row: Row[*tuple[Any, ...]]) -> Person:
         factory_id=row.factory_id,
         status=PersonStatus(row.status),
         onboarded_at=row.onboarded_at,
+        privacy_version=row.privacy_version,
     )
 
 
@@ -334,6 +337,8 @@ async def set_display_name(uow: UnitOfWork, person_id: int, name: str) -> Person
 
 async def _answer_privacy(uow: UnitOfWork, person_id: int, *, granted: bool) -> None:
     """Record a yes or no to the current notice, with the audit event that goes with it."""
+    if granted:
+        await _set(uow, person_id, privacy_version=PRIVACY_NOTICE_VERSION)
     await uow.session.execute(
         _ADD_CONSENT,
         {
@@ -354,18 +359,30 @@ async def _answer_privacy(uow: UnitOfWork, person_id: int, *, granted: bool) -> 
     )
 
 
-async def grant_privacy(uow: UnitOfWork, person_id: int, factory_id: int) -> Person:
-    """Record agreement to the current privacy notice and keep the factory chosen before it."""
-    person = await _set(uow, person_id, factory_id=factory_id)
+async def grant_privacy(uow: UnitOfWork, person_id: int, factory_id: int | None = None) -> Person:
+    """Record agreement to the current privacy notice, keeping the factory chosen before it."""
+    if factory_id is not None:
+        await _set(uow, person_id, factory_id=factory_id)
     await _answer_privacy(uow, person_id, granted=True)
-    return person
+    return await get_person(uow, person_id)
 
 
 async def decline_privacy(uow: UnitOfWork, person_id: int) -> None:
-    """Record a refusal and keep nothing else the person told us."""
+    """Record a refusal at first contact and keep nothing else the person told us."""
     await _set(
-        uow, person_id, display_name=None, factory_id=None, language=None, onboarded_at=None
+        uow,
+        person_id,
+        display_name=None,
+        factory_id=None,
+        language=None,
+        onboarded_at=None,
+        privacy_version=None,
     )
+    await _answer_privacy(uow, person_id, granted=False)
+
+
+async def refuse_renewal(uow: UnitOfWork, person_id: int) -> None:
+    """Record a no to a new notice version; the person keeps what they agreed to before."""
     await _answer_privacy(uow, person_id, granted=False)
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "answer_offer",
     "cancel_registration",
     "create_season",
+    "end_for_erasure",
     "expire_offers",
     "get_season",
     "list_family_registrations",
@@ -439,6 +440,23 @@ async def cancel_registration(
     return await _registration(uow, row)
 
 
+async def end_for_erasure(
+    uow: UnitOfWork,
+    notify: FamilyNotifier,
+    registration_id: int,
+    *,
+    actor_person_id: int | None,
+    now: datetime,
+) -> bool:
+    """Cancel a live registration whose child's data is being erased; its seat goes on."""
+    row = await uow.session.get(RegistrationRow, registration_id)
+    if row is None:
+        return False
+    return await _end(
+        uow, notify, row, RegistrationStatus.CANCELLED, actor_person_id=actor_person_id, now=now
+    )
+
+
 async def answer_offer(
     uow: UnitOfWork,
     notify: FamilyNotifier,
@@ -599,6 +617,7 @@ async def list_family_registrations(uow: UnitOfWork, person_id: int) -> list[Fam
         .where(
             GuardianRow.person_id == person_id,
             RegistrationRow.status.not_in(ENDED),
+            ChildRow.erased_at.is_(None),
         )
         .order_by(RegistrationRow.starts_on.desc(), RegistrationRow.id)
     )

@@ -228,7 +228,7 @@ async def _fitting_tips(uow: UnitOfWork, person_id: int, today: date) -> list[st
         for year, month in await uow.session.execute(
             select(ChildRow.birth_year, ChildRow.birth_month)
             .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
-            .where(GuardianRow.person_id == person_id)
+            .where(GuardianRow.person_id == person_id, ChildRow.erased_at.is_(None))
         )
     ]
     rows = await uow.session.execute(select(TipRow.id, TipRow.min_months, TipRow.max_months))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -11,12 +11,13 @@ from ffs_bot.db.tables import ChildRow, ConsentRow, GuardianRow
 from ffs_bot.errors import NotFound
 from ffs_bot.model import Gender, Relationship
 from ffs_bot.privacy import CHILD_CONSENT, CHILD_NOTICE_VERSION, HEALTH_CONSENT
-from ffs_bot.services import children
+from ffs_bot.services import children, erasure
 from ffs_bot.services.people import touch_identity
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
 
 TODAY = date(2026, 11, 24)
+NOW = datetime(2026, 11, 24, 8, tzinfo=UTC)
 
 
 async def two_people(backend: Backend) -> tuple[int, int]:
@@ -80,7 +81,7 @@ async def test_only_a_childs_guardians_see_or_change_it(backend: Backend) -> Non
             children.rename_child(uow, other, child.id, "X"),
             children.set_birth_month(uow, other, child.id, "2019-01", TODAY),
             children.set_health_notes(uow, other, child.id, "notes"),
-            children.remove_child(uow, other, child.id),
+            erasure.remove_child(uow, backend.notify, other, child.id, NOW),
         ):
             with pytest.raises(NotFound):
                 await attempt
@@ -125,7 +126,7 @@ async def test_removing_a_child_erases_it_and_keeps_the_consent_record(backend: 
             relationship=Relationship.FATHER,
             today=TODAY,
         )
-        assert await children.remove_child(uow, mum, child.id) is True
+        assert await erasure.remove_child(uow, backend.notify, mum, child.id, NOW) is True
         await uow.commit()
     assert await count(backend, ChildRow) == 0
     assert await count(backend, GuardianRow) == 0
