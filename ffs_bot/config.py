@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default=12, alias="FFS_WORKSHOP_OFFER_HOURS", gt=0, le=24 * 14
     )
     workshop_reminder_hours: str = Field(default="24,2", alias="FFS_WORKSHOP_REMINDER_HOURS")
+    # Messages (texts and button presses) one person may send in a minute; past it they are
+    # asked once to slow down and the rest of that minute's messages are not acted on.
+    max_messages_per_minute: int = Field(
+        default=30, alias="FFS_MAX_MESSAGES_PER_MINUTE", ge=1, le=10_000
+    )
+    # A YAML file of safeguarding phrases replacing the default list (see README).
+    safeguarding_phrases: Path | None = Field(default=None, alias="FFS_SAFEGUARDING_PHRASES")
 
     @field_validator("workshop_reminder_hours")
     @classmethod
