@@ -34,6 +34,7 @@ from ffs_bot.db.migrate import upgrade
 from ffs_bot.db.uow import Database
 from ffs_bot.messages import Reply
 from ffs_bot.outbox import enqueue
+from ffs_bot.services.people import touch_identity
 
 TOKEN = "123:BENCH"
 
@@ -50,6 +51,7 @@ async def one_run(pushes: int, delay: float) -> dict[str, float]:
                     chat = 10_000 + n
                     api.chat(chat)
                     expected[chat] = [f"push {n}"]
+                    await touch_identity(uow, "telegram", str(chat))
                     await enqueue(
                         uow,
                         channel="telegram",

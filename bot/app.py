@@ -13,6 +13,7 @@ from ffs_bot.db.migrate import upgrade
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translator, load_translators
 from ffs_bot.notices import FamilyNotifier
+from ffs_bot.safeguarding import load_phrases
 from ffs_bot.workshop_notices import WorkshopNotifier
 from handlers.engine import ConversationEngine, build_router
 
@@ -39,6 +40,8 @@ class App:
 async def build_app(settings: Settings, *, migrate: bool = True) -> App:
     """Build the database, translators and conversation engine from `settings`."""
     translators = load_translators(settings.locales_dir)
+    # Read before anything opens: a bad phrase file stops the start with a clear message.
+    phrases = load_phrases(settings.safeguarding_phrases)
     engine = create_engine(settings.sqlalchemy_url)
     try:
         if migrate:
@@ -56,5 +59,7 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         notify,
         workshop_notify,
         retention_days=settings.retention_days,
+        phrases=phrases,
+        max_messages_per_minute=settings.max_messages_per_minute,
     )
     return App(settings, engine, db, translators, conversations, notify, workshop_notify)

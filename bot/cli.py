@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from bot.app import App, build_app
 from bot.console import ConsoleSender, run_human, run_jsonl
 from bot.housekeeping import purge
+from bot.logs import configure_logging, secrets_of
 from bot.run import run_service, run_worker
 from bot.worker import OutboxWorker
 from ffs_bot.config import Settings
@@ -552,35 +553,11 @@ async def _run(handler: Handler, settings: Settings, args: argparse.Namespace) -
         await app.close()
 
 
-# Loggers that print request URLs (Telegram's carry the bot token) or, at DEBUG or INFO,
-# the parameters of Bot API calls or SQL statements (names, message texts): never below
-# the level given here.
-_QUIET_LOGGERS = {
-    "httpx": logging.WARNING,
-    "httpcore": logging.WARNING,
-    "telegram": logging.INFO,
-    "aiosqlite": logging.INFO,
-    "sqlalchemy.engine": logging.WARNING,
-}
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr at `level`; tokens and message texts stay out of the log."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for name, floor in _QUIET_LOGGERS.items():
-        logging.getLogger(name).setLevel(max(floor, logging.root.level))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `ffs-bot` command line and return its exit code."""
     args = _parser().parse_args(argv)
     if "check" in args:
         args.check(args)
-    configure_logging(os.environ.get("FFS_LOG_LEVEL", "WARNING"))
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")
@@ -590,6 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"ffs-bot: bad configuration: {problems}", file=sys.stderr)
         return EXIT_USAGE
+    # After the settings, so the secrets they hold are blanked should any reach a log.
+    configure_logging(os.environ.get("FFS_LOG_LEVEL", "WARNING"), secrets=secrets_of(settings))
     try:
         return asyncio.run(_run(args.handler, settings, args))
     except UsageError as exc:

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         default=DEFAULT_RETENTION_DAYS, alias="FFS_RETENTION_DAYS", ge=1, le=3650
     )
+    # Messages (texts and button presses) one person may send in a minute; past it they are
+    # asked once to slow down and the rest of that minute's messages are not acted on.
+    max_messages_per_minute: int = Field(
+        default=30, alias="FFS_MAX_MESSAGES_PER_MINUTE", ge=1, le=10_000
+    )
+    # A YAML file of safeguarding phrases replacing the default list (see README).
+    safeguarding_phrases: Path | None = Field(default=None, alias="FFS_SAFEGUARDING_PHRASES")
 
     @field_validator("workshop_reminder_hours")
     @classmethod

@@ -36,6 +36,9 @@ class PersonStatus(StrEnum):
 
     ACTIVE = "active"
     STOPPED = "stopped"
+    # Known only because a staff role was given to their account: they never wrote to us,
+    # and nothing is pushed to a chat that did not write first.
+    SILENT = "silent"
 
 
 class RoleName(StrEnum):
@@ -138,6 +141,9 @@ class ConversationState:
     step: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     choices: list[dict[str, str]] = field(default_factory=list)
+    # The rate limit's one-minute window: when it began and the messages counted in it.
+    window_started_at: datetime | None = None
+    window_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,9 @@ async def enqueue(
 ) -> bool:
     """Add a push unless one with the same key exists; return whether it was added.
 
-    A push to a person who stopped us is kept, marked stopped, and never sent.
+    Pushes go only to accounts that wrote to us: one we have no identity for is refused
+    (nothing is added). A push to a person who stopped us, or who never wrote (an account
+    given a staff role), is kept, marked stopped, and never sent.
     """
     person = await uow.session.execute(
         select(PersonRow.id, PersonRow.status)
@@ -81,7 +83,9 @@ async def enqueue(
         .where(IdentityRow.channel == channel, IdentityRow.external_user_id == recipient)
     )
     found = person.first()
-    stopped = found is not None and found.status == PersonStatus.STOPPED.value
+    if found is None:
+        return False
+    stopped = found.status != PersonStatus.ACTIVE.value
     return await insert_ignore(
         uow,
         OutboxRow,
@@ -89,7 +93,7 @@ async def enqueue(
             "idempotency_key": idempotency_key,
             "channel": channel,
             "recipient": recipient,
-            "person_id": found.id if found else None,
+            "person_id": found.id,
             "content": replies_to_json(replies),
             "broadcast_id": broadcast_id,
             "status": (OutboxStatus.STOPPED if stopped else OutboxStatus.PENDING).value,

@@ -37,6 +37,7 @@ class WriteChineseStep(Step):
     """The message in Chinese (or none)."""
 
     name = BROADCAST
+    screened = False
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the Chinese text."""
@@ -79,6 +80,7 @@ class WriteEnglishStep(Step):
     """The message in English (or none)."""
 
     name = WRITE_EN
+    screened = False
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the English text."""

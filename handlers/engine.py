@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import N_, Translators, negotiate_language
 from ffs_bot.messages import Inbound, Reply
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.privacy import DEFAULT_RETENTION_DAYS, renewal_due
-from ffs_bot.services.conversations import save_state
+from ffs_bot.safeguarding import PhraseList, load_phrases
+from ffs_bot.services.conversations import Pace, count_message, save_state
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import find_identity, open_conversation, set_reachable
+from ffs_bot.services.safeguarding import raise_concern
 from ffs_bot.workshop_notices import WorkshopNotifier
 from handlers import (
     account,
@@ -34,6 +37,7 @@ from handlers import (
 )
 from handlers.context import Context
 from handlers.router import Router
+from handlers.safeguarding import helpline
 from handlers.text import MAX_INPUT_CHARS, Command, clean_text, match_choice, parse_command
 
 __all__ = ["ConversationEngine", "build_router"]
@@ -41,7 +45,12 @@ __all__ = ["ConversationEngine", "build_router"]
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_CHARS = 64
+# Longer text is refused as too long anyway; screening its start bounds the work.
+_SCREENED_CHARS = 2 * MAX_INPUT_CHARS
 FAILURE = N_("Sorry, something went wrong on our side. Please try again in a moment.")
+SLOW_DOWN = N_(
+    "You are sending messages very fast. Please wait a minute, then send your message again."
+)
 
 
 def build_router() -> Router:
@@ -80,13 +89,22 @@ class ConversationEngine:
         notify: FamilyNotifier | None = None,
         workshop_notify: WorkshopNotifier | None = None,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        *,
+        phrases: PhraseList | None = None,
+        max_messages_per_minute: int | None = None,
     ) -> None:
+        """Wire the engine; without `phrases` the default safeguarding list screens messages.
+
+        `max_messages_per_minute` is the per-person rate limit; None means no limit.
+        """
         self._uow_factory = uow_factory
         self._retention_days = retention_days
         self._translators = translators
         self._router = router
         self._notify = notify or FamilyNotifier(translators)
         self._workshop_notify = workshop_notify or WorkshopNotifier(translators)
+        self._phrases = phrases or load_phrases()
+        self._max_per_minute = max_messages_per_minute
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Answer one inbound message; the same message twice has one effect and one answer."""
@@ -110,10 +128,15 @@ class ConversationEngine:
                     retention_days=self._retention_days,
                 )
                 language = ctx.language
-                if renewal_due(person):
+                pace = count_message(state, datetime.now(UTC), self._max_per_minute)
+                # Screened whatever the pace: a cry for help sent in a flood is still heard.
+                await self._screen(ctx, inbound)
+                if pace is Pace.OK and renewal_due(person):
                     await self._renewal(ctx, inbound)
-                else:
+                elif pace is Pace.OK:
                     await self._step(ctx, inbound)
+                elif pace is Pace.SLOW_DOWN:
+                    ctx.say_brief(ctx._(SLOW_DOWN))
                 ctx.flush_notes()
                 if not ctx.erased:
                     await save_state(uow, identity.id, ctx.state)
@@ -132,7 +155,12 @@ class ConversationEngine:
             with contextlib.suppress(Exception):
                 if inbound.message_id and (earlier := await self._earlier_answer(inbound)):
                     return earlier
-            return [Reply(self._translators[language]._(FAILURE))]
+            t = self._translators[language]
+            failed = [Reply(t._(FAILURE))]
+            # Nothing could be recorded, but the helplines need no database.
+            if inbound.text is not None and self._phrases.match(inbound.text[:_SCREENED_CHARS]):
+                return [Reply(helpline(t, staff_told=False)), *failed]
+            return failed
 
     async def _earlier_answer(self, inbound: Inbound) -> list[Reply] | None:
         assert inbound.message_id is not None
@@ -173,6 +201,22 @@ class ConversationEngine:
             if payload is not None and await handler.on_press(ctx, payload):
                 return
         await privacy.ask_renewal(ctx)
+
+    async def _screen(self, ctx: Context, inbound: Inbound) -> None:
+        """Answer words that may mean danger with the helplines, and alert staff."""
+        if inbound.text is None:
+            return
+        step = ctx.state.step
+        if step in self._router and not self._router.get(step).screened:
+            return
+        concerns = self._phrases.match(inbound.text[:_SCREENED_CHARS])
+        if not concerns:
+            return
+        told = [
+            await raise_concern(ctx.uow, self._translators, ctx.person, concern)
+            for concern in concerns
+        ]
+        ctx.replies.append(Reply(helpline(ctx.t, staff_told=any(told))))
 
     async def _step(self, ctx: Context, inbound: Inbound) -> None:
         if inbound.payload is not None:

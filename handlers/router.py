@@ -13,6 +13,9 @@ class Step:
     """One question in a conversation; subclasses answer what they understand."""
 
     name: str = ""
+    # Whether typed text is screened for safeguarding phrases; off only where staff write
+    # for others (a broadcast about keeping children from getting lost is not an alarm).
+    screened: bool = True
 
     async def prompt(self, ctx: Context) -> None:
         """Ask this step's question."""

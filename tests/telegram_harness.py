@@ -26,9 +26,9 @@ class RecordingLimiter(FloodLimiter):
         return start
 
 
-def make_bot(api: FakeBotApi, limiter: FloodLimiter) -> JsonBot:
+def make_bot(api: FakeBotApi, limiter: FloodLimiter, token: str = "123:TEST") -> JsonBot:
     return JsonBot(
-        token="123:TEST",
+        token=token,
         base_url="http://fake.invalid/bot",
         request=api.request(),
         get_updates_request=api.request(),
@@ -49,13 +49,19 @@ class TelegramHarness:
         await self.channel.join()
 
 
-async def start_harness(backend: Backend, translators: dict[str, Any]) -> TelegramHarness:
+async def start_harness(
+    backend: Backend, translators: dict[str, Any], token: str = "123:TEST"
+) -> TelegramHarness:
     api = FakeBotApi()
     clock = FakeClock()
     api.clock = clock
     limiter = RecordingLimiter(clock)
     channel = TelegramChannel(
-        make_bot(api, limiter), backend.conversations, backend.db, translators, concurrency=8
+        make_bot(api, limiter, token),
+        backend.conversations,
+        backend.db,
+        translators,
+        concurrency=8,
     )
     await channel.start()
     return TelegramHarness(api, clock, limiter, channel)

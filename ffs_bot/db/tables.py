@@ -43,6 +43,7 @@ __all__ = [
     "ProcessedInboundRow",
     "RegistrationRow",
     "RoleRow",
+    "SafeguardingAlertRow",
     "ScheduledPushRow",
     "SeasonRow",
     "SeasonSponsorRow",
@@ -165,6 +166,10 @@ class ConversationRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     choices: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Messages counted in the current one-minute window, for the per-person rate limit: kept
+    # here because this row is written with every message anyway, by whichever replica.
+    window_started_at: Mapped[datetime | None] = mapped_column()
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ConsentRow(Base):
@@ -524,6 +529,24 @@ class RoleRow(Base):
         ForeignKey("factory.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SafeguardingAlertRow(Base):
+    """A message that matched a safeguarding phrase: who, when, where, which kind; no text."""
+
+    __tablename__ = "safeguarding_alert"
+    __table_args__ = (Index("ix_safeguarding_alert_person", "person_id", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    factory_id: Mapped[int | None] = mapped_column(
+        ForeignKey("factory.id", ondelete="SET NULL"), index=True
+    )
+    # child (a child may be in danger) or crisis (the worker may be)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # How many staff pushes went out: none when one went out for the same kind shortly before.
+    alerted: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEventRow(Base):

@@ -132,6 +132,8 @@ def _conversation_query(dialect: str) -> Select[Any]:
             _CONVERSATION.c.step,
             _CONVERSATION.c.data,
             _CONVERSATION.c.choices,
+            _CONVERSATION.c.window_started_at,
+            _CONVERSATION.c.window_count,
         )
         .select_from(
             _IDENTITY.join(_PERSON, _PERSON.c.id == _IDENTITY.c.person_id).outerjoin(
@@ -260,9 +262,10 @@ async def _touch(
     account = {"channel": channel, "external_user_id": external_user_id}
     row = (await uow.session.execute(_conversation_query(uow.dialect), account)).first()
     if row is None:
-        person_id = (
-            await uow.session.execute(_NEW_PERSON, {"status": PersonStatus.ACTIVE.value})
-        ).scalar_one()
+        # An account we learn of otherwise than by its message (a role grant) is silent:
+        # nothing is pushed to a chat that has not written to us.
+        status = PersonStatus.ACTIVE if seen else PersonStatus.SILENT
+        person_id = (await uow.session.execute(_NEW_PERSON, {"status": status.value})).scalar_one()
         # On PostgreSQL a concurrent first message from the same account makes this insert
         # wait for that transaction, and insert nothing if it committed.
         identity_id = (
@@ -275,11 +278,13 @@ async def _touch(
             # That message made the account: drop our person and read what it made.
             await uow.session.execute(_DELETE_PERSON, {"person_id": person_id})
             return await _touch(uow, channel, external_user_id, language_hint, seen)
-        person = Person(person_id, None, None, None, PersonStatus.ACTIVE, None)
+        person = Person(person_id, None, None, None, status, None)
         identity = Identity(identity_id, person_id, channel, external_user_id, hint)
         return person, identity, ConversationState()
     state = (
-        ConversationState(row.step, dict(row.data), list(row.choices))
+        ConversationState(
+            row.step, dict(row.data), list(row.choices), row.window_started_at, row.window_count
+        )
         if row.step is not None
         else ConversationState()
     )

@@ -24,6 +24,8 @@ from tests.unit.test_flood_limiter import assert_within_limits
 
 async def push(db: Database, pushes: list[tuple[int, str]]) -> None:
     async with db.uow() as uow:
+        for chat in sorted({chat for chat, _text in pushes}):
+            await touch_identity(uow, "telegram", str(chat))  # pushes go to who wrote to us
         for chat, text in pushes:
             await enqueue(
                 uow,
@@ -72,6 +74,7 @@ async def test_outbox_is_drained_in_order_within_the_limits(backend: Backend) ->
 async def test_buttons_travel_with_a_push(backend: Backend) -> None:
     api = FakeBotApi()
     async with backend.db.uow() as uow:
+        await touch_identity(uow, "telegram", "42")
         await enqueue(
             uow,
             channel="telegram",
@@ -121,7 +124,7 @@ async def test_a_blocked_recipient_is_marked_stopped_with_all_their_pushes(
     await worker.drain()
     assert await statuses(backend.db) == {"stopped": 2, "sent": 1}
     async with backend.db.uow() as uow:
-        person = await uow.session.scalar(select(PersonRow))
+        person = await uow.session.scalar(select(PersonRow).order_by(PersonRow.id))
         assert person is not None and person.status == "stopped"
 
 

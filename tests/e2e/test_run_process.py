@@ -17,6 +17,7 @@ from ffs_bot.db.migrate import upgrade
 from ffs_bot.db.uow import Database
 from ffs_bot.messages import Reply
 from ffs_bot.outbox import enqueue
+from ffs_bot.services.people import touch_identity
 from tests.conftest import REPO
 
 FFS_BOT = Path(sys.executable).parent / "ffs-bot"
@@ -87,6 +88,7 @@ async def test_worker_process_delivers_the_outbox(env: dict[str, str], tmp_path:
     db = Database(create_session_factory(engine))
     async with db.uow() as uow:
         for chat in (501, 502, 503):
+            await touch_identity(uow, "telegram", str(chat))  # they wrote to us once
             await enqueue(
                 uow,
                 channel="telegram",
