@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from bot.app import App, build_app
 from bot.console import ConsoleSender, run_human, run_jsonl
 from bot.run import run_service, run_worker
+from bot.wechat.api import WeChatApi, WeChatError
+from bot.wechat.menu import custom_menu
 from bot.worker import OutboxWorker
 from ffs_bot.config import Settings
 from ffs_bot.db.migrate import upgrade
@@ -33,6 +35,7 @@ from ffs_bot.exports import (
     registrations_table,
     workshop_attendance_table,
 )
+from ffs_bot.i18n import DEFAULT_LANGUAGE
 from ffs_bot.model import Channel, RoleName
 from ffs_bot.reports import (
     programme_report,
@@ -378,6 +381,19 @@ async def _report(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _wechat_menu(app: App, args: argparse.Namespace) -> int:
+    """Set the WeChat account's custom menu."""
+    menu = custom_menu(app.translators[DEFAULT_LANGUAGE])
+    try:
+        async with WeChatApi.from_settings(app.settings, app.db) as api:
+            await api.create_menu(menu)
+    except WeChatError as exc:
+        raise CommandError(f"the WeChat menu was not set: {exc}") from None
+    names = [button["name"] for button in menu["button"]]
+    print(f"WeChat menu set: {' | '.join(names)}.")
+    return EXIT_OK
+
+
 def _need_telegram(app: App) -> None:
     if app.settings.telegram_bot_token is None:
         raise CommandError(
@@ -514,6 +530,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--xlsx", metavar="FILE", help="also write the tables as a workbook")
     report.set_defaults(handler=_report)
+
+    wechat = commands.add_parser("wechat", help="the WeChat Official Account").add_subparsers(
+        dest="wechat_command", required=True, metavar="SUBCOMMAND"
+    )
+    wechat.add_parser(
+        "menu", help="set the account's custom menu (sign up a child, workshops, more)"
+    ).set_defaults(handler=_wechat_menu)
     return parser
 
 
