@@ -292,8 +292,9 @@ class WeChatApi:
             data = aiohttp.FormData()
             data.add_field("media", content, filename=filename, content_type=mime)
         elif payload is not None:
-            # UTF-8 as it is: WeChat shows \u escapes in some fields (the menu) literally.
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            # UTF-8 as it is: WeChat has shown \u escapes literally (in menus, notably).
+            # A lone surrogate has no UTF-8: it goes as "?" rather than fail the push forever.
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8", "replace")
             headers["Content-Type"] = "application/json; charset=utf-8"
         try:
             async with self._http().request(

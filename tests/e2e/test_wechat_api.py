@@ -242,3 +242,14 @@ def test_the_api_needs_an_app_id_and_secret(backend: Backend) -> None:
         WECHAT_API_BASE_URL="http://127.0.0.1:1/",
     )
     assert isinstance(WeChatApi.from_settings(settings, backend.db), WeChatApi)
+
+
+async def test_hostile_texts_arrive_as_they_were_sent(
+    backend: Backend, wechat: FakeWeChatApi, naughty_strings: list[str]
+) -> None:
+    async with make_api(backend.db, wechat) as api:
+        for text in naughty_strings:
+            await api.send_text(OPENID, text)
+        await api.send_text(OPENID, "半个\ud800字")  # a lone surrogate cannot go as UTF-8
+    received = [c.body["text"]["content"] for c in wechat.of(CUSTOM_SEND, ok=True)]
+    assert received == [*naughty_strings, "半个?字"]
