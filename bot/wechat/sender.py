@@ -105,7 +105,8 @@ class WeChatSender:
         if window is None:
             return "the person never wrote to the account"
         if self._clock() >= window.last_seen_at + self._window:
-            return "the 48-hour window after the person's last message is over"
+            hours = self._window.total_seconds() / 3600
+            return f"the {hours:g}-hour window after the person's last message is over"
         if window.sent_since >= self._quota:
             return f"the {self._quota} messages allowed after the person's last message are sent"
         return None
