@@ -21,6 +21,8 @@ from bot.console import ConsoleSender, run_human, run_jsonl
 from bot.housekeeping import purge
 from bot.logs import configure_logging, secrets_of
 from bot.run import run_service, run_worker
+from bot.wechat.api import WeChatApi, WeChatError
+from bot.wechat.menu import custom_menu
 from bot.worker import OutboxWorker
 from ffs_bot.config import Settings
 from ffs_bot.db.migrate import upgrade
@@ -35,6 +37,7 @@ from ffs_bot.exports import (
     registrations_table,
     workshop_attendance_table,
 )
+from ffs_bot.i18n import DEFAULT_LANGUAGE
 from ffs_bot.model import Channel, RoleName
 from ffs_bot.reports import (
     programme_report,
@@ -394,24 +397,37 @@ async def _report(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _need_telegram(app: App) -> None:
-    if app.settings.telegram_bot_token is None:
+async def _wechat_menu(app: App, args: argparse.Namespace) -> int:
+    """Set the WeChat account's custom menu."""
+    menu = custom_menu(app.translators[DEFAULT_LANGUAGE])
+    try:
+        async with WeChatApi.from_settings(app.settings, app.db) as api:
+            await api.create_menu(menu)
+    except WeChatError as exc:
+        raise CommandError(f"the WeChat menu was not set: {exc}") from None
+    names = [button["name"] for button in menu["button"]]
+    print(f"WeChat menu set: {' | '.join(names)}.")
+    return EXIT_OK
+
+
+def _need_a_channel(app: App) -> None:
+    if app.settings.telegram_bot_token is None and not app.settings.wechat_enabled:
         raise CommandError(
-            "TELEGRAM_BOT_TOKEN is not set. Set it (and TELEGRAM_WEBHOOK_URL for a webhook), "
-            "or try the bot offline with 'ffs-bot demo'."
+            "Neither TELEGRAM_BOT_TOKEN nor WECHAT_TOKEN is set. Set one or both (see the "
+            "README), or try the bot offline with 'ffs-bot demo'."
         )
 
 
 async def _run_service(app: App, args: argparse.Namespace) -> int:
-    """Run the bot on Telegram, with the delivery worker inside unless told not to."""
-    _need_telegram(app)
+    """Run the bot on Telegram and WeChat, with the delivery worker unless told not to."""
+    _need_a_channel(app)
     await run_service(app, worker=not args.no_worker)
     return EXIT_OK
 
 
 async def _run_worker(app: App, args: argparse.Namespace) -> int:
     """Run the delivery worker alone."""
-    _need_telegram(app)
+    _need_a_channel(app)
     await run_worker(app)
     return EXIT_OK
 
@@ -422,7 +438,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="answer on Telegram and deliver the outbox")
+    run = commands.add_parser("run", help="answer on Telegram and WeChat, and deliver the outbox")
     run.add_argument("--no-worker", action="store_true", help="leave delivery to ffs-bot worker")
     run.set_defaults(handler=_run_service)
     commands.add_parser(
@@ -542,6 +558,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--xlsx", metavar="FILE", help="also write the tables as a workbook")
     report.set_defaults(handler=_report)
+
+    wechat = commands.add_parser("wechat", help="the WeChat Official Account").add_subparsers(
+        dest="wechat_command", required=True, metavar="SUBCOMMAND"
+    )
+    wechat.add_parser(
+        "menu", help="set the account's custom menu (sign up a child, workshops, more)"
+    ).set_defaults(handler=_wechat_menu)
     return parser
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "ApiTokenRow",
     "AttendanceRow",
     "AuditEventRow",
     "Base",
@@ -636,3 +637,22 @@ class OutboxRow(Base):
     last_error: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiTokenRow(Base):
+    """A channel's access token, fetched by one process and shared by all of them.
+
+    WeChat allows one live access token per account: each fetch retires the last one, so
+    replicas must not each fetch their own. `refreshing_until` is the lease of the process
+    fetching the next one.
+    """
+
+    __tablename__ = "api_token"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # WeChat asks for room for at least 512 characters.
+    token: Mapped[str | None] = mapped_column(String(1024))
+    # When to fetch a new one: a few minutes before the channel's own expiry.
+    expires_at: Mapped[datetime | None] = mapped_column()
+    refreshing_until: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

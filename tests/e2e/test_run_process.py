@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -19,6 +20,9 @@ from ffs_bot.messages import Reply
 from ffs_bot.outbox import enqueue
 from ffs_bot.services.people import touch_identity
 from tests.conftest import REPO
+from tests.fakes.wechat_api import FakeWeChatApi
+from tests.wechat_harness import AES_KEY, APP_ID, WeChatServer
+from tests.wechat_harness import TOKEN as WX_TOKEN
 
 FFS_BOT = Path(sys.executable).parent / "ffs-bot"
 TOKEN = "4242:SECRET-bot-token-value"
@@ -116,3 +120,62 @@ async def test_worker_process_delivers_the_outbox(env: dict[str, str], tmp_path:
         502: ["reminder 502"],
         503: ["reminder 503"],
     }
+
+
+async def test_run_on_wechat_alone_answers_and_pushes_through_the_customer_service_api(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    await run_cli(env, "factory", "import", str(REPO / "ffs_bot/demo/factories.csv"))
+    env.pop("TELEGRAM_BOT_TOKEN")
+    async with FakeWeChatApi(app_id=APP_ID) as api:
+        env.update(
+            WECHAT_TOKEN=WX_TOKEN,
+            WECHAT_AES_KEY=AES_KEY,
+            WECHAT_APP_ID=api.app_id,
+            WECHAT_APP_SECRET=api.secret,
+            WECHAT_API_BASE_URL=api.base_url,
+        )
+        proc = await asyncio.create_subprocess_exec(
+            FFS_BOT, "run", env=env, stderr=asyncio.subprocess.PIPE
+        )
+        base = f"http://127.0.0.1:{env['FFS_HTTP_PORT']}"
+        try:
+            async with aiohttp.ClientSession(base_url=base) as http:
+                for _ in range(100):
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with http.get("/healthz") as response:
+                            if response.status == 200:
+                                break
+                    await asyncio.sleep(0.2)
+                server = WeChatServer(http)  # type: ignore[arg-type]
+                answer = await server.event("o-proc", "subscribe", "qrscene_f-DG01")
+                assert answer.status == 200 and answer.sealed
+                assert "1. 中文" in (answer.text or "")
+            # A push for the person who just wrote goes out as a customer-service message.
+            engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ffs.db'}")
+            db = Database(create_session_factory(engine))
+            async with db.uow() as uow:
+                await enqueue(
+                    uow,
+                    channel="wechat",
+                    recipient="o-proc",
+                    replies=[Reply("工作坊明天上午9点开始")],
+                    idempotency_key="booking:1:remind",
+                )
+                await uow.commit()
+            await engine.dispose()
+            for _ in range(150):
+                if api.of("/cgi-bin/message/custom/send", ok=True):
+                    break
+                await asyncio.sleep(0.2)
+            (sent,) = api.of("/cgi-bin/message/custom/send", ok=True)
+            assert sent.body["touser"] == "o-proc"
+            assert sent.body["text"]["content"] == "工作坊明天上午9点开始"
+            assert api.tokens_issued == 1
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0
+        log = err.decode()
+        assert "o-proc" not in log and api.secret not in log and WX_TOKEN not in log
+        assert "工作坊" not in log

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from datetime import UTC, datetime, timedelta
 
 # Loop turns given to runnable tasks before the clock moves on to the next sleeper.
 _SETTLE_TURNS = 20
@@ -42,3 +43,16 @@ class FakeClock:
             self.now = max(self.now, deadline)
             if not wake.done():
                 wake.set_result(None)
+
+
+class WallClock:
+    """An aware UTC time that moves only when told to: `clock()` reads it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
