@@ -250,7 +250,9 @@ class ConversationEngine:
             await self._press(ctx, payload)
             return
         if not await self._router.get(ctx.state.step).on_text(ctx, text):
-            ctx.note(ctx._("Sorry, I didn't understand that. Tap a button, or send help."))
+            # After the helplines, "didn't understand" would read as a brush-off.
+            if not ctx.replies:
+                ctx.note(ctx._("Sorry, I didn't understand that. Tap a button, or send help."))
             await ctx.reprompt()
 
     async def _press(self, ctx: Context, payload: str) -> None:

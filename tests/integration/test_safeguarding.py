@@ -65,8 +65,9 @@ async def test_a_cry_for_help_gets_the_helplines_and_alerts_the_right_staff(
     helpline = replies[0].text
     assert "12356" in helpline and "12355" in helpline and "110" in helpline
     assert "工作人员" in helpline  # staff were told, and the worker is told so
-    # The step still ran: the main menu does not take free text, and says so after.
+    # The step still ran: the main menu is shown again, without a "didn't understand".
     assert len(replies) == 2 and "12356" not in replies[1].text
+    assert "没看懂" not in replies[1].text and "王小红" in replies[1].text
 
     alerts = await alerts_to(backend)
     assert set(alerts) == {"coord-sz", "admin"}  # not DG01's coordinator
