@@ -147,7 +147,7 @@ class WhoStep(Step):
             audience = Audience(AudienceKind.EVERYONE)
         elif kind == "f" and value == "all":
             audience = Audience(AudienceKind.FACTORIES, tuple(sorted(scope.factory_ids)))
-        elif kind in ("f", "s", "w") and value.isdigit():
+        elif kind in ("f", "s", "w") and value.isdecimal():
             audience = Audience(
                 {
                     "f": AudienceKind.FACTORIES,
@@ -344,7 +344,7 @@ class SentStep(Step):
             await ctx.go(BROADCAST)
             return True
         number = payload.removeprefix("bc:cancel:")
-        if not payload.startswith("bc:cancel:") or not number.isdigit():
+        if not payload.startswith("bc:cancel:") or not number.isdecimal():
             return False
         try:
             await broadcasts.cancel_broadcast(ctx.uow, ctx.person.id, int(number))

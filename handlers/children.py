@@ -144,7 +144,7 @@ class ChildrenStep(Step):
         if payload == "child:join":
             await ctx.go(JOIN)
             return True
-        if payload.startswith("child:") and payload[6:].isdigit():
+        if payload.startswith("child:") and payload[6:].isdecimal():
             ctx.state.data["child_id"] = int(payload[6:])
             if await _current_child(ctx) is None:
                 return False

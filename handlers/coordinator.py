@@ -124,7 +124,7 @@ class StaffStep(Step):
             await ctx.go(FORM)
             return True
         number = payload.removeprefix("st:season:")
-        if not payload.startswith("st:season:") or not number.isdigit():
+        if not payload.startswith("st:season:") or not number.isdecimal():
             return False
         ctx.state.data["staff_season"] = int(number)
         if await current_season(ctx) is None:
@@ -328,7 +328,7 @@ class _EntriesStep(Step):
             await ctx.go(SEASON)
             return True
         action, _, number = payload.removeprefix("st:").partition(":")
-        if action not in ("ok", "no") or not number.isdigit() or not payload.startswith("st:"):
+        if action not in ("ok", "no") or not number.isdecimal() or not payload.startswith("st:"):
             return False
         if action == "no":
             ctx.state.data["decline"] = int(number)
@@ -477,7 +477,7 @@ class RosterStep(Step):
             return True
         action, _, number = payload.removeprefix("st:").partition(":")
         found = await current_season(ctx)
-        if action not in ("in", "out") or not number.isdigit() or found is None:
+        if action not in ("in", "out") or not number.isdecimal() or found is None:
             return False
         today = _local_today(found.timezone)
         act = season_admin.check_in if action == "in" else season_admin.check_out

@@ -110,7 +110,7 @@ class StaffWorkshopsStep(Step):
             await ctx.go(PLAN)
             return True
         number = payload.removeprefix("sw:open:")
-        if not payload.startswith("sw:open:") or not number.isdigit():
+        if not payload.startswith("sw:open:") or not number.isdecimal():
             return False
         ctx.state.data["staff_workshop"] = int(number)
         if await _current(ctx) is None:
@@ -561,7 +561,7 @@ class PlanStep(Step):
                 raise InvalidInput("language")
             return language
         if field == "capacity":
-            if not cleaned.isdigit() or not 1 <= int(cleaned) <= workshops.MAX_CAPACITY:
+            if not cleaned.isdecimal() or not 1 <= int(cleaned) <= workshops.MAX_CAPACITY:
                 raise InvalidInput("capacity")
             return int(cleaned)
         limit = 200 if field == "place" else 100

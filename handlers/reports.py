@@ -47,7 +47,7 @@ class ReportStep(Step):
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Send the year's report."""
         year = payload.removeprefix("rep:")
-        if not payload.startswith("rep:") or not year.isdigit() or not 2000 <= int(year) <= 2100:
+        if not payload.startswith("rep:") or not year.isdecimal() or not 2000 <= int(year) <= 2100:
             return False
         try:
             report = await reports.programme_report(

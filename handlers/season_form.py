@@ -150,7 +150,7 @@ def _parse(field: str, text: str, today: date, start: date | None, end: date | N
             raise InvalidInput("ages")
         return [youngest, oldest]
     if field == "capacity":
-        if not text.isdigit() or not 1 <= int(text) <= MAX_CAPACITY:
+        if not text.isdecimal() or not 1 <= int(text) <= MAX_CAPACITY:
             raise InvalidInput("capacity")
         return int(text)
     if field == "deadline":

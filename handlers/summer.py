@@ -137,7 +137,7 @@ class PickChildStep(Step):
             await ctx.go(CHILDREN)
             return True
         number = payload.removeprefix("summer:child:")
-        if not payload.startswith("summer:child:") or not number.isdigit():
+        if not payload.startswith("summer:child:") or not number.isdecimal():
             return False
         try:
             await children.get_child(ctx.uow, ctx.person.id, int(number))
@@ -291,7 +291,7 @@ class WeeksStep(Step):
         """Remember the first week; with the last, register."""
         season = await _season(ctx)
         number = payload.removeprefix("summer:week:")
-        if season is None or not payload.startswith("summer:week:") or not number.isdigit():
+        if season is None or not payload.startswith("summer:week:") or not number.isdecimal():
             return False
         weeks = seasons.season_weeks(season)
         first = ctx.state.data.get("first_week")
@@ -352,7 +352,7 @@ class MineStep(Step):
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Ask before cancelling."""
         number = payload.removeprefix("summer:cancel:")
-        if not payload.startswith("summer:cancel:") or not number.isdigit():
+        if not payload.startswith("summer:cancel:") or not number.isdecimal():
             return False
         ids = {
             f.registration.id
@@ -382,7 +382,7 @@ class CancelStep(ConfirmCancelStep):
 async def answer_offer(ctx: Context, payload: str) -> bool:
     """Take or pass on an offered place, from the push's buttons or the family's list."""
     answer, _, number = payload.removeprefix("offer:").partition(":")
-    if not payload.startswith("offer:") or answer not in ("yes", "no") or not number.isdigit():
+    if not payload.startswith("offer:") or answer not in ("yes", "no") or not number.isdecimal():
         return False
     try:
         registration = await seasons.answer_offer(

@@ -135,14 +135,14 @@ class WhatTimeStep(Step):
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Subscribe at the hour pressed."""
         hour = payload.removeprefix("tips:hour:")
-        if not payload.startswith("tips:hour:") or not hour.isdigit():
+        if not payload.startswith("tips:hour:") or not hour.isdecimal():
             return False
         return await self._subscribe(ctx, int(hour))
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Subscribe at the hour typed (8, 20, 20:00 or 20点)."""
         hour = text.strip().removesuffix(":00").removesuffix("点").removesuffix("時")
-        if not hour.isdigit() or await self._subscribe(ctx, int(hour)) is False:
+        if not hour.isdecimal() or await self._subscribe(ctx, int(hour)) is False:
             ctx.note(
                 ctx._(
                     "Please type an hour from {first} to {last}, for example 20.",
@@ -214,7 +214,7 @@ class FiguresStep(Step):
 async def global_press(ctx: Context, payload: str) -> bool:
     """Answer the "was this helpful?" buttons of a tip, whatever step the person is at."""
     answer, _, number = payload.removeprefix("tip:").partition(":")
-    if not payload.startswith("tip:") or answer not in ("y", "n") or not number.isdigit():
+    if not payload.startswith("tip:") or answer not in ("y", "n") or not number.isdecimal():
         return False
     try:
         changed = await tips.answer_helpful(ctx.uow, ctx.person.id, int(number), answer == "y")

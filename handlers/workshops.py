@@ -90,7 +90,7 @@ class WorkshopsStep(Step):
             await ctx.go(MINE if payload == "ws:mine" else DOOR)
             return True
         number = payload.removeprefix("ws:open:")
-        if not payload.startswith("ws:open:") or not number.isdigit():
+        if not payload.startswith("ws:open:") or not number.isdecimal():
             return False
         ctx.state.data["workshop"] = int(number)
         if await _chosen(ctx) is None:
@@ -216,7 +216,7 @@ class MineStep(Step):
             await ctx.go(WORKSHOPS)
             return True
         number = payload.removeprefix("ws:cancel:")
-        if not payload.startswith("ws:cancel:") or not number.isdigit():
+        if not payload.startswith("ws:cancel:") or not number.isdecimal():
             return False
         if int(number) not in {b.id for b in await workshops.my_bookings(ctx.uow, ctx.person.id)}:
             return False
@@ -334,7 +334,7 @@ async def global_press(ctx: Context, payload: str) -> bool:
 
 async def _answer_offer(ctx: Context, payload: str) -> bool:
     answer, _, number = payload.removeprefix("wso:").partition(":")
-    if answer not in ("yes", "no") or not number.isdigit():
+    if answer not in ("yes", "no") or not number.isdecimal():
         return False
     try:
         booking, _next = await workshops.answer_offer(
@@ -357,7 +357,7 @@ async def _answer_offer(ctx: Context, payload: str) -> bool:
 
 async def _rate(ctx: Context, payload: str) -> bool:
     number, _, rating = payload.removeprefix("wsr:").partition(":")
-    if not number.isdigit() or not rating.lstrip("-").isdigit():
+    if not number.isdecimal() or not rating.lstrip("-").isdecimal():
         return False
     try:
         fresh = await workshops.rate(ctx.uow, ctx.person.id, int(number), int(rating))

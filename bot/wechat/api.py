@@ -331,6 +331,6 @@ def _as_int(value: object) -> int:
     """An errcode as a number; one WeChat never sends is read as "busy, try again"."""
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and value.lstrip("-").isdecimal():
         return int(value)
     return -1
