@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.telegram.channel import TelegramChannel
 from bot.wechat.adapter import Refused
 from bot.wechat.channel import WeChatChannel
+from ffs_bot.db.outage import is_unavailable
 
 __all__ = ["SECRET_HEADER", "TELEGRAM_PATH", "WECHAT_PATH", "create_web_app"]
 
@@ -54,7 +55,14 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return web.Response(status=400, text="malformed update")
     if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
         return web.Response(status=400, text="malformed update")
-    await request.app[TELEGRAM_KEY].accept([body])
+    try:
+        await request.app[TELEGRAM_KEY].accept([body])
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        # Not stored, so not acknowledged: Telegram sends the update again later.
+        log.warning("database unreachable; webhook update refused for a later retry")
+        return web.Response(status=503, text="try again later")
     return web.Response(text="ok")
 
 

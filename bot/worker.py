@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
+from ffs_bot.db.outage import is_unavailable
 from ffs_bot.db.uow import Database
 from ffs_bot.delivery import Delivery, Outcome, Sender
 from ffs_bot.outbox import (
@@ -23,6 +24,10 @@ from ffs_bot.services.people import set_reachable
 __all__ = ["OutboxWorker"]
 
 log = logging.getLogger(__name__)
+
+# Waits between attempts while the database cannot be reached, growing to the last.
+RETRY_FIRST = 0.5
+RETRY_MAX = 5.0
 
 
 class OutboxWorker:
@@ -49,9 +54,22 @@ class OutboxWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; then let the sends under way finish."""
+        failures = 0
         try:
             while not stop.is_set():
-                started = await self.fill()
+                try:
+                    started = await self.fill()
+                except Exception as exc:
+                    # A worker that stopped here would leave pushes unsent while the
+                    # process looks alive: wait, and claim again.
+                    failures += 1
+                    if is_unavailable(exc):
+                        log.warning("database unreachable (%d in a row); waiting", failures)
+                    else:
+                        log.exception("claiming pushes failed (%d in a row)", failures)
+                    await _sleep_unless(stop, min(RETRY_FIRST * 2.0 ** (failures - 1), RETRY_MAX))
+                    continue
+                failures = 0
                 if started == 0 or len(self._tasks) >= self._in_flight:
                     await self._wait(stop)
         finally:
@@ -118,7 +136,21 @@ class OutboxWorker:
         except Exception as exc:
             log.exception("sender raised for outbox row %d", message.id)
             delivery = Delivery(Outcome.RETRY, error=type(exc).__name__)
-        await self._settle(message, delivery)
+        # Sent but not settled, the row would be sent again when its lease runs out: while
+        # the database cannot be reached, keep trying for half the lease.
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._lease.total_seconds() / 2
+        wait = RETRY_FIRST
+        while True:
+            try:
+                await self._settle(message, delivery)
+                return
+            except Exception as exc:
+                if not is_unavailable(exc) or loop.time() + wait > give_up:
+                    raise
+                log.warning("database unreachable; outbox row %d waits to settle", message.id)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RETRY_MAX)
 
     async def _settle(self, message: OutboxMessage, delivery: Delivery) -> None:
         async with self._db.uow() as uow:
@@ -144,3 +176,8 @@ class OutboxWorker:
                 backoff = timedelta(seconds=min(2**message.attempts, 300))
                 await settle_retry(uow, message.id, delay=backoff, error=delivery.error)
             await uow.commit()
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ffs_bot.db.outage import is_unavailable
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import N_, Translators, negotiate_language
 from ffs_bot.messages import Inbound, Reply
@@ -106,8 +107,13 @@ class ConversationEngine:
         self._phrases = phrases or load_phrases()
         self._max_per_minute = max_messages_per_minute
 
-    async def handle(self, inbound: Inbound) -> list[Reply]:
-        """Answer one inbound message; the same message twice has one effect and one answer."""
+    async def handle(self, inbound: Inbound, *, raise_unavailable: bool = False) -> list[Reply]:
+        """Answer one inbound message; the same message twice has one effect and one answer.
+
+        When the step fails, the answer says so and asks the person to try again; with
+        `raise_unavailable`, a database that cannot be reached raises instead, for a channel
+        that keeps the message and answers it once the database is back.
+        """
         language = negotiate_language(inbound.language_hint)
         try:
             async with self._uow_factory() as uow:
@@ -148,9 +154,15 @@ class ConversationEngine:
             # The same message was handled meanwhile (a re-delivery that raced this one):
             # this step was rolled back; give the answer that one got.
             return await self._earlier_answer(inbound) or []
-        except Exception:
+        except Exception as exc:
+            unavailable = is_unavailable(exc)
+            if unavailable and raise_unavailable:
+                raise
             # Never the message's text: it may hold names or worse.
-            log.exception("step failed on channel %s", inbound.channel)
+            if unavailable:
+                log.warning("database unreachable; message on %s not handled", inbound.channel)
+            else:
+                log.exception("step failed on channel %s", inbound.channel)
             # A re-delivery whose step failed on the state the first delivery left.
             with contextlib.suppress(Exception):
                 if inbound.message_id and (earlier := await self._earlier_answer(inbound)):

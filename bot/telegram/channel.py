@@ -22,8 +22,9 @@ from bot.telegram.adapter import (
 from bot.telegram.adapter import message_arguments as reply_arguments
 from bot.telegram.bot import JsonBot
 from bot.telegram.ratelimit import retry_seconds
+from ffs_bot.db.outage import is_unavailable
 from ffs_bot.db.uow import Database
-from ffs_bot.i18n import N_, Translator
+from ffs_bot.i18n import N_, Translator, negotiate_language
 from ffs_bot.messages import Reply
 from ffs_bot.services.updates import (
     StoredUpdate,
@@ -44,6 +45,16 @@ COMMANDS = [
     ("help", N_("Help")),
     ("cancel", N_("Stop what you are doing")),
 ]
+# Told once per chat while the database cannot be reached: the update is kept (by us, or
+# by Telegram until we confirm it) and answered when the database is back, so asking the
+# person to send it again would only answer it twice.
+OUTAGE_NOTICE = N_(
+    "Sorry, we have a technical problem. We will answer your message shortly; "
+    "there is no need to send it again."
+)
+# Waits between attempts while the database cannot be reached, growing to the last.
+OUTAGE_RETRY_FIRST = 0.5
+OUTAGE_RETRY_MAX = 5.0
 POLL_TIMEOUT = 30
 SEND_ATTEMPTS = 3
 DONE_BATCH_WAIT = 0.05
@@ -73,6 +84,8 @@ class TelegramChannel:
         self._done: list[int] = []
         self._done_waiting = asyncio.Event()
         self._marker: asyncio.Task[None] | None = None
+        # Chats told about the current database outage; forgotten once it is over.
+        self._told: set[int] = set()
 
     async def start(self) -> None:
         """Connect, set the command menus, and pick up updates a crash left unanswered."""
@@ -98,16 +111,23 @@ class TelegramChannel:
         """Store raw updates durably, then queue the new ones to be answered.
 
         Only after this returns may an update be confirmed to Telegram (the next poll's
-        offset, or the webhook's 200).
+        offset, or the webhook's 200). When the database cannot be reached, the people who
+        wrote are told they will be answered shortly, and the error is raised.
         """
         rows = [
             (str(body["update_id"]), chat_key(body), body)
             for body in bodies
             if isinstance(body.get("update_id"), int)
         ]
-        async with self._db.uow() as uow:
-            new = await store_updates(uow, CHANNEL, rows)
-            await uow.commit()
+        try:
+            async with self._db.uow() as uow:
+                new = await store_updates(uow, CHANNEL, rows)
+                await uow.commit()
+        except Exception as exc:
+            if is_unavailable(exc):
+                await self._tell_outage([_readable(body) for body in bodies])
+            raise
+        self._told.clear()
         for stored in new:
             self._scheduler.submit(stored.chat_key, stored)
 
@@ -135,11 +155,16 @@ class TelegramChannel:
             if updates:
                 try:
                     await self.accept(updates)
-                except Exception:
+                except Exception as exc:
                     # Not stored, so not confirmed: the next poll fetches them again.
                     failures += 1
-                    log.exception("could not store updates (%d in a row)", failures)
-                    await _sleep_unless(stop, min(2.0**failures, 30.0))
+                    if is_unavailable(exc):
+                        log.warning("database unreachable; %d updates wait", len(updates))
+                        wait = min(OUTAGE_RETRY_FIRST * 2.0 ** (failures - 1), OUTAGE_RETRY_MAX)
+                    else:
+                        log.exception("could not store updates (%d in a row)", failures)
+                        wait = min(2.0**failures, 30.0)
+                    await _sleep_unless(stop, wait)
                     continue
                 offset = int(updates[-1]["update_id"]) + 1
             failures = 0
@@ -191,10 +216,47 @@ class TelegramChannel:
             # An update we cannot read would fail the same way after every restart.
             log.warning("dropping unreadable update %s", stored.external_id)
             converted = None
-        if converted is not None:
-            await self._answer(converted, stored.external_id)
+        wait = OUTAGE_RETRY_FIRST
+        while converted is not None:
+            try:
+                await self._answer(converted, stored.external_id)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                # Stored and perhaps confirmed: it must be answered, so it waits (and the
+                # chat's later updates behind it) until the database is back.
+                log.warning("database unreachable; update %s waits", stored.external_id)
+                await self._tell_outage([converted])
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, OUTAGE_RETRY_MAX)
+                continue
+            self._told.discard(converted.chat_id)
+            break
         self._done.append(stored.id)
         self._done_waiting.set()
+
+    async def _tell_outage(self, updates: list[Converted | None]) -> None:
+        """Tell each chat once per outage that its message will be answered shortly."""
+        chats: dict[int, str | None] = {}
+        for converted in updates:
+            if converted is None or converted.inbound is None:
+                continue
+            if converted.chat_id not in self._told:
+                chats.setdefault(converted.chat_id, converted.inbound.language_hint)
+        self._told.update(chats)
+        results = await asyncio.gather(
+            *(
+                self.bot.send_message(
+                    chat_id=chat_id,
+                    text=self._translators[negotiate_language(hint)]._(OUTAGE_NOTICE),
+                )
+                for chat_id, hint in chats.items()
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("could not tell a chat about the outage: %s", type(result).__name__)
 
     async def _answer(self, converted: Converted, external_id: str) -> None:
         if converted.reachable is not None:
@@ -203,7 +265,7 @@ class TelegramChannel:
             )
             return
         assert converted.inbound is not None
-        replies = await self._conversations.handle(converted.inbound)
+        replies = await self._conversations.handle(converted.inbound, raise_unavailable=True)
         if converted.callback_query_id is not None:
             await self._answer_press(converted, replies)
         else:
@@ -271,6 +333,14 @@ class TelegramChannel:
 
     async def _blocked(self, user_id: str) -> None:
         await self._conversations.set_reachable(CHANNEL, user_id, reachable=False)
+
+
+def _readable(body: dict[str, Any]) -> Converted | None:
+    """An update as `convert` reads it; None when it cannot be read."""
+    try:
+        return convert(body)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

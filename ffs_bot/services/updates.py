@@ -53,6 +53,10 @@ async def store_updates(
     uow: UnitOfWork, channel: str, updates: list[tuple[str, str, dict[str, Any]]]
 ) -> list[StoredUpdate]:
     """Store (external id, chat key, body) updates; return those not stored before."""
+    # The same update twice in one batch is stored once and handled once.
+    updates = list(
+        {external_id: (external_id, key, body) for external_id, key, body in updates}.values()
+    )
     if not updates:
         return []
     now = utcnow()
