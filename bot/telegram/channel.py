@@ -103,8 +103,10 @@ class TelegramChannel:
         self._done_waiting = asyncio.Event()
         self._marker: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        # With claims: updates queued here and not yet answered (here or elsewhere).
+        # With claims: updates queued here and not yet answered (here or elsewhere), and
+        # those answered here whose done mark is not yet committed (not to answer again).
         self._queued: set[int] = set()
+        self._unmarked: set[int] = set()
 
     async def start(self) -> None:
         """Connect, set the command menus, and pick up updates a crash left unanswered."""
@@ -227,6 +229,7 @@ class TelegramChannel:
                 self._tickets[:0] = tickets
                 self._done_waiting.set()
                 raise
+            self._unmarked.difference_update(batch)
         if tickets and self._claims is not None:
             # Only now: the next process to claim these chats must find them done.
             await self._claims.release(tickets)
@@ -270,6 +273,8 @@ class TelegramChannel:
                 todo = await chat_pending(uow, CHANNEL, stored.chat_key)
             for update in todo:
                 self._queued.discard(update.id)
+                if update.id in self._unmarked:
+                    continue  # answered here a moment ago; its done mark is on its way
                 try:
                     await self._answer_stored(update)
                 except Exception:
@@ -280,6 +285,7 @@ class TelegramChannel:
         finally:
             self._queued.discard(stored.id)
             self._done.extend(answered)
+            self._unmarked.update(answered)
             self._tickets.append(self._claims.put_down(CHANNEL, stored.chat_key))
             self._done_waiting.set()
 

@@ -177,3 +177,23 @@ async def test_a_chat_waits_for_the_replica_answering_it_and_goes_on_when_that_o
     await dying._claims.close()
     await asyncio.wait_for(waiting, timeout=10)
     assert len(texts(api, 302)) == 1
+
+
+async def test_a_replica_does_not_answer_again_what_it_answered_before_marking_it_done(
+    replicas: tuple[FakeBotApi, Replica], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, replica = replicas
+    # Done marks wait for the end (join), so the second message finds the first unmarked.
+    monkeypatch.setattr("bot.telegram.channel.DONE_BATCH_WAIT", 30.0)
+    alone = replica()
+    await alone.start()
+    await alone.accept([api.text(303, "/start f-SZ01", "en-US")])
+    for _ in range(200):
+        if texts(api, 303):
+            break
+        await asyncio.sleep(0.02)
+    await alone.accept([api.press(303, "lang:en", language_code="en-US")])
+    await alone.join()
+    answered = texts(api, 303)
+    assert len(answered) == 2, answered
+    assert answered[0].startswith("Hello!") and "rivacy" in answered[1]
