@@ -23,6 +23,7 @@ from bot.wechat.api import WeChatApi, WeChatNotConfigured
 from bot.wechat.factory import create_wechat_channel
 from bot.wechat.sender import WeChatSender
 from bot.worker import OutboxWorker
+from ffs_bot.db.claims import ChatClaims
 from ffs_bot.delivery import Sender
 from ffs_bot.model import Channel
 
@@ -87,7 +88,13 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
         # One limiter for answers and pushes: Telegram counts them together.
         bot = create_bot(settings, FloodLimiter())
         channel = TelegramChannel(
-            bot, app.conversations, app.db, app.translators, concurrency=settings.concurrency
+            bot,
+            app.conversations,
+            app.db,
+            app.translators,
+            concurrency=settings.concurrency,
+            # Replicas on PostgreSQL answer each chat one at a time between them.
+            claims=ChatClaims.for_engine(app.engine),
         )
         await channel.start()
         await channel.set_commands()

@@ -1,10 +1,20 @@
-"""The Telegram channel: store each update durably, then answer it, one chat at a time."""
+"""The Telegram channel: store each update durably, then answer it, one chat at a time.
+
+With several processes on PostgreSQL (replicas behind a load balancer), a chat's updates
+may be stored by different processes. Each chat is then answered by one process at a
+time, the one holding its claim (`ChatClaims`): it answers every update of the chat still
+pending, in the order they were stored, sending each answer before the next step, and
+marks them done before it lets the claim go. So one person's answers come in order and
+once, whichever process took each update.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from telegram import BotCommand
@@ -22,12 +32,14 @@ from bot.telegram.adapter import (
 from bot.telegram.adapter import message_arguments as reply_arguments
 from bot.telegram.bot import JsonBot
 from bot.telegram.ratelimit import retry_seconds
+from ffs_bot.db.claims import ChatClaims, ClaimTicket
 from ffs_bot.db.outage import is_unavailable
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import N_, Translator, negotiate_language
 from ffs_bot.messages import Reply
 from ffs_bot.services.updates import (
     StoredUpdate,
+    chat_pending,
     mark_updates_done,
     pending_updates,
     store_updates,
@@ -60,6 +72,18 @@ SEND_ATTEMPTS = 3
 DONE_BATCH_WAIT = 0.05
 # How long a stop waits for updates already being answered.
 STOP_GRACE = 20.0
+# With claims: how often to look for updates nobody answered (their process died), and
+# how old they must be (younger ones are most likely waiting their turn in a live process).
+SWEEP_SECONDS = 60.0
+STALE_AFTER = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """An update to answer; a leftover is left to a process that holds its chat already."""
+
+    stored: StoredUpdate
+    leftover: bool = False
 
 
 class TelegramChannel:
@@ -73,19 +97,29 @@ class TelegramChannel:
         translators: dict[str, Translator],
         *,
         concurrency: int = 64,
+        claims: ChatClaims | None = None,
     ) -> None:
+        """Wire the channel; `claims` (PostgreSQL) when other processes answer it too."""
         self.bot = bot
         self._conversations = conversations
         self._db = db
         self._translators = translators
-        self._scheduler: ChatScheduler[StoredUpdate] = ChatScheduler(self._handle, concurrency)
+        self._claims = claims
+        self._scheduler: ChatScheduler[_Job] = ChatScheduler(self._handle, concurrency)
         # Handled updates are marked done in batches: one write for many. A crash before
         # the mark re-answers those updates from their stored answers, nothing more.
         self._done: list[int] = []
+        # Claims whose chats' updates are in `_done`: let go once those are marked.
+        self._tickets: list[ClaimTicket] = []
         self._done_waiting = asyncio.Event()
         self._marker: asyncio.Task[None] | None = None
         # Chats told about the current database outage; forgotten once it is over.
         self._told: set[int] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        # With claims: updates queued here and not yet answered (here or elsewhere), and
+        # those answered here whose done mark is not yet committed (not to answer again).
+        self._queued: set[int] = set()
+        self._unmarked: set[int] = set()
 
     async def start(self) -> None:
         """Connect, set the command menus, and pick up updates a crash left unanswered."""
@@ -96,7 +130,9 @@ class TelegramChannel:
         if leftover:
             log.info("answering %d updates stored before the last stop", len(leftover))
         for stored in leftover:
-            self._scheduler.submit(stored.chat_key, stored)
+            self._submit(stored, leftover=True)
+        if self._claims is not None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="telegram-sweep")
 
     async def set_commands(self) -> None:
         """Set the bot's command menu in Chinese (the default) and in English."""
@@ -129,7 +165,12 @@ class TelegramChannel:
             raise
         self._told.clear()
         for stored in new:
-            self._scheduler.submit(stored.chat_key, stored)
+            self._submit(stored)
+
+    def _submit(self, stored: StoredUpdate, *, leftover: bool = False) -> None:
+        if self._claims is not None:
+            self._queued.add(stored.id)
+        self._scheduler.submit(stored.chat_key, _Job(stored, leftover))
 
     async def poll(self, stop: asyncio.Event) -> None:
         """Long-poll for updates until `stop` is set; confirm each batch only once stored."""
@@ -177,10 +218,15 @@ class TelegramChannel:
     async def stop(self) -> None:
         """Finish the updates being answered; the rest stay stored for the next start."""
         await self._scheduler.close(STOP_GRACE)
-        if self._marker is not None:
-            self._marker.cancel()
-            await asyncio.gather(self._marker, return_exceptions=True)
-        await self._mark_done()
+        for task in (self._marker, self._sweeper):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        try:
+            await self._mark_done()
+        finally:
+            if self._claims is not None:
+                await self._claims.close()
         await self.bot.shutdown()
 
     async def _mark_done_forever(self) -> None:
@@ -197,19 +243,79 @@ class TelegramChannel:
     async def _mark_done(self) -> None:
         self._done_waiting.clear()
         batch, self._done = self._done, []
-        if not batch:
+        tickets, self._tickets = self._tickets, []
+        if batch:
+            try:
+                async with self._db.uow() as uow:
+                    await mark_updates_done(uow, batch)
+                    await uow.commit()
+            except BaseException:
+                self._done[:0] = batch
+                self._tickets[:0] = tickets
+                self._done_waiting.set()
+                raise
+            self._unmarked.difference_update(batch)
+        if tickets and self._claims is not None:
+            # Only now: the next process to claim these chats must find them done.
+            await self._claims.release(tickets)
+
+    async def _sweep_forever(self) -> None:
+        """Take up updates left pending by a process that stopped answering (it died)."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                async with self._db.uow() as uow:
+                    stale = await pending_updates(uow, CHANNEL, older_than=STALE_AFTER)
+            except Exception:
+                log.warning("could not look for unanswered updates", exc_info=True)
+                continue
+            for stored in stale:
+                if stored.id not in self._queued:
+                    self._submit(stored, leftover=True)
+
+    async def _handle(self, job: _Job) -> None:
+        """Answer one stored update (with claims, every pending one of its chat), mark done."""
+        if self._claims is None:
+            await self._answer_stored(job.stored)
+            self._done.append(job.stored.id)
+            self._done_waiting.set()
             return
+        stored = job.stored
+        if stored.id not in self._queued:
+            return  # answered here already, with an earlier update of its chat
+        try:
+            taken = await self._claims.take(CHANNEL, stored.chat_key, wait=not job.leftover)
+        except BaseException:
+            self._queued.discard(stored.id)  # the sweep takes it up
+            raise
+        if not taken:
+            # Another process answers this chat right now, and its pending updates with it.
+            self._queued.discard(stored.id)
+            return
+        answered: list[int] = []
         try:
             async with self._db.uow() as uow:
-                await mark_updates_done(uow, batch)
-                await uow.commit()
-        except BaseException:
-            self._done[:0] = batch
+                todo = await chat_pending(uow, CHANNEL, stored.chat_key)
+            for update in todo:
+                self._queued.discard(update.id)
+                if update.id in self._unmarked:
+                    continue  # answered here a moment ago; its done mark is on its way
+                try:
+                    await self._answer_stored(update)
+                except Exception:
+                    # Left pending, as without claims: taken up again later.
+                    log.exception("handling an update of a chat failed")
+                    continue
+                answered.append(update.id)
+        finally:
+            self._queued.discard(stored.id)
+            self._done.extend(answered)
+            self._unmarked.update(answered)
+            self._tickets.append(self._claims.put_down(CHANNEL, stored.chat_key))
             self._done_waiting.set()
-            raise
 
-    async def _handle(self, stored: StoredUpdate) -> None:
-        """Answer one stored update, then mark it done."""
+    async def _answer_stored(self, stored: StoredUpdate) -> None:
+        """Answer one stored update."""
         try:
             converted = convert(stored.body)
         except (TypeError, ValueError, KeyError, AttributeError):
@@ -232,8 +338,6 @@ class TelegramChannel:
                 continue
             self._told.discard(converted.chat_id)
             break
-        self._done.append(stored.id)
-        self._done_waiting.set()
 
     async def _tell_outage(self, updates: list[Converted | None]) -> None:
         """Tell each chat once per outage that its message will be answered shortly."""

@@ -8,12 +8,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The advisory lock that serialises migrations on PostgreSQL (any fixed 64-bit number).
+MIGRATION_LOCK = 0x0FF5_0000_0001
 
 
 def alembic_config() -> Config:
@@ -37,6 +40,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas and workers started together migrate one after the other: the later
+            # ones find the schema current. The lock ends with the transaction.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(_upgrade)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -13,7 +13,14 @@ from ffs_bot.db.sql import insert_for, table_of
 from ffs_bot.db.tables import InboundUpdateRow, utcnow
 from ffs_bot.db.uow import UnitOfWork
 
-__all__ = ["StoredUpdate", "mark_updates_done", "pending_updates", "purge_done", "store_updates"]
+__all__ = [
+    "StoredUpdate",
+    "chat_pending",
+    "mark_updates_done",
+    "pending_updates",
+    "purge_done",
+    "store_updates",
+]
 
 _UPDATES = table_of(InboundUpdateRow)
 _MARK_DONE = (
@@ -81,16 +88,48 @@ async def store_updates(
     ]
 
 
-async def pending_updates(uow: UnitOfWork, channel: str) -> list[StoredUpdate]:
-    """Return the updates stored but not yet handled, oldest first (after a restart)."""
-    rows = await uow.session.scalars(
+_PENDING_OF_CHAT = (
+    select(_UPDATES.c.id, _UPDATES.c.external_id, _UPDATES.c.body)
+    .where(
+        _UPDATES.c.channel == bindparam("channel"),
+        _UPDATES.c.chat_key == bindparam("chat_key"),
+        _UPDATES.c.done_at.is_(None),
+    )
+    .order_by(_UPDATES.c.id)
+)
+
+
+async def pending_updates(
+    uow: UnitOfWork, channel: str, *, older_than: timedelta | None = None
+) -> list[StoredUpdate]:
+    """Return the updates stored but not yet handled, oldest first (after a restart).
+
+    With `older_than`, only those received at least that long ago: the ones no process is
+    likely to be answering now.
+    """
+    query = (
         select(InboundUpdateRow)
         .where(InboundUpdateRow.channel == channel, InboundUpdateRow.done_at.is_(None))
         .order_by(InboundUpdateRow.id)
     )
+    if older_than is not None:
+        query = query.where(InboundUpdateRow.received_at <= utcnow() - older_than)
+    rows = await uow.session.scalars(query)
     return [
         StoredUpdate(row.id, row.channel, row.external_id, row.chat_key, dict(row.body))
         for row in rows
+    ]
+
+
+async def chat_pending(uow: UnitOfWork, channel: str, chat_key: str) -> list[StoredUpdate]:
+    """Return one chat's updates not yet handled, in the order they were stored.
+
+    Read under the chat's claim, it is the work that falls to the claimant: updates other
+    processes stored and have not started, and none that another process has answered.
+    """
+    rows = await uow.session.execute(_PENDING_OF_CHAT, {"channel": channel, "chat_key": chat_key})
+    return [
+        StoredUpdate(row.id, channel, row.external_id, chat_key, dict(row.body)) for row in rows
     ]
 
 

@@ -1,0 +1,146 @@
+"""Claims on chats across processes: one process at a time answers a chat (PostgreSQL).
+
+A claim is a session-level advisory lock held on one connection of this process's own,
+outside any transaction: it spans the step's commit and the network calls that send its
+answer, which no row lock may, and a process that dies loses its claims with its connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import ARRAY, Integer, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = ["ChatClaims", "ClaimTicket"]
+
+log = logging.getLogger(__name__)
+
+# The first key of every chat's advisory lock: leaves the rest of the key space to others.
+NAMESPACE = 0x0FF5C4A7
+# How long to wait before asking again for a chat another process is answering.
+RETRY_SECONDS = 0.01
+_TRY = text("SELECT pg_try_advisory_lock(:ns, :key)")
+_UNLOCK = text("SELECT pg_advisory_unlock(:ns, k) FROM unnest(:keys) AS k").bindparams(
+    bindparam("keys", type_=ARRAY(Integer))
+)
+
+
+def chat_lock_key(channel: str, chat: str) -> int:
+    """A stable 32-bit key for a chat (Python's hash() differs between processes)."""
+    digest = hashlib.blake2b(f"{channel}:{chat}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimTicket:
+    """What `put_down` returns: hand it to `release` once the chat's work is committed."""
+
+    key: int
+    generation: int
+
+
+class ChatClaims:
+    """Per-chat advisory locks of one process, taken one by one and released in batches.
+
+    A claim this process already holds is taken again without a statement. Putting a claim
+    down does not unlock it: `release` does, once the caller has committed that the chat's
+    updates are done, so the next process to claim the chat never sees them as pending.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        # One statement at a time on the connection, and a consistent view of what is held.
+        self._mutex = asyncio.Lock()
+        self._users: dict[int, int] = {}
+        self._generation: dict[int, int] = {}
+
+    @staticmethod
+    def for_engine(engine: AsyncEngine) -> ChatClaims | None:
+        """Claims for a PostgreSQL engine; None on SQLite, which serves one process."""
+        return ChatClaims(engine) if engine.dialect.name == "postgresql" else None
+
+    @property
+    def held(self) -> int:
+        """How many chats this process holds a claim on."""
+        return len(self._users)
+
+    async def take(self, channel: str, chat: str, *, wait: bool = True) -> bool:
+        """Claim a chat, waiting while another process holds it unless `wait` is False."""
+        key = chat_lock_key(channel, chat)
+        while True:
+            async with self._mutex:
+                if key in self._users:
+                    self._users[key] += 1
+                    self._generation[key] += 1
+                    return True
+                conn = await self._connection()
+                try:
+                    got = bool(await conn.scalar(_TRY, {"ns": NAMESPACE, "key": key}))
+                except Exception:
+                    await self._lose_connection()
+                    raise
+                if got:
+                    self._users[key] = 1
+                    self._generation[key] = self._generation.get(key, 0) + 1
+                    return True
+            if not wait:
+                return False
+            await asyncio.sleep(RETRY_SECONDS)
+
+    def put_down(self, channel: str, chat: str) -> ClaimTicket:
+        """Note that one user of a claim is finished; it stays locked until `release`."""
+        key = chat_lock_key(channel, chat)
+        if key in self._users:
+            self._users[key] -= 1
+        return ClaimTicket(key, self._generation.get(key, 0))
+
+    async def release(self, tickets: list[ClaimTicket]) -> None:
+        """Unlock the claims of `tickets` that nobody here took again since, in one statement."""
+        async with self._mutex:
+            keys = sorted(
+                {
+                    t.key
+                    for t in tickets
+                    if self._users.get(t.key) == 0 and self._generation.get(t.key) == t.generation
+                }
+            )
+            if not keys or self._conn is None:
+                return
+            for key in keys:
+                del self._users[key]
+            try:
+                await self._conn.execute(_UNLOCK, {"ns": NAMESPACE, "keys": keys})
+            except Exception:
+                # Closing the connection unlocks everything it held: the safe side.
+                await self._lose_connection()
+                raise
+
+    async def close(self) -> None:
+        """Drop every claim by closing the connection."""
+        async with self._mutex:
+            await self._lose_connection()
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None:
+            conn = await self._engine.connect()
+            self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return self._conn
+
+    async def _lose_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if self._users:
+            log.warning("chat claims lost with their connection: %d chats", len(self._users))
+        self._users.clear()
+        if conn is not None:
+            try:
+                # Invalidated, not closed: closing would hand the session, locks and all,
+                # back to the pool.
+                await conn.invalidate()
+                await conn.close()
+            except Exception:
+                log.warning("closing the claims connection failed", exc_info=True)
