@@ -19,7 +19,7 @@ import re
 import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,13 +31,13 @@ from ffs_bot.db.tables import (
     ConversationRow,
     IdentityRow,
     PersonRow,
+    SeasonRow,
     WorkshopRow,
 )
 from ffs_bot.i18n import Translator
 from ffs_bot.messages import Reply
 from ffs_bot.model import RoleName
-from ffs_bot.services import tips, workshops
-from ffs_bot.services.seasons import create_season
+from ffs_bot.services import tips
 from ffs_bot.services.staff import grant_role
 from ffs_bot.tips import parse_library, starter_library
 from ffs_bot.workshop_notices import feedback_payload
@@ -47,8 +47,8 @@ from handlers.text import Command
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
 from tests.integration.test_hostile_input import assert_graceful
-from tests.integration.test_summer_chat import register_in_chat
-from tests.integration.test_workshop_chat import book_in_chat
+from tests.integration.test_summer_chat import open_season, register_in_chat
+from tests.integration.test_workshop_chat import book_in_chat, plan
 
 # Ordinary answers tried at each text prompt to get past it: whichever the prompt takes
 # leads the walk on (a form's next question, a confirmation, a saved change).
@@ -232,38 +232,17 @@ async def world(backend: Backend) -> list[str]:
     presses them from the worker's main menu.
     """
     await seed_factories(backend.db)
-    year = date.today().year + 1
+    await open_season(backend)
+    # The later workshop first: the worker books both, and the first is then made past.
+    made = [
+        await plan(backend, 5, datetime.now(UTC) + timedelta(days=3)),
+        await plan(backend, 5, datetime.now(UTC) + timedelta(minutes=30)),
+    ]
     entries, problems = parse_library(starter_library())
     assert not problems
     async with backend.db.uow() as uow:
-        await create_season(
-            uow,
-            factory_code="SZ01",
-            starts_on=date(year, 7, 5),
-            ends_on=date(year, 8, 20),
-            min_age_years=3,
-            max_age_years=12,
-            capacity=10,
-            registration_deadline=date(year, 6, 30),
-            auto_confirm=False,
-        )
-        soon = datetime.now(UTC) + timedelta(minutes=30)
-        later = datetime.now(UTC) + timedelta(days=3)
-        made = []
-        for start in (later, soon):
-            made.append(
-                await workshops.create_workshop(
-                    uow,
-                    factory_code="SZ01",
-                    starts_at=start,
-                    ends_at=start + timedelta(hours=2),
-                    topic="电话里的陪伴",
-                    language="zh_Hans",
-                    capacity=5,
-                    place="食堂二楼",
-                    trainer="陈老师",
-                )
-            )
+        # Places confirmed by hand, so a registration waits for the coordinator's answer.
+        await uow.session.execute(update(SeasonRow).values(auto_confirm=False))
         await tips.import_tips(uow, entries)
         for user, role, codes in (
             ("coordinator", RoleName.COORDINATOR, ["SZ01"]),
@@ -285,18 +264,18 @@ async def world(backend: Backend) -> list[str]:
         await worker.press(payload)
     assert "已保存：小明" in worker.text, worker.text
     await register_in_chat(worker)
-    for workshop in made:
-        await book_in_chat(worker, workshop.id)
+    for workshop_id in made:
+        await book_in_chat(worker, workshop_id)
     # The first workshop is over and the worker was there: its feedback question is due.
     async with backend.db.uow() as uow:
         past = datetime.now(UTC) - timedelta(hours=3)
         await uow.session.execute(
             update(WorkshopRow)
-            .where(WorkshopRow.id == made[0].id)
+            .where(WorkshopRow.id == made[0])
             .values(starts_at=past, ends_at=past + timedelta(hours=2))
         )
         booking = await uow.session.scalar(
-            select(BookingRow).where(BookingRow.workshop_id == made[0].id)
+            select(BookingRow).where(BookingRow.workshop_id == made[0])
         )
         assert booking is not None
         await uow.session.execute(
