@@ -176,7 +176,9 @@ def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield rows[start : start + BATCH]
 
 
-async def fill(engine: AsyncEngine, families: int) -> dict[str, int]:
+async def fill(
+    engine: AsyncEngine, families: int, workshops_per_factory: int = 4
+) -> dict[str, int]:
     """Bulk-insert the programme; ids are given, the database is fresh."""
     rng = random.Random(families)
     tables: dict[Any, list[dict[str, Any]]] = {}
@@ -272,7 +274,7 @@ async def fill(engine: AsyncEngine, families: int) -> dict[str, int]:
     tables[RegistrationRow], tables[AttendanceRow] = registrations, attendance
     workshops, bookings, feedback = [], [], []
     for f in range(1, n_factories + 1):
-        for week in range(4):
+        for week in range(workshops_per_factory):
             workshop_id = len(workshops) + 1
             starts = datetime(YEAR, 6, 1, 1, tzinfo=UTC) + timedelta(weeks=week * 3)
             workshops.append(
@@ -330,7 +332,10 @@ async def fill(engine: AsyncEngine, families: int) -> dict[str, int]:
             await conn.execute(text("VACUUM ANALYZE"))
     return {
         "factories": n_factories,
+        "people": len(people),
         "children": len(children),
+        "workshops": len(workshops),
+        "bookings": len(bookings),
         "rows": sum(len(rows) for rows in tables.values()),
     }
 

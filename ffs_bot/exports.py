@@ -15,14 +15,15 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy.orm import Bundle
 
 from ffs_bot.db.tables import (
     AttendanceRow,
@@ -41,7 +42,11 @@ from ffs_bot.errors import Forbidden, NotFound
 from ffs_bot.i18n import N_, Translator
 from ffs_bot.model import Gender, age_in_months
 from ffs_bot.services.factories import normalise_code
-from ffs_bot.services.season_admin import registrations, season_for_staff, seasons_for_staff
+from ffs_bot.services.season_admin import (
+    registrations_of_seasons,
+    season_for_staff,
+    seasons_for_staff,
+)
 from ffs_bot.services.seasons import (
     OFFER_DECLINED,
     OFFER_EXPIRED,
@@ -235,6 +240,10 @@ async def _seasons(
     return sorted(found, key=lambda s: (s.factory_code, s.season.starts_on, s.season.id))
 
 
+# Season ids in one statement's IN list, well within SQLite's limit on parameters.
+_SEASONS_PER_STATEMENT = 1000
+
+
 def _local(value: datetime, timezone: str) -> datetime:
     """The factory's wall-clock time, naive, as spreadsheets want it."""
     return value.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
@@ -256,10 +265,13 @@ async def registrations_table(
     """
     _ = _gettext(translator)
     rows: list[tuple[Cell, ...]] = []
-    for at in await _seasons(uow, actor_person_id, factory_code, season_id):
+    in_scope = await _seasons(uow, actor_person_id, factory_code, season_id)
+    # `_seasons` checked the actor may see each of them.
+    entries = await registrations_of_seasons(uow, [at.season.id for at in in_scope])
+    for at in in_scope:
         season = at.season
         start = season.starts_on
-        for entry in await registrations(uow, actor_person_id, season.id):
+        for entry in entries[season.id]:
             months = age_in_months(entry.birth_year, entry.birth_month, start.year, start.month)
             gender = GENDER_LABELS.get(entry.gender or "")
             code = REASON_LABELS.get(entry.reason)
@@ -299,42 +311,67 @@ async def attendance_table(
         NotFound, Forbidden: as for `registrations_table`.
     """
     _ = _gettext(translator)
-    rows: list[tuple[Cell, ...]] = []
-    for at in await _seasons(uow, actor_person_id, factory_code, season_id):
-        found = await uow.session.execute(
-            select(AttendanceRow, ChildRow.name)
+    in_scope = await _seasons(uow, actor_person_id, factory_code, season_id)
+    # Every season's days in one statement, as plain columns: a whole programme is hundreds
+    # of seasons and hundreds of thousands of days.
+    days: dict[int, list[Any]] = {at.season.id: [] for at in in_scope}
+    for start in range(0, len(in_scope), _SEASONS_PER_STATEMENT):
+        chunk = [at.season.id for at in in_scope[start : start + _SEASONS_PER_STATEMENT]]
+        for row in await uow.session.execute(
+            select(
+                RegistrationRow.season_id,
+                AttendanceRow.registration_id,
+                AttendanceRow.day,
+                ChildRow.name,
+                AttendanceRow.checked_in_at,
+                AttendanceRow.checked_out_at,
+            )
             .join(RegistrationRow, RegistrationRow.id == AttendanceRow.registration_id)
             .join(ChildRow, ChildRow.id == RegistrationRow.child_id)
-            .where(RegistrationRow.season_id == at.season.id)
-        )
-        # Sorted here, not in SQL: SQLite and PostgreSQL collate names differently.
-        for attendance, name in sorted(
-            found, key=lambda pair: (pair[0].day, pair[1], pair[0].registration_id)
+            .where(RegistrationRow.season_id.in_(chunk))
         ):
-            out = attendance.checked_out_at
+            days[row.season_id].append(row)
+    rows: list[tuple[Cell, ...]] = []
+    for at in in_scope:
+        # Sorted here, not in SQL: SQLite and PostgreSQL collate names differently.
+        for day in sorted(days[at.season.id], key=lambda r: (r.day, r.name, r.registration_id)):
+            out = day.checked_out_at
             rows.append(
                 (
                     at.factory_code,
                     at.season.id,
-                    attendance.day,
-                    name,
-                    _local(attendance.checked_in_at, at.timezone).time(),
+                    day.day,
+                    day.name,
+                    _local(day.checked_in_at, at.timezone).time(),
                     None if out is None else _local(out, at.timezone).time(),
                 )
             )
     return Table(_("Attendance"), tuple(map(_, ATTENDANCE_COLUMNS)), rows)
 
 
+# The columns the workshop exports show, read as plain rows: a year of bookings is tens of
+# thousands, and loading each as ORM objects took most of an export's time.
+_BOOKING: Bundle[Any] = Bundle(
+    "booking", BookingRow.id, BookingRow.status, BookingRow.code, BookingRow.checked_in_at
+)
+_WORKSHOP: Bundle[Any] = Bundle(
+    "workshop", WorkshopRow.id, WorkshopRow.starts_at, WorkshopRow.ends_at, WorkshopRow.topic
+)
+_FEEDBACK: Bundle[Any] = Bundle(
+    "feedback", FeedbackRow.booking_id, FeedbackRow.rating, FeedbackRow.comment
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Booked:
     """A booking with what its rows show: workshop, factory, person and feedback."""
 
-    booking: BookingRow
-    workshop: WorkshopRow
+    booking: Row[Any]  # the columns of _BOOKING
+    workshop: Row[Any]  # of _WORKSHOP
     factory_code: str
     timezone: str
     person_name: str
-    feedback: FeedbackRow | None
+    feedback: Row[Any] | None  # of _FEEDBACK, when there is any
 
     def local(self, value: datetime) -> datetime:
         """The factory's wall-clock time of `value`."""
@@ -382,12 +419,12 @@ async def _booked(
     """The bookings of the workshops `where` picks, with `only` narrowing them further."""
     found = await uow.session.execute(
         select(
-            BookingRow,
-            WorkshopRow,
+            _BOOKING,
+            _WORKSHOP,
             FactoryRow.code,
             FactoryRow.timezone,
             PersonRow.display_name,
-            FeedbackRow,
+            _FEEDBACK,
         )
         .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
         .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
@@ -396,7 +433,14 @@ async def _booked(
         .where(*where, *only)
     )
     return [
-        _Booked(booking, workshop, code, zone, name or "", feedback)
+        _Booked(
+            booking,
+            workshop,
+            code,
+            zone,
+            name or "",
+            None if feedback.booking_id is None else feedback,
+        )
         for booking, workshop, code, zone, name, feedback in found
     ]
 

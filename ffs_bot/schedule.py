@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 
-from ffs_bot.db.sql import upsert
+from ffs_bot.db.sql import insert_for, table_of, upsert
 from ffs_bot.db.tables import ScheduledPushRow, utcnow
 from ffs_bot.db.uow import UnitOfWork
 
@@ -26,6 +26,7 @@ __all__ = [
     "mark_done",
     "out_of_quiet_hours",
     "schedule_push",
+    "schedule_pushes",
 ]
 
 # Nobody is woken by us: pushes due at night wait for the morning.
@@ -62,6 +63,28 @@ async def schedule_push(uow: UnitOfWork, kind: str, subject_id: int, due_at: dat
         ["kind", "subject_id"],
         ["due_at"],
         where=ScheduledPushRow.done_at.is_(None),
+    )
+
+
+async def schedule_pushes(
+    uow: UnitOfWork, subject_id: int, pushes: list[tuple[str, datetime]]
+) -> None:
+    """`schedule_push` for several (kind, due) about `subject_id`, in one statement."""
+    if not pushes:
+        return
+    table = table_of(ScheduledPushRow)
+    stmt = insert_for(uow.dialect)(table)
+    now = utcnow()
+    await uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kind", "subject_id"],
+            set_={"due_at": stmt.excluded.due_at},
+            where=table.c.done_at.is_(None),
+        ),
+        [
+            {"kind": kind, "subject_id": subject_id, "due_at": due_at, "created_at": now}
+            for kind, due_at in pushes
+        ],
     )
 
 

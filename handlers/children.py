@@ -70,8 +70,15 @@ def _summary(ctx: Context, child: Child) -> str:
     )
 
 
+_SAVED = "child.saved"  # the child just added, as the service read it back, in ctx.read
+
+
 async def _current_child(ctx: Context) -> Child | None:
     """The child this part of the conversation is about, if the person still has it."""
+    # Just added: nothing has changed it since the service read it back.
+    saved = ctx.read.get(_SAVED)
+    if isinstance(saved, Child) and saved.id == ctx.state.data.get("child_id"):
+        return saved
     try:
         return await children.get_child(
             ctx.uow, ctx.person.id, int(ctx.state.data.get("child_id", 0))
@@ -295,6 +302,7 @@ class RelationStep(Step):
         )
         ctx.state.data.pop("new_child", None)
         ctx.state.data["child_id"] = child.id
+        ctx.read[_SAVED] = child
         ctx.note(ctx._("Saved: {name}.", name=child.name))
         await ctx.go(VIEW)
         return True

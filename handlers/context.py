@@ -38,6 +38,9 @@ class Context:
     retention_days: int = DEFAULT_RETENTION_DAYS
     # Set when the person was just forgotten: their account and conversation are gone.
     erased: bool = False
+    # What this message has read already, for the steps it passes through (a press that
+    # opens a workshop, then the workshop's prompt): read once, not once per step.
+    read: dict[str, Any] = field(default_factory=dict)
 
     @property
     def language(self) -> str:

@@ -31,11 +31,22 @@ def _back(ctx: Context) -> Choice:
     return Choice(ctx._("All workshops"), "ws:list")
 
 
+_CHOSEN = "workshop"
+
+
 async def _chosen(ctx: Context) -> Workshop | None:
+    workshop_id = int(ctx.state.data.get("workshop", 0))
+    # Opening a workshop asks in the press and again in the prompt; booking changes its
+    # seats, and moves on to another step.
+    read = ctx.read.get(_CHOSEN)
+    if isinstance(read, Workshop) and read.id == workshop_id:
+        return read
     try:
-        return await workshops.get_workshop(ctx.uow, int(ctx.state.data.get("workshop", 0)))
+        workshop = await workshops.get_workshop(ctx.uow, workshop_id)
     except NotFound:
         return None
+    ctx.read[_CHOSEN] = workshop
+    return workshop
 
 
 class WorkshopsStep(Step):

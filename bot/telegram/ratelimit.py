@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +38,21 @@ SAFETY_MARGIN = 0.02
 WINDOW = 1.0 + SAFETY_MARGIN
 # Forget a chat's last send time once it no longer constrains anything.
 _PRUNE_AT = 10_000
+# The margin absorbs this much lateness of a send; only more is counted.
+TOLERATED_LATENESS = SAFETY_MARGIN / 2
+# A send slower than the fastest by more than this is taken to have reached Telegram this
+# late at most (a hung request must not hold every push for its whole timeout).
+MAX_LATENESS = 1.0
+# How often to look again while the send a slot depends on is still under way.
+_RECHECK = 0.02
+
+
+@dataclass(slots=True)
+class _Send:
+    """A push that started: when, and how long its call took once it has answered."""
+
+    start: float
+    took: float | None = None
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -48,7 +65,8 @@ class FloodLimiter(BaseRateLimiter[bool]):
     """Pushes: at most `overall` a second, one per `per_chat` seconds in a chat. All: 429s.
 
     A push (a call made with `rate_limit_args=True`) reserves its time slot before it
-    waits, so concurrent callers are spaced without a lock. Direct answers to a person's
+    waits, so concurrent callers are spaced without a lock; a push whose call took longer
+    than the fastest counts as reaching Telegram that much later. Direct answers to a person's
     message are not spaced: a press gets its keyboard removed and its answer at once. After
     a 429 every sending call waits `retry_after`, then the call is retried up to
     `max_retries` times before the error is raised to the caller.
@@ -57,6 +75,7 @@ class FloodLimiter(BaseRateLimiter[bool]):
     __slots__ = (
         "_chat_next",
         "_clock",
+        "_fastest",
         "_interval",
         "_max_retries",
         "_next",
@@ -87,7 +106,8 @@ class FloodLimiter(BaseRateLimiter[bool]):
         self._next = 0.0
         self._pause_until = 0.0
         self._chat_next: dict[str, float] = {}
-        self._started: deque[float] = deque(maxlen=int(overall))
+        self._started: deque[_Send] = deque(maxlen=int(overall))
+        self._fastest = math.inf  # the quickest call so far: the latency every send has
         self.retry_afters = 0
 
     async def initialize(self) -> None:
@@ -108,24 +128,47 @@ class FloodLimiter(BaseRateLimiter[bool]):
         self._next = start + self._interval
         return start
 
-    async def wait_for_slot(self, chat: str | None) -> None:
+    def _arrived_by(self, send: _Send, now: float) -> float:
+        """The latest a started send can have reached Telegram, less the usual latency.
+
+        A send that took longer than the fastest one may have been held up on its way (the
+        process paused, the network slow), reaching Telegram closer to the sends after it
+        than their slots say; beyond what the margin absorbs, it counts as that much later.
+        One still under way counts as late as it has been so far.
+        """
+        took = send.took if send.took is not None else now - send.start
+        fastest = self._fastest if self._fastest < math.inf else 0.0
+        late = took - fastest - TOLERATED_LATENESS
+        return send.start + min(max(late, 0.0), MAX_LATENESS)
+
+    async def wait_for_slot(self, chat: str | None) -> _Send:
         """Wait until a send to `chat` keeps within the limits (and any 429 pause is over)."""
         start = self._reserve(chat)
         delay = start - self._clock()
         if delay > 0:
             await self._sleep(delay)
         # Slots are kept in theory; the event loop may still wake callers late and bunch
-        # them up. So also count the sends that really started in the last second (and a
-        # 429 that arrived meanwhile). No await between this check and the append.
+        # them up, and a send may be held up after it started. So also count the sends that
+        # started (or, held up, arrived) in the last second, and a 429 that came meanwhile.
+        # No await between this check and the append.
         while True:
             now = self._clock()
             wait = self._pause_until - now
             if len(self._started) == self._started.maxlen:
-                wait = max(wait, self._started[0] + WINDOW - now)
+                oldest = self._started[0]
+                wait = max(wait, self._arrived_by(oldest, now) + WINDOW - now)
+                if oldest.took is None and wait > 0:
+                    wait = min(wait, _RECHECK)  # it may answer soon and count as on time
             if wait <= 0:
                 break
             await self._sleep(wait)
-        self._started.append(self._clock())
+        send = _Send(self._clock())
+        self._started.append(send)
+        return send
+
+    def _answered(self, send: _Send) -> None:
+        send.took = self._clock() - send.start
+        self._fastest = min(self._fastest, send.took)
 
     async def wait_for_pause(self) -> None:
         """Wait out a 429 pause, if one is on."""
@@ -151,8 +194,9 @@ class FloodLimiter(BaseRateLimiter[bool]):
         push = sending and bool(rate_limit_args)
         chat = str(data["chat_id"]) if push and data.get("chat_id") is not None else None
         for attempt in range(self._max_retries + 1):
+            send = None
             if push:
-                await self.wait_for_slot(chat)
+                send = await self.wait_for_slot(chat)
             elif sending:
                 await self.wait_for_pause()
             try:
@@ -163,4 +207,7 @@ class FloodLimiter(BaseRateLimiter[bool]):
                 self.pause(seconds)
                 if attempt == self._max_retries:
                     raise
+            finally:
+                if send is not None:
+                    self._answered(send)
         raise AssertionError("unreachable")

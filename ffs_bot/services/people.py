@@ -344,6 +344,11 @@ async def _answer_privacy(uow: UnitOfWork, person_id: int, *, granted: bool) -> 
     """Record a yes or no to the current notice, with the audit event that goes with it."""
     if granted:
         await _set(uow, person_id, privacy_version=PRIVACY_NOTICE_VERSION)
+    await _record_privacy_answer(uow, person_id, granted=granted)
+
+
+async def _record_privacy_answer(uow: UnitOfWork, person_id: int, *, granted: bool) -> None:
+    """The consent row of an answer to the current notice, and its audit event."""
     await uow.session.execute(
         _ADD_CONSENT,
         {
@@ -366,10 +371,13 @@ async def _answer_privacy(uow: UnitOfWork, person_id: int, *, granted: bool) -> 
 
 async def grant_privacy(uow: UnitOfWork, person_id: int, factory_id: int | None = None) -> Person:
     """Record agreement to the current privacy notice, keeping the factory chosen before it."""
+    values: dict[str, Any] = {"privacy_version": PRIVACY_NOTICE_VERSION}
     if factory_id is not None:
-        await _set(uow, person_id, factory_id=factory_id)
-    await _answer_privacy(uow, person_id, granted=True)
-    return await get_person(uow, person_id)
+        values["factory_id"] = factory_id
+    # One UPDATE ... RETURNING sets both and gives back the person as changed.
+    person = await _set(uow, person_id, **values)
+    await _record_privacy_answer(uow, person_id, granted=True)
+    return person
 
 
 async def decline_privacy(uow: UnitOfWork, person_id: int) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, select
+from sqlalchemy.orm import Bundle
 
 from ffs_bot.db.tables import (
     AttendanceRow,
@@ -51,6 +53,7 @@ __all__ = [
     "confirm_registration",
     "decline_registration",
     "registrations",
+    "registrations_of_seasons",
     "roster",
     "season_for_staff",
     "seasons_for_staff",
@@ -332,27 +335,77 @@ async def registrations(
         raise NotFound(f"season {season_id}")
     if actor_person_id is not None:
         await require_factory(uow, actor_person_id, season.factory_id)
+    return await _entries(uow, [season_id], statuses, day)
+
+
+# Season ids in one statement's IN list, well within SQLite's limit on parameters.
+_SEASONS_PER_STATEMENT = 1000
+# What a roster shows, read as plain rows: a whole programme's registrations are a hundred
+# thousand and more, and loading each as ORM objects took most of an export's time.
+_REGISTRATION: Bundle[Any] = Bundle(
+    "registration",
+    RegistrationRow.id,
+    RegistrationRow.season_id,
+    RegistrationRow.status,
+    RegistrationRow.starts_on,
+    RegistrationRow.ends_on,
+    RegistrationRow.created_at,
+    RegistrationRow.reason,
+    RegistrationRow.offer_expires_at,
+)
+_CHILD: Bundle[Any] = Bundle(
+    "child",
+    ChildRow.id,
+    ChildRow.name,
+    ChildRow.birth_year,
+    ChildRow.birth_month,
+    ChildRow.gender,
+    ChildRow.health_notes,
+)
+
+
+async def registrations_of_seasons(
+    uow: UnitOfWork, season_ids: list[int]
+) -> dict[int, list[RosterEntry]]:
+    """`registrations` of many seasons at once, for an export the caller may see whole."""
+    found: dict[int, list[RosterEntry]] = {season_id: [] for season_id in season_ids}
+    for start in range(0, len(season_ids), _SEASONS_PER_STATEMENT):
+        for entry in await _entries(uow, season_ids[start : start + _SEASONS_PER_STATEMENT]):
+            found[entry.season_id].append(entry)
+    return found
+
+
+async def _entries(
+    uow: UnitOfWork,
+    season_ids: list[int],
+    statuses: tuple[RegistrationStatus, ...] = (),
+    day: date | None = None,
+) -> list[RosterEntry]:
+    """The registrations of `season_ids`, pending first; with `day`, its attendance too."""
+    where: list[ColumnElement[bool]] = [RegistrationRow.season_id.in_(season_ids)]
+    if statuses:
+        where.append(RegistrationRow.status.in_([s.value for s in statuses]))
+    if day is not None:
+        where += [RegistrationRow.starts_on <= day, RegistrationRow.ends_on >= day]
     query = (
-        select(RegistrationRow, ChildRow)
+        select(_REGISTRATION, _CHILD)
         .join(ChildRow, ChildRow.id == RegistrationRow.child_id)
-        .where(RegistrationRow.season_id == season_id)
+        .where(*where)
         .order_by(
             case(_ORDER, value=RegistrationRow.status, else_=9),
             RegistrationRow.id,
         )
     )
-    if statuses:
-        query = query.where(RegistrationRow.status.in_([s.value for s in statuses]))
-    if day is not None:
-        query = query.where(RegistrationRow.starts_on <= day, RegistrationRow.ends_on >= day)
     rows = (await uow.session.execute(query)).all()
-    child_ids = [child.id for _row, child in rows]
     guardians: dict[int, list[str]] = {}
-    if child_ids:
+    if rows:
+        # The children picked by the same conditions, not an IN list of their ids: a whole
+        # programme has more children than SQLite takes parameters.
+        children = select(RegistrationRow.child_id).where(*where)
         for child_id, name in await uow.session.execute(
             select(GuardianRow.child_id, PersonRow.display_name)
             .join(PersonRow, PersonRow.id == GuardianRow.person_id)
-            .where(GuardianRow.child_id.in_(child_ids))
+            .where(GuardianRow.child_id.in_(children))
             .order_by(GuardianRow.created_at, PersonRow.id)
         ):
             guardians.setdefault(child_id, []).append(name or "")

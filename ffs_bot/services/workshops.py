@@ -20,7 +20,7 @@ from ffs_bot.db.tables import BookingRow, FactoryRow, FeedbackRow, PersonRow, Wo
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.i18n import LANGUAGES
-from ffs_bot.schedule import DuePush, drop_pushes, out_of_quiet_hours, schedule_push
+from ffs_bot.schedule import DuePush, drop_pushes, out_of_quiet_hours, schedule_pushes
 from ffs_bot.services import seats
 from ffs_bot.services.audit import record_event
 from ffs_bot.services.factories import normalise_code
@@ -127,6 +127,9 @@ class Booking:
     person_name: str = ""
 
 
+_ZONES = "workshops.factory_timezones"  # the key of the timezones read, in session.info
+
+
 def _workshop(row: WorkshopRow, timezone: str) -> Workshop:
     return Workshop(
         id=row.id,
@@ -146,8 +149,16 @@ def _workshop(row: WorkshopRow, timezone: str) -> Workshop:
 
 
 async def _timezone(uow: UnitOfWork, factory_id: int) -> str:
-    zone = await uow.session.scalar(select(FactoryRow.timezone).where(FactoryRow.id == factory_id))
-    return zone or "Asia/Shanghai"
+    # Read once per unit of work: a booking, its reminders and the list of bookings shown
+    # after it (one per booking) all ask for it.
+    zones: dict[int, str] = uow.session.info.setdefault(_ZONES, {})
+    zone = zones.get(factory_id)
+    if zone is None:
+        found = await uow.session.scalar(
+            select(FactoryRow.timezone).where(FactoryRow.id == factory_id)
+        )
+        zone = zones[factory_id] = found or "Asia/Shanghai"
+    return zone
 
 
 async def _queue_position(uow: UnitOfWork, row: BookingRow) -> int | None:
@@ -294,14 +305,14 @@ async def schedule_reminders(
     A reminder due at night goes at 07:00, or not at all when the workshop has begun by then;
     one whose time has passed already (a booking made the day before) is not sent.
     """
+    pushes = []
     for before in rules.reminders:
         kind = f"{REMINDER}.{int(before.total_seconds() // 60)}m"
         due = out_of_quiet_hours(workshop.starts_at - before, workshop.timezone)
         if now <= due < workshop.starts_at:
-            await schedule_push(uow, kind, booking_id, due)
-    await schedule_push(
-        uow, FEEDBACK, booking_id, out_of_quiet_hours(workshop.ends_at, workshop.timezone)
-    )
+            pushes.append((kind, due))
+    pushes.append((FEEDBACK, out_of_quiet_hours(workshop.ends_at, workshop.timezone)))
+    await schedule_pushes(uow, booking_id, pushes)
 
 
 def reminder_kinds(rules: WorkshopRules) -> list[str]:

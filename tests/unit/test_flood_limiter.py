@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 import pytest
 from telegram.error import RetryAfter
@@ -57,6 +58,34 @@ async def test_many_chats_are_paced_at_30_a_second() -> None:
     assert_within_limits(limiter.slots)
     # 30 a second, less what is kept spare for network jitter.
     assert clock.now == pytest.approx(300 / 30 * (1 + SAFETY_MARGIN), abs=0.1)
+
+
+async def test_a_push_held_up_on_its_way_does_not_bunch_with_the_next_second() -> None:
+    # Telegram counts a send when it arrives. Every call takes 50 ms there and back; a few
+    # are held up 300 ms before they arrive (the process paused, the network slow).
+    clock = FakeClock()
+    limiter = RecordingLimiter(clock)
+    arrivals: list[tuple[float, str | None]] = []
+
+    def call(n: int) -> Callable[[], Awaitable[bool]]:
+        async def send() -> bool:
+            await clock.sleep(0.3 if n % 37 == 5 else 0.025)
+            arrivals.append((clock.now, str(n)))
+            await clock.sleep(0.025)
+            return True
+
+        return send
+
+    await asyncio.gather(
+        *(
+            limiter.process_request(call(n), (), {}, "sendMessage", {"chat_id": n}, True)
+            for n in range(200)
+        )
+    )
+    assert len(arrivals) == 200
+    assert_within_limits(arrivals)
+    # Only the held-up sends cost time: the pace stays close to 30 a second.
+    assert clock.now < 200 / 30 * (1 + SAFETY_MARGIN) + 6 * 0.3
 
 
 async def test_direct_answers_and_non_sending_calls_are_not_spaced() -> None:
