@@ -44,7 +44,7 @@ async def database(backend_name: str, tmp_path: Path) -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'ffs.db'}"
         return
     # Several processes on PostgreSQL answer a chat under its claim (ffs_bot/db/claims.py).
-    async with own_postgres_database("the kill tests on PostgreSQL") as url:
+    async with own_postgres_database("this kill test") as url:
         yield url
 
 
