@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,24 @@ def postgres_url() -> Iterator[str]:
         yield url.render_as_string(hide_password=False)
     finally:
         asyncio.run(_pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@asynccontextmanager
+async def own_postgres_database(purpose: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for real processes, dropped after; else a skip."""
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(
+            f"{purpose} needs PostgreSQL: set {POSTGRES_ENV} "
+            "(e.g. postgresql://postgres@127.0.0.1/postgres)"
+        )
+    name = f"ffs_own_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(server, f'CREATE DATABASE "{name}"')
+    url = make_url(normalise_database_url(server)).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 _PG_MIGRATED: set[str] = set()

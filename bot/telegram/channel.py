@@ -76,6 +76,9 @@ STOP_GRACE = 20.0
 # how old they must be (younger ones are most likely waiting their turn in a live process).
 SWEEP_SECONDS = 60.0
 STALE_AFTER = timedelta(seconds=60)
+# With claims: how soon to ask again for the chat of a leftover another session holds. A
+# process killed a moment ago may hold its claims until its database session has ended.
+HELD_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,8 @@ class TelegramChannel:
         # those answered here whose done mark is not yet committed (not to answer again).
         self._queued: set[int] = set()
         self._unmarked: set[int] = set()
+        # Leftovers whose chat another session held when we asked: asked for again soon.
+        self._held: dict[int, StoredUpdate] = {}
 
     async def start(self) -> None:
         """Connect, set the command menus, and pick up updates a crash left unanswered."""
@@ -261,8 +266,17 @@ class TelegramChannel:
 
     async def _sweep_forever(self) -> None:
         """Take up updates left pending by a process that stopped answering (it died)."""
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + SWEEP_SECONDS
         while True:
-            await asyncio.sleep(SWEEP_SECONDS)
+            await asyncio.sleep(HELD_RETRY_SECONDS)
+            held, self._held = self._held, {}
+            for stored in held.values():
+                if stored.id not in self._queued:
+                    self._submit(stored, leftover=True)
+            if loop.time() < next_sweep:
+                continue
+            next_sweep = loop.time() + SWEEP_SECONDS
             try:
                 async with self._db.uow() as uow:
                     stale = await pending_updates(uow, CHANNEL, older_than=STALE_AFTER)
@@ -289,8 +303,12 @@ class TelegramChannel:
             self._queued.discard(stored.id)  # the sweep takes it up
             raise
         if not taken:
-            # Another process answers this chat right now, and its pending updates with it.
             self._queued.discard(stored.id)
+            if job.leftover:
+                # A live process answers it with its chat's other updates, or a killed one's
+                # session still holds the claim for a moment: ask again soon, not at the
+                # next sweep a minute or two on. Once pending no more, the ask is a no-op.
+                self._held[stored.id] = stored
             return
         answered: list[int] = []
         try:

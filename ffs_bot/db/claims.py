@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 NAMESPACE = 0x0FF5C4A7
 # How long to wait before asking again for a chat another process is answering.
 RETRY_SECONDS = 0.01
+# A process gone with its machine (or cut off by the network) closes nothing: the server
+# keeps its session, and its claims, until TCP keepalive gives up, 2 h 11 min by the
+# server's defaults here. Meanwhile every new message of those chats waits, each taking
+# one of a live process's answering slots. So: probed after 10 s idle, ended after three
+# unanswered probes 5 s apart (ignored over a Unix socket, where the server sees it go).
+_KEEPALIVE = text(
+    "SELECT set_config('tcp_keepalives_idle', '10', false),"
+    " set_config('tcp_keepalives_interval', '5', false),"
+    " set_config('tcp_keepalives_count', '3', false)"
+)
 _TRY = text("SELECT pg_try_advisory_lock(:ns, :key)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:ns, k) FROM unnest(:keys) AS k").bindparams(
     bindparam("keys", type_=ARRAY(Integer))
@@ -128,7 +138,14 @@ class ChatClaims:
     async def _connection(self) -> AsyncConnection:
         if self._conn is None:
             conn = await self._engine.connect()
-            self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                await conn.execute(_KEEPALIVE)
+            except BaseException:
+                await conn.invalidate()
+                await conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     async def _lose_connection(self) -> None:

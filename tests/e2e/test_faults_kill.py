@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from ffs_bot.db.uow import Database
 from ffs_bot.messages import Reply
 from ffs_bot.outbox import enqueue
 from ffs_bot.services.people import touch_identity
+from tests.conftest import own_postgres_database
 from tests.e2e.test_run_process import FFS_BOT, TOKEN, free_port
 
 BACKLOG = 500
@@ -35,12 +37,25 @@ RECIPIENTS = 120
 SECRET = "kill-test-webhook-secret"
 
 
+@pytest.fixture
+async def database(backend_name: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The processes' database: a file of their own, or a fresh PostgreSQL database."""
+    if backend_name == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'ffs.db'}"
+        return
+    # Several processes on PostgreSQL answer a chat under its claim (ffs_bot/db/claims.py).
+    async with own_postgres_database("this kill test") as url:
+        yield url
+
+
 @pytest.fixture(name="env")
-def process_env(tmp_path: Path) -> dict[str, str]:
+def process_env(tmp_path: Path, database: str) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "FFS_"))}
-    environment.pop("DATABASE_URL", None)
     environment.update(
-        FFS_DATA_DIR=str(tmp_path), FFS_HTTP_PORT=str(free_port()), TELEGRAM_BOT_TOKEN=TOKEN
+        DATABASE_URL=database,
+        FFS_DATA_DIR=str(tmp_path),
+        FFS_HTTP_PORT=str(free_port()),
+        TELEGRAM_BOT_TOKEN=TOKEN,
     )
     return environment
 
@@ -74,9 +89,9 @@ async def wait_healthy(env: dict[str, str]) -> None:
     raise AssertionError("the service did not come up")
 
 
-async def not_done_at_kill(tmp_path: Path) -> set[int]:
+async def not_done_at_kill(database: str) -> set[int]:
     """Chats whose update was stored but not marked answered when the process died."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'ffs.db'}")
+    engine = create_engine(database)
     try:
         async with Database(create_session_factory(engine)).uow() as uow:
             rows = await uow.session.execute(
@@ -104,9 +119,9 @@ def check_once_each(
 
 
 async def test_a_worker_killed_mid_broadcast_serves_everyone_after_a_restart(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str],
 ) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'ffs.db'}")
+    engine = create_engine(env["DATABASE_URL"])
     await upgrade(engine)
     db = Database(create_session_factory(engine))
     chats = list(range(7001, 7001 + RECIPIENTS))
@@ -173,7 +188,7 @@ def update_body(update_id: int, chat: dict[str, Any], user: dict[str, Any]) -> d
 
 
 async def test_run_killed_with_a_polling_backlog_answers_every_update_after_a_restart(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str],
 ) -> None:
     env.update(FFS_CONCURRENCY="32")
     chats = list(range(8001, 8001 + BACKLOG))
@@ -187,7 +202,7 @@ async def test_run_killed_with_a_polling_backlog_answers_every_update_after_a_re
             await kill(proc)
             answered_at_kill = set(api.sent_by_chat())
             assert len(answered_at_kill) < BACKLOG
-            open_at_kill = await not_done_at_kill(tmp_path)
+            open_at_kill = await not_done_at_kill(env["DATABASE_URL"])
             proc = await start(env, "run")
             assert await api.wait_until(lambda: len(api.sent_by_chat()) == BACKLOG, 60)
             assert await api.wait_quiet(0.3, within=10)
@@ -201,7 +216,7 @@ async def test_run_killed_with_a_polling_backlog_answers_every_update_after_a_re
 
 
 async def test_run_killed_mid_webhook_burst_answers_every_update_after_telegram_retries(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str],
 ) -> None:
     env.update(
         FFS_CONCURRENCY="32",
@@ -236,7 +251,7 @@ async def test_run_killed_mid_webhook_burst_answers_every_update_after_telegram_
                 await kill(proc)
                 await asyncio.gather(*posts)
             answered_at_kill = set(api.sent_by_chat())
-            open_at_kill = await not_done_at_kill(tmp_path)
+            open_at_kill = await not_done_at_kill(env["DATABASE_URL"])
             assert len(acknowledged) < BACKLOG
             assert all(chat in open_at_kill or chat in answered_at_kill for chat in acknowledged)
             proc = await start(env, "run")

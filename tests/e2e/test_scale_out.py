@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import re
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from bench.fake_bot_api import FakeBotAPI
 from bot.web import SECRET_HEADER
-from ffs_bot.config import normalise_database_url
 from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.tables import InboundUpdateRow, OutboxRow, PersonRow
 from ffs_bot.db.uow import Database
@@ -34,7 +31,7 @@ from ffs_bot.messages import Reply
 from ffs_bot.outbox import enqueue
 from ffs_bot.services.factories import import_factories, parse_factory_csv
 from ffs_bot.services.people import touch_identity
-from tests.conftest import POSTGRES_ENV, REPO, _pg_admin
+from tests.conftest import REPO, own_postgres_database
 from tests.e2e.test_run_process import FFS_BOT, TOKEN, free_port
 
 SECRET = "scale-out-secret"
@@ -44,20 +41,9 @@ SILENT_READERS = range(7101, 7131)  # people who wrote once before and only get 
 
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database of its own, migrated and with the demo factories."""
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(
-            f"scale-out needs PostgreSQL: set {POSTGRES_ENV} "
-            "(e.g. postgresql://postgres@127.0.0.1/postgres)"
-        )
-    name = f"ffs_scale_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(server, f'CREATE DATABASE "{name}"')
-    url = make_url(normalise_database_url(server)).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh PostgreSQL database of its own; the processes migrate it."""
+    async with own_postgres_database("scale-out") as url:
+        yield url
 
 
 def sender_of(update: dict[str, Any]) -> int:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.ratelimit import FloodLimiter
@@ -197,3 +197,47 @@ async def test_a_replica_does_not_answer_again_what_it_answered_before_marking_i
     answered = texts(api, 303)
     assert len(answered) == 2, answered
     assert answered[0].startswith("Hello!") and "rivacy" in answered[1]
+
+
+async def test_a_leftover_whose_chat_a_dead_session_still_holds_is_answered_once_it_ends(
+    replicas: tuple[FakeBotApi, Replica],
+) -> None:
+    api, replica = replicas
+    killed, restarted = replica(), replica()
+    async with restarted._db.uow() as uow:
+        update = api.text(304, "/start f-SZ01", "en-US")
+        await store_updates(uow, "telegram", [(str(update["update_id"]), "304", update)])
+        await uow.commit()
+    # Killed a moment ago: its session, and the chat's claim, outlive it for a little while.
+    assert killed._claims is not None and await killed._claims.take("telegram", "304")
+    await restarted.start()
+    await restarted.join()
+    assert texts(api, 304) == []
+    await killed._claims.close()
+    # Taken up within seconds, not at the sweep a minute or two on.
+    for _ in range(100):
+        if texts(api, 304):
+            break
+        await asyncio.sleep(0.1)
+    await restarted.join()
+    assert len(texts(api, 304)) == 1
+
+
+async def test_the_server_ends_the_claims_session_of_a_process_gone_with_its_machine(
+    replicas: tuple[FakeBotApi, Replica],
+) -> None:
+    _api, replica = replicas
+    claims = replica()._claims
+    assert claims is not None and await claims.take("telegram", "305")
+    conn = claims._conn
+    assert conn is not None
+    if await conn.scalar(text("SELECT inet_client_addr() IS NULL")):
+        pytest.skip("over a Unix socket the server sees its client go without keepalives")
+    # Probed after 10 s idle, given up after three probes 5 s apart: claims freed in ~25 s.
+    settings = await conn.execute(
+        text(
+            "SELECT current_setting('tcp_keepalives_idle'),"
+            " current_setting('tcp_keepalives_interval'), current_setting('tcp_keepalives_count')"
+        )
+    )
+    assert tuple(settings.one()) == ("10", "5", "3")
