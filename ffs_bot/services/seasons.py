@@ -285,7 +285,8 @@ async def register_child(
     )
     if live is not None:
         raise ConflictError("already")
-    if await take_seat(uow, SeasonRow, season_id):
+    seated = await take_seat(uow, SeasonRow, season_id)
+    if seated:
         status = (
             RegistrationStatus.CONFIRMED if season.auto_confirm else RegistrationStatus.REQUESTED
         )
@@ -303,7 +304,10 @@ async def register_child(
         async with uow.session.begin_nested():
             uow.session.add(row)
     except IntegrityError:
-        # The other guardian registered the same child at the same moment.
+        # The other guardian registered the same child at the same moment. The caller may
+        # still commit (to say so), so the seat taken above goes back.
+        if seated:
+            await release_seat(uow, SeasonRow, season_id)
         raise ConflictError("already") from None
     await record_event(
         uow,

@@ -374,6 +374,9 @@ async def book(
         async with uow.session.begin_nested():
             uow.session.add(booking)
     except IntegrityError:
+        # Booked meanwhile after all; the caller may still commit, so the seat goes back.
+        if seated:
+            await seats.release_seat(uow, WorkshopRow, workshop_id)
         raise ConflictError("already") from None
     await record_event(
         uow,
