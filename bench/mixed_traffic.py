@@ -110,6 +110,9 @@ class Run:
     peak_rss_kb: int | None
     stalls: int
     errors: dict[str, int]
+    bot_cpu_ms: float | None = None  # the bot process's CPU time per update
+    bot_cpu_share: float | None = None  # of one core, during the run
+    server_cpu: float = 0.0  # this process's (the fake's and the users') share of one core
     latency_ms: dict[str, float] = field(default_factory=dict)
     offered_rate: float = 0.0
     late_ticks: int = 0
@@ -234,11 +237,7 @@ class Users:
 
     def waiting(self) -> list[int]:
         """Users whose last update has not been answered in full."""
-        return [
-            i
-            for i in range(self.count)
-            if self.step[i] and self.got[i] < self.need[i]
-        ]
+        return [i for i in range(self.count) if self.step[i] and self.got[i] < self.need[i]]
 
     def unstall(self) -> int:
         """Move on every user still waiting (the bot is quiet); return how many."""
@@ -267,6 +266,14 @@ class MixedFakeBotAPI(FakeBotAPI):
 
 
 # -- the bots -----------------------------------------------------------------------------
+
+
+def cpu_seconds(bot: BotProcess) -> float | None:
+    """User and system CPU time the bot process has used, from /proc."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{bot.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None
 
 
 def base_env() -> dict[str, str]:
@@ -397,12 +404,9 @@ async def calibrate(
                 ]
             )
         problems = error_summary(api)
-        polls = [c.t for c in api.calls if c.method == "getUpdates"]
     api.users = None
     if args.show_flow:
         print("    slowest answer per step (ms):", [round(1000 * s) for s in slowest])
-        gaps = sorted((b - a for a, b in zip(polls, polls[1:])), reverse=True)[:10]
-        print("    longest gaps between getUpdates (ms):", [round(1000 * g) for g in gaps])
     if problems:
         raise BotUnavailable(f"calibration: errors {problems}")
     expected = [min(step) for step in counts]
@@ -431,7 +435,7 @@ async def throughput_run(
     quiet = 1.0 + 4 * delay
     async with started(config, api, database, args) as bot:
         api.users = users
-        t0 = time.monotonic()
+        t0, cpu0, own0 = time.monotonic(), cpu_seconds(bot), time.process_time()
         for index in range(count):
             users.send_next(index)
         deadline = t0 + args.max_run_seconds
@@ -446,8 +450,14 @@ async def throughput_run(
                 note = f"timed out: {users.finished}/{count} users finished"
                 break
         api.users = None
-        rss = bot.peak_rss_kb()
+        rss, cpu1, own1, t1 = (
+            bot.peak_rss_kb(),
+            cpu_seconds(bot),
+            time.process_time(),
+            time.monotonic(),
+        )
     seconds = max(users.last_finished_at - (api.first_batch_at or t0), 1e-9)
+    bot_cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
     updates = sum(users.step)
     return Run(
         users=count,
@@ -457,6 +467,9 @@ async def throughput_run(
         peak_rss_kb=rss,
         stalls=users.stalls,
         errors=error_summary(api),
+        bot_cpu_ms=1000 * bot_cpu / updates if bot_cpu is not None else None,
+        bot_cpu_share=bot_cpu / (t1 - t0) if bot_cpu is not None else None,
+        server_cpu=(own1 - own0) / (t1 - t0),
         note=note,
     )
 
@@ -506,9 +519,7 @@ async def latency_run(
         rss = bot.peak_rss_kb()
     measured = sorted(s for queued, s in users.latencies if queued >= t0 + WARM_UP)
     unanswered = len(users.sent_at)
-    latency = (
-        {f"p{p}": 1000 * percentile(measured, p) for p in (50, 95, 99)} if measured else {}
-    )
+    latency = {f"p{p}": 1000 * percentile(measured, p) for p in (50, 95, 99)} if measured else {}
     if measured:
         latency["max"] = 1000 * measured[-1]
     return Run(
@@ -546,6 +557,10 @@ def describe_run(label: str, run: Run) -> str:
             f"{run.seconds:.1f} s)"
         )
     rss = f", peak RSS {run.peak_rss_kb / 1024:.0f} MiB" if run.peak_rss_kb else ""
+    if run.bot_cpu_ms and run.bot_cpu_share:
+        rss += f", bot CPU {run.bot_cpu_ms:.2f} ms/update ({run.bot_cpu_share:.0%})"
+    if run.server_cpu:
+        rss += f", server CPU {run.server_cpu:.0%}"
     return (
         f"{label} {head}{rss}"
         + (f", {', '.join(extra)}" if extra else "")
@@ -624,7 +639,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                 print(f"{delay_ms:>3g} ms  {name:<18} not measured: {r.failure[:120]}")
                 continue
             cells = [
-                f"{v:.1f}" if (v := r.latency(k)) is not None else "" for k in ("p50", "p95", "p99")
+                f"{v:.1f}" if (v := r.latency(k)) is not None else ""
+                for k in ("p50", "p95", "p99")
             ]
             rss = f"{r.peak_rss_mb:.0f} MiB" if r.peak_rss_mb else "-"
             rate = f"{r.rate:.1f}" if r.rate else "incomplete"
@@ -694,9 +710,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
             for n in (int(x) for x in args.concurrency.split(",") if x)
         ]
     if not args.skip_ours:
-        configs += [
-            (BotConfig("ffs-bot", "ours"), db) for db in args.databases.split(",") if db
-        ]
+        configs += [(BotConfig("ffs-bot", "ours"), db) for db in args.databases.split(",") if db]
     results: list[Result] = []
     async with MixedFakeBotAPI(token=TOKEN) as api:
         print(f"fake Bot API at {api.base_url}", flush=True)
