@@ -89,8 +89,8 @@ def clean_health_notes(text: str) -> str:
 
 
 # Read on most steps about children, registration included: Core statements built once (an
-# ORM query built on every call spent ten times the SQL's time in SQLAlchemy). Core statements
-# do not autoflush, so `_rows` flushes pending changes first.
+# ORM query built on every call spent ten times the SQL's time in SQLAlchemy). Run through
+# the session they still autoflush, so they see the unit of work's pending changes.
 _CHILD = table_of(ChildRow)
 _GUARDIAN = table_of(GuardianRow)
 _PERSON = table_of(PersonRow)
@@ -122,8 +122,6 @@ _ONE_CHILD = _CHILDREN.where(_CHILD.c.id == bindparam("child_id"))
 
 
 async def _rows(uow: UnitOfWork, person_id: int, child_id: int | None = None) -> list[Child]:
-    if uow.session.new or uow.session.dirty or uow.session.deleted:
-        await uow.session.flush()
     if child_id is None:
         rows = await uow.session.execute(_CHILDREN, {"person_id": person_id})
     else:
