@@ -94,7 +94,8 @@ PER_USER = len(FLOW)
 ANSWERS = frozenset({"sendMessage", "editMessageText"})  # what latency is measured to
 FIRST_USER_ID = 800_000_001
 CALIBRATION_USERS = 8
-PROBE_USERS = 100
+PROBE_SECONDS = 6.0  # echo bots: how long the probe of their speed lasts
+MIN_ECHO_USERS = 10
 WARM_UP = 2.0  # latency runs: updates queued in the first seconds are left out
 QUIET = 0.4  # calibration: this long without a call (plus 4 delays) ends a step
 
@@ -169,7 +170,8 @@ class Users:
         self.got = [0] * count  # replies received
         self.need = [0] * count  # replies that complete the step sent last
         self.sent_at: dict[int, float] = {}  # user index -> when its update was queued
-        self.latencies: list[tuple[float, float]] = []  # (queued at, seconds to the answer)
+        # (queued at, seconds to the answer, step of FLOW)
+        self.latencies: list[tuple[float, float, int]] = []
         self.ready: deque[int] = deque()  # users whose last update was answered in full
         self.closed_loop = True
         self.finished = 0
@@ -220,7 +222,7 @@ class Users:
         self.got[index] += 1
         if method in ANSWERS and index in self.sent_at:
             queued = self.sent_at.pop(index)
-            self.latencies.append((queued, at - queued))
+            self.latencies.append((queued, at - queued, self.step[index] - 1))
         if self.got[index] == self.need[index]:
             self.step_done(index, at)
 
@@ -395,7 +397,7 @@ async def calibrate(
                     raise BotUnavailable(f"calibration: no quiet after step {step + 1}")
                 await bot.wait_for(api, lambda: False, 0.05)
             counts.append([g - b for g, b in zip(users.got, before, strict=True)])
-            slowest.append(max((s for _, s in users.latencies[-CALIBRATION_USERS:]), default=0))
+            slowest.append(max((s for _, s, _ in users.latencies[-CALIBRATION_USERS:]), default=0))
             transcript.append(
                 [
                     f"{c.method}: {(c.text or '').splitlines()[0][:70] if c.text else ''}"
@@ -428,8 +430,12 @@ async def throughput_run(
     delay: float,
     expected: list[int],
     count: int,
+    probe_seconds: float | None = None,
 ) -> Run:
-    """All `count` users at once, each answered update followed by the user's next."""
+    """All `count` users at once, each answered update followed by the user's next.
+
+    With `probe_seconds`, a probe: it ends then, and the rate counts the answered updates.
+    """
     api.reset(delay=delay)
     users = Users(api, count, expected, args.language_code)
     quiet = 1.0 + 4 * delay
@@ -438,7 +444,7 @@ async def throughput_run(
         t0, cpu0, own0 = time.monotonic(), cpu_seconds(bot), time.process_time()
         for index in range(count):
             users.send_next(index)
-        deadline = t0 + args.max_run_seconds
+        deadline = t0 + (probe_seconds or args.max_run_seconds)
         note = ""
         while users.finished < count:
             await bot.wait_for(api, lambda: users.finished >= count, 0.25)
@@ -447,7 +453,8 @@ async def throughput_run(
             if api.unconfirmed == 0 and api.idle_for() >= quiet:
                 users.unstall()
             if time.monotonic() > deadline:
-                note = f"timed out: {users.finished}/{count} users finished"
+                if not probe_seconds:
+                    note = f"timed out: {users.finished}/{count} users finished"
                 break
         api.users = None
         rss, cpu1, own1, t1 = (
@@ -456,9 +463,10 @@ async def throughput_run(
             time.process_time(),
             time.monotonic(),
         )
-    seconds = max(users.last_finished_at - (api.first_batch_at or t0), 1e-9)
+    end = t1 if probe_seconds and users.finished < count else users.last_finished_at
+    seconds = max(end - (api.first_batch_at or t0), 1e-9)
     bot_cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
-    updates = sum(users.step)
+    updates = sum(users.step) - len(users.waiting())  # answered in full
     return Run(
         users=count,
         updates=updates,
@@ -517,7 +525,15 @@ async def latency_run(
         await bot.wait_for(api, lambda: not users.sent_at, 10 + 40 * delay)
         api.users = None
         rss = bot.peak_rss_kb()
-    measured = sorted(s for queued, s in users.latencies if queued >= t0 + WARM_UP)
+    measured = sorted(s for queued, s, _ in users.latencies if queued >= t0 + WARM_UP)
+    if args.show_flow:
+        for number, (kind, value) in enumerate(FLOW):
+            times = sorted(s for q, s, i in users.latencies if i == number and q >= t0 + WARM_UP)
+            if times:
+                print(
+                    f"{'':8}{kind} {value!r}: {len(times)} answers, median "
+                    f"{1000 * statistics.median(times):.0f} ms, max {1000 * times[-1]:.0f} ms"
+                )
     unanswered = len(users.sent_at)
     latency = {f"p{p}": 1000 * percentile(measured, p) for p in (50, 95, 99)} if measured else {}
     if measured:
@@ -587,9 +603,13 @@ async def measure_config(
                 print(f"{'':8}{kind} {value!r}: " + " | ".join(calls))
         result.users = args.users
         if config.kind == "echo":
-            probe = await throughput_run(api, config, database, args, delay, expected, PROBE_USERS)
+            probe = await throughput_run(
+                api, config, database, args, delay, expected, args.users, PROBE_SECONDS
+            )
             affordable = int(probe.rate * args.budget / PER_USER) // 10 * 10
-            result.users = max(PROBE_USERS, min(args.users, affordable))
+            # Enough users to keep every one of its concurrent handlers busy.
+            least = max(MIN_ECHO_USERS, 2 * config.concurrency)
+            result.users = max(least, min(args.users, affordable))
             print(f"{label} probe: {probe.rate:.0f}/s, measuring {result.users} users", flush=True)
         for i in range(args.repeats):
             run = await throughput_run(api, config, database, args, delay, expected, result.users)
