@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -221,8 +221,16 @@ async def prepare_ours(data_dir: Path, log_path: Path) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(config: BotConfig, api: FakeBotAPI) -> AsyncIterator[BotProcess]:
-    """Start the bot, wait for its first getUpdates, stop it (gracefully) afterwards."""
+async def running_bot(
+    config: BotConfig,
+    api: FakeBotAPI,
+    prepare: Callable[[Path], Awaitable[dict[str, str]]] | None = None,
+) -> AsyncIterator[BotProcess]:
+    """Start the bot, wait for its first getUpdates, stop it (gracefully) afterwards.
+
+    `prepare(work_dir)` sets up ffs-bot's database and returns its environment; by default
+    a fresh SQLite data dir with the demo factories.
+    """
     with tempfile.TemporaryDirectory(prefix="ffs-tg-bench-") as tmp:
         work = Path(tmp)
         log_path = work / "bot.log"
@@ -237,7 +245,10 @@ async def running_bot(config: BotConfig, api: FakeBotAPI) -> AsyncIterator[BotPr
             ]
             env = dict(os.environ)
         else:
-            env = await prepare_ours(work, work / "import.log")
+            if prepare is None:
+                env = await prepare_ours(work, work / "import.log")
+            else:
+                env = await prepare(work)
             env |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url}
             argv = [str(BIN / "ffs-bot"), "run"]
         with log_path.open("wb") as log:

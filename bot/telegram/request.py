@@ -19,6 +19,7 @@ from telegram.request import BaseRequest, RequestData
 
 __all__ = ["AiohttpRequest", "proxy_from_environment"]
 
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 # What PTB passes for a timeout the caller did not give.
 _NOT_GIVEN = type(BaseRequest.DEFAULT_NONE)
 
@@ -115,6 +116,7 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
         data: Any = None
+        headers = None
         if request_data is not None:
             if request_data.multipart_data:
                 data = aiohttp.FormData()
@@ -123,9 +125,15 @@ class AiohttpRequest(BaseRequest):
                 for name, (filename, content, mimetype) in request_data.multipart_data.items():
                     data.add_field(name, content, filename=filename, content_type=mimetype)
             else:
-                data = request_data.json_parameters
+                # Encoded here, as PTB's HTTPXRequest sends it: given the dict, aiohttp builds
+                # a FormData (a multipart writer with a random boundary) for every request,
+                # only to urlencode it; that was a tenth of a busy bot's time.
+                data = request_data.url_encoded_parameters().encode()
+                headers = _FORM
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as res:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as res:
                 return res.status, await res.read()
         except TimeoutError as exc:
             raise TimedOut from exc

@@ -208,7 +208,11 @@ async def revoke_role(
     return len(rows)
 
 
+# Also read for every main menu shown.
+_ANY_ROLE = select(_ROLE.c.id).where(_ROLE.c.person_id == bindparam("person_id")).limit(1)
+
+
 async def has_role(uow: UnitOfWork, person_id: int) -> bool:
     """Whether the person holds any staff role (sponsor viewers included)."""
-    found = await uow.session.scalar(select(RoleRow.id).where(RoleRow.person_id == person_id))
+    found = await uow.session.scalar(_ANY_ROLE, {"person_id": person_id})
     return found is not None

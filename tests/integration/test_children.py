@@ -236,3 +236,30 @@ async def add_in_chat(chat: Chat, name: str, month: str) -> None:
     await chat.press("gender:none")
     await chat.press("rel:father")
     assert f"Saved: {name}." in chat.text, chat.text
+
+
+async def test_children_read_what_the_unit_of_work_changed_before_a_flush(
+    backend: Backend,
+) -> None:
+    # The children are read with a Core statement: through the session it still autoflushes.
+    mum, _other = await two_people(backend)
+    async with backend.db.uow() as uow:
+        child = await children.add_child(
+            uow,
+            person_id=mum,
+            name="Lily",
+            birth_year=2019,
+            birth_month=5,
+            gender=None,
+            relationship=Relationship.MOTHER,
+            today=TODAY,
+        )
+        row = await uow.session.get(ChildRow, child.id)
+        assert row is not None
+        row.name = "Lili"
+        uow.session.add(GuardianRow(child_id=child.id, person_id=_other, relationship="father"))
+        (listed,) = await children.list_children(uow, mum)
+        assert (listed.name, listed.guardians) == ("Lili", 2)
+        assert [c.name for c in await children.list_children(uow, _other)] == ["Lili"]
+        await uow.session.delete(row)
+        assert await children.list_children(uow, mum) == []
