@@ -79,6 +79,9 @@ STALE_AFTER = timedelta(seconds=60)
 # With claims: how soon to ask again for the chat of a leftover another session holds. A
 # process killed a moment ago may hold its claims until its database session has ended.
 HELD_RETRY_SECONDS = 1.0
+# Updates answered here, remembered so as not to answer them again: far more than can be in
+# flight between a chat's pending read and the done mark (seconds of traffic).
+ANSWERED_MEMORY = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +123,10 @@ class TelegramChannel:
         self._told: set[int] = set()
         self._sweeper: asyncio.Task[None] | None = None
         # With claims: updates queued here and not yet answered (here or elsewhere), and
-        # those answered here whose done mark is not yet committed (not to answer again).
+        # the last ones answered here (not to answer again). Kept past their done mark: a
+        # chat's pending updates read just before the mark committed still list them.
         self._queued: set[int] = set()
-        self._unmarked: set[int] = set()
+        self._answered: dict[int, None] = {}
         # Leftovers whose chat another session held when we asked: asked for again soon.
         self._held: dict[int, StoredUpdate] = {}
 
@@ -259,7 +263,6 @@ class TelegramChannel:
                 self._tickets[:0] = tickets
                 self._done_waiting.set()
                 raise
-            self._unmarked.difference_update(batch)
         if tickets and self._claims is not None:
             # Only now: the next process to claim these chats must find them done.
             await self._claims.release(tickets)
@@ -316,8 +319,8 @@ class TelegramChannel:
                 todo = await chat_pending(uow, CHANNEL, stored.chat_key)
             for update in todo:
                 self._queued.discard(update.id)
-                if update.id in self._unmarked:
-                    continue  # answered here a moment ago; its done mark is on its way
+                if update.id in self._answered:
+                    continue  # answered here a moment ago
                 try:
                     await self._answer_stored(update)
                 except Exception:
@@ -328,9 +331,15 @@ class TelegramChannel:
         finally:
             self._queued.discard(stored.id)
             self._done.extend(answered)
-            self._unmarked.update(answered)
+            self._remember(answered)
             self._tickets.append(self._claims.put_down(CHANNEL, stored.chat_key))
             self._done_waiting.set()
+
+    def _remember(self, answered: list[int]) -> None:
+        """Note updates answered here; the oldest are forgotten past `ANSWERED_MEMORY`."""
+        self._answered.update(dict.fromkeys(answered))
+        for _ in range(len(self._answered) - ANSWERED_MEMORY):
+            del self._answered[next(iter(self._answered))]
 
     async def _answer_stored(self, stored: StoredUpdate) -> None:
         """Answer one stored update."""

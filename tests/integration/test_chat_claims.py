@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
+from bot.telegram import channel as channel_module
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.ratelimit import FloodLimiter
 from ffs_bot.db.claims import ChatClaims
@@ -197,6 +198,33 @@ async def test_a_replica_does_not_answer_again_what_it_answered_before_marking_i
     answered = texts(api, 303)
     assert len(answered) == 2, answered
     assert answered[0].startswith("Hello!") and "rivacy" in answered[1]
+
+
+async def test_an_update_marked_done_while_its_chat_is_read_is_not_answered_again(
+    replicas: tuple[FakeBotApi, Replica], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, replica = replicas
+    monkeypatch.setattr("bot.telegram.channel.DONE_BATCH_WAIT", 30.0)
+    alone = replica()
+    await alone.start()
+    await alone.accept([api.text(305, "/start f-SZ01", "en-US")])
+    for _ in range(200):  # answered, its done mark waiting (join would mark it)
+        if texts(api, 305):
+            break
+        await asyncio.sleep(0.02)
+    real = channel_module.chat_pending
+
+    async def read_then_mark(uow: Any, channel: str, chat: str) -> Any:
+        # The done mark commits while this read's rows are on their way back.
+        found = await real(uow, channel, chat)
+        await alone._mark_done()
+        return found
+
+    monkeypatch.setattr(channel_module, "chat_pending", read_then_mark)
+    await alone.accept([api.press(305, "lang:en", language_code="en-US")])
+    await alone.join()
+    answered = texts(api, 305)
+    assert len(answered) == 2, answered
 
 
 async def test_a_leftover_whose_chat_a_dead_session_still_holds_is_answered_once_it_ends(
