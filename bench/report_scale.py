@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,32 @@ def main() -> None:
 
 async def measure(families: int, repeats: int, postgres: str | None) -> dict[str, Any]:
     """Fill a fresh database with `families` families and time the report on it."""
+    async with scratch_database(postgres) as engine:
+        started = time.perf_counter()
+        sizes = await fill(engine, families)
+        load = time.perf_counter() - started
+        print(
+            f"{engine.dialect.name}: {families:,} families loaded in {load:.1f} s",
+            sizes,
+            flush=True,
+        )
+        times, statements = await time_reports(engine, repeats)
+    return {
+        "database": "PostgreSQL" if postgres else "SQLite",
+        "families": families,
+        **sizes,
+        "load_s": load,
+        "median_ms": statistics.median(times) * 1000,
+        "fastest_ms": min(times) * 1000,
+        "slowest_ms": max(times) * 1000,
+        "statements": statements,
+    }
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(postgres: str | None) -> AsyncIterator[AsyncEngine]:
+    """A fresh, migrated database (SQLite in a temporary folder, or one made on `postgres`),
+    dropped afterwards."""
     with tempfile.TemporaryDirectory() as directory:
         scratch = f"ffs_bench_{uuid.uuid4().hex[:8]}"
         if postgres:
@@ -105,29 +132,11 @@ async def measure(families: int, repeats: int, postgres: str | None) -> dict[str
         engine = create_engine(database_url)
         try:
             await upgrade(engine)
-            started = time.perf_counter()
-            sizes = await fill(engine, families)
-            load = time.perf_counter() - started
-            print(
-                f"{engine.dialect.name}: {families:,} families loaded in {load:.1f} s",
-                sizes,
-                flush=True,
-            )
-            times, statements = await time_reports(engine, repeats)
+            yield engine
         finally:
             await engine.dispose()
             if postgres:
                 await admin(postgres, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-    return {
-        "database": "PostgreSQL" if postgres else "SQLite",
-        "families": families,
-        **sizes,
-        "load_s": load,
-        "median_ms": statistics.median(times) * 1000,
-        "fastest_ms": min(times) * 1000,
-        "slowest_ms": max(times) * 1000,
-        "statements": statements,
-    }
 
 
 async def admin(server: str, sql: str) -> None:

@@ -29,9 +29,7 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -39,18 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from report_scale import YEAR, admin, fill, time_reports  # noqa: E402
+from report_scale import YEAR, fill, scratch_database, time_reports  # noqa: E402
 
-from ffs_bot.config import normalise_database_url  # noqa: E402
-from ffs_bot.db.engine import create_engine, create_session_factory  # noqa: E402
-from ffs_bot.db.migrate import upgrade  # noqa: E402
+from ffs_bot.db.engine import create_session_factory  # noqa: E402
 from ffs_bot.db.uow import Database  # noqa: E402
 from ffs_bot.exports import (  # noqa: E402
     Table,
@@ -138,33 +133,17 @@ async def measure(
     families: int, repeats: int, postgres: str | None, show_sql: bool
 ) -> dict[str, Any]:
     """Fill a fresh database and measure the report, the exports and the conversation."""
-    with tempfile.TemporaryDirectory() as directory:
-        scratch = f"ffs_bench_{uuid.uuid4().hex[:8]}"
-        if postgres:
-            await admin(postgres, f'CREATE DATABASE "{scratch}"')
-            url = make_url(normalise_database_url(postgres)).set(database=scratch)
-            database_url = url.render_as_string(hide_password=False)
-        else:
-            database_url = f"sqlite+aiosqlite:///{directory}/bench.db"
-        engine = create_engine(database_url)
-        try:
-            await upgrade(engine)
-            started = time.perf_counter()
-            sizes = await fill(engine, families, workshops_per_factory=2)
-            if engine.dialect.name == "postgresql":
-                await _advance_sequences(engine)
-            load = time.perf_counter() - started
-            print(
-                f"{engine.dialect.name}: {families:,} families in {load:.0f} s", sizes, flush=True
-            )
-            db = Database(create_session_factory(engine))
-            report_times, report_statements = await time_reports(engine, repeats)
-            exports = await time_exports(engine, db, repeats)
-            steps = await count_steps(engine, db, show_sql)
-        finally:
-            await engine.dispose()
-            if postgres:
-                await admin(postgres, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    async with scratch_database(postgres) as engine:
+        started = time.perf_counter()
+        sizes = await fill(engine, families, workshops_per_factory=2)
+        if engine.dialect.name == "postgresql":
+            await _advance_sequences(engine)
+        load = time.perf_counter() - started
+        print(f"{engine.dialect.name}: {families:,} families in {load:.0f} s", sizes, flush=True)
+        db = Database(create_session_factory(engine))
+        report_times, report_statements = await time_reports(engine, repeats)
+        exports = await time_exports(engine, db, repeats)
+        steps = await count_steps(engine, db, show_sql)
     return {
         "database": "PostgreSQL" if postgres else "SQLite",
         "families": families,
