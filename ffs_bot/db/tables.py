@@ -574,7 +574,20 @@ class InboundUpdateRow(Base):
     """
 
     __tablename__ = "inbound_update"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        # A chat's updates still to answer, read with every update where replicas share
+        # the work: small whatever the table holds, and the plan obvious even before the
+        # table's statistics catch up with a burst.
+        Index(
+            "ix_inbound_update_pending",
+            "channel",
+            "chat_key",
+            "id",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
