@@ -8,7 +8,8 @@ import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
-from ffs_bot.db.outage import is_unavailable
+from bot.scheduler import sleep_unless
+from ffs_bot.db.outage import is_unavailable, retry_delay
 from ffs_bot.db.uow import Database
 from ffs_bot.delivery import Delivery, Outcome, Sender
 from ffs_bot.outbox import (
@@ -24,10 +25,6 @@ from ffs_bot.services.people import set_reachable
 __all__ = ["OutboxWorker"]
 
 log = logging.getLogger(__name__)
-
-# Waits between attempts while the database cannot be reached, growing to the last.
-RETRY_FIRST = 0.5
-RETRY_MAX = 5.0
 
 
 class OutboxWorker:
@@ -67,7 +64,7 @@ class OutboxWorker:
                         log.warning("database unreachable (%d in a row); waiting", failures)
                     else:
                         log.exception("claiming pushes failed (%d in a row)", failures)
-                    await _sleep_unless(stop, min(RETRY_FIRST * 2.0 ** (failures - 1), RETRY_MAX))
+                    await sleep_unless(stop, retry_delay(failures))
                     continue
                 failures = 0
                 if started == 0 or len(self._tasks) >= self._in_flight:
@@ -140,17 +137,18 @@ class OutboxWorker:
         # the database cannot be reached, keep trying for half the lease.
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self._lease.total_seconds() / 2
-        wait = RETRY_FIRST
+        failures = 0
         while True:
             try:
                 await self._settle(message, delivery)
                 return
             except Exception as exc:
+                failures += 1
+                wait = retry_delay(failures)
                 if not is_unavailable(exc) or loop.time() + wait > give_up:
                     raise
                 log.warning("database unreachable; outbox row %d waits to settle", message.id)
             await asyncio.sleep(wait)
-            wait = min(wait * 2, RETRY_MAX)
 
     async def _settle(self, message: OutboxMessage, delivery: Delivery) -> None:
         async with self._db.uow() as uow:
@@ -176,8 +174,3 @@ class OutboxWorker:
                 backoff = timedelta(seconds=min(2**message.attempts, 300))
                 await settle_retry(uow, message.id, delay=backoff, error=delivery.error)
             await uow.commit()
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

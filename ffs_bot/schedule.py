@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 
-from ffs_bot.db.sql import insert_for, table_of, upsert
+from ffs_bot.db.sql import insert_for, table_of
 from ffs_bot.db.tables import ScheduledPushRow, utcnow
 from ffs_bot.db.uow import UnitOfWork
 
@@ -56,14 +56,7 @@ class DuePush:
 
 async def schedule_push(uow: UnitOfWork, kind: str, subject_id: int, due_at: datetime) -> None:
     """Schedule (or move, if not yet sent) the push `kind` about `subject_id`."""
-    await upsert(
-        uow,
-        ScheduledPushRow,
-        {"kind": kind, "subject_id": subject_id, "due_at": due_at, "created_at": utcnow()},
-        ["kind", "subject_id"],
-        ["due_at"],
-        where=ScheduledPushRow.done_at.is_(None),
-    )
+    await schedule_pushes(uow, subject_id, [(kind, due_at)])
 
 
 async def schedule_pushes(

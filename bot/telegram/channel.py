@@ -11,7 +11,6 @@ once, whichever process took each update.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,7 +19,7 @@ from typing import Any
 from telegram import BotCommand
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.scheduler import ChatScheduler
+from bot.scheduler import ChatScheduler, sleep_unless
 from bot.telegram.adapter import (
     ALLOWED_UPDATES,
     CHANNEL,
@@ -33,7 +32,7 @@ from bot.telegram.adapter import message_arguments as reply_arguments
 from bot.telegram.bot import JsonBot
 from bot.telegram.ratelimit import retry_seconds
 from ffs_bot.db.claims import ChatClaims, ClaimTicket
-from ffs_bot.db.outage import is_unavailable
+from ffs_bot.db.outage import is_unavailable, retry_delay
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import N_, Translator, negotiate_language
 from ffs_bot.messages import Reply
@@ -64,9 +63,6 @@ OUTAGE_NOTICE = N_(
     "Sorry, we have a technical problem. We will answer your message shortly; "
     "there is no need to send it again."
 )
-# Waits between attempts while the database cannot be reached, growing to the last.
-OUTAGE_RETRY_FIRST = 0.5
-OUTAGE_RETRY_MAX = 5.0
 POLL_TIMEOUT = 30
 SEND_ATTEMPTS = 3
 DONE_BATCH_WAIT = 0.05
@@ -192,7 +188,7 @@ class TelegramChannel:
                     offset=offset, poll_timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
                 )
             except RetryAfter as exc:
-                await _sleep_unless(stop, retry_seconds(exc))
+                await sleep_unless(stop, retry_seconds(exc))
                 continue
             except (NetworkError, TelegramError) as exc:
                 # Network trouble, or Telegram refusing (409: another instance is polling).
@@ -200,7 +196,7 @@ class TelegramChannel:
                 log.warning(
                     "polling failed (%d in a row): %s; retrying", failures, type(exc).__name__
                 )
-                await _sleep_unless(stop, min(2.0**failures, 30.0))
+                await sleep_unless(stop, min(2.0**failures, 30.0))
                 continue
             if updates:
                 try:
@@ -210,11 +206,11 @@ class TelegramChannel:
                     failures += 1
                     if is_unavailable(exc):
                         log.warning("database unreachable; %d updates wait", len(updates))
-                        wait = min(OUTAGE_RETRY_FIRST * 2.0 ** (failures - 1), OUTAGE_RETRY_MAX)
+                        wait = retry_delay(failures)
                     else:
                         log.exception("could not store updates (%d in a row)", failures)
                         wait = min(2.0**failures, 30.0)
-                    await _sleep_unless(stop, wait)
+                    await sleep_unless(stop, wait)
                     continue
                 offset = int(updates[-1]["update_id"]) + 1
             failures = 0
@@ -343,13 +339,11 @@ class TelegramChannel:
 
     async def _answer_stored(self, stored: StoredUpdate) -> None:
         """Answer one stored update."""
-        try:
-            converted = convert(stored.body)
-        except (TypeError, ValueError, KeyError, AttributeError):
+        converted = _readable(stored.body)
+        if converted is None:
             # An update we cannot read would fail the same way after every restart.
             log.warning("dropping unreadable update %s", stored.external_id)
-            converted = None
-        wait = OUTAGE_RETRY_FIRST
+        failures = 0
         while converted is not None:
             try:
                 await self._answer(converted, stored.external_id)
@@ -360,8 +354,8 @@ class TelegramChannel:
                 # chat's later updates behind it) until the database is back.
                 log.warning("database unreachable; update %s waits", stored.external_id)
                 await self._tell_outage([converted])
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, OUTAGE_RETRY_MAX)
+                failures += 1
+                await asyncio.sleep(retry_delay(failures))
                 continue
             self._told.discard(converted.chat_id)
             break
@@ -472,8 +466,3 @@ def _readable(body: dict[str, Any]) -> Converted | None:
         return convert(body)
     except (TypeError, ValueError, KeyError, AttributeError):
         return None
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -7,7 +7,7 @@ import socket
 
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["is_unavailable"]
+__all__ = ["RETRY_FIRST", "RETRY_MAX", "is_unavailable", "retry_delay"]
 
 # SQLite's words for a database another process holds or the disk refuses; its other
 # OperationalErrors ("no such table") will not heal by waiting.
@@ -18,6 +18,16 @@ _SQLITE_TRANSIENT = (
     "unable to open database file",
     "disk i/o error",
 )
+
+
+# Waits between attempts while the database cannot be reached: doubling, up to the last.
+RETRY_FIRST = 0.5
+RETRY_MAX = 5.0
+
+
+def retry_delay(failures: int) -> float:
+    """How long to wait after `failures` failed attempts in a row (at least one)."""
+    return min(RETRY_FIRST * 2.0 ** (max(failures, 1) - 1), RETRY_MAX)
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -38,7 +38,7 @@ async def test_polling_confirms_updates_only_after_storing_them(
         await real_accept(bodies)
 
     monkeypatch.setattr(telegram.channel, "accept", flaky_accept)
-    monkeypatch.setattr("bot.telegram.channel._sleep_unless", lambda stop, s: asyncio.sleep(0))
+    monkeypatch.setattr("bot.telegram.channel.sleep_unless", lambda stop, s: asyncio.sleep(0))
     stop = asyncio.Event()
     poller = asyncio.create_task(telegram.channel.poll(stop))
     await wait_for(lambda: len(api.of("sendMessage")) == 3)
@@ -123,7 +123,7 @@ async def test_polling_survives_telegram_refusing_and_network_errors(
     api.queued = [api.text(7, "/start")]
     api.fail_next("getUpdates", "409")  # another instance polling
     api.fail_next("getUpdates", "network")
-    monkeypatch.setattr("bot.telegram.channel._sleep_unless", lambda stop, s: asyncio.sleep(0))
+    monkeypatch.setattr("bot.telegram.channel.sleep_unless", lambda stop, s: asyncio.sleep(0))
     stop = asyncio.Event()
     poller = asyncio.create_task(telegram.channel.poll(stop))
     await wait_for(lambda: len(api.of("sendMessage")) == 1)
