@@ -25,6 +25,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Bundle
 
+from ffs_bot.db.sql import in_lists
 from ffs_bot.db.tables import (
     AttendanceRow,
     BookingRow,
@@ -240,10 +241,6 @@ async def _seasons(
     return sorted(found, key=lambda s: (s.factory_code, s.season.starts_on, s.season.id))
 
 
-# Season ids in one statement's IN list, well within SQLite's limit on parameters.
-_SEASONS_PER_STATEMENT = 1000
-
-
 def _local(value: datetime, timezone: str) -> datetime:
     """The factory's wall-clock time, naive, as spreadsheets want it."""
     return value.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
@@ -315,8 +312,7 @@ async def attendance_table(
     # Every season's days in one statement, as plain columns: a whole programme is hundreds
     # of seasons and hundreds of thousands of days.
     days: dict[int, list[Any]] = {at.season.id: [] for at in in_scope}
-    for start in range(0, len(in_scope), _SEASONS_PER_STATEMENT):
-        chunk = [at.season.id for at in in_scope[start : start + _SEASONS_PER_STATEMENT]]
+    for chunk in in_lists([at.season.id for at in in_scope]):
         for row in await uow.session.execute(
             select(
                 RegistrationRow.season_id,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -11,7 +12,11 @@ from sqlalchemy.orm import DeclarativeBase
 
 from ffs_bot.db.uow import UnitOfWork
 
-__all__ = ["insert_for", "insert_ignore", "table_of", "upsert"]
+__all__ = ["IN_LIST_LIMIT", "in_lists", "insert_for", "insert_ignore", "table_of", "upsert"]
+
+T = TypeVar("T")
+# Values in one statement's IN list: well within SQLite's limit on parameters.
+IN_LIST_LIMIT = 1000
 
 
 def table_of(row_class: type[DeclarativeBase]) -> Table:
@@ -19,6 +24,12 @@ def table_of(row_class: type[DeclarativeBase]) -> Table:
     table = row_class.__table__
     assert isinstance(table, Table)
     return table
+
+
+def in_lists(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most `IN_LIST_LIMIT`, one statement's IN list each."""
+    for start in range(0, len(values), IN_LIST_LIMIT):
+        yield values[start : start + IN_LIST_LIMIT]
 
 
 def insert_for(dialect: str) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, delete, select
 from sqlalchemy.orm import Bundle
 
+from ffs_bot.db.sql import in_lists
 from ffs_bot.db.tables import (
     AttendanceRow,
     ChildRow,
@@ -338,8 +339,6 @@ async def registrations(
     return await _entries(uow, [season_id], statuses, day)
 
 
-# Season ids in one statement's IN list, well within SQLite's limit on parameters.
-_SEASONS_PER_STATEMENT = 1000
 # What a roster shows, read as plain rows: a whole programme's registrations are a hundred
 # thousand and more, and loading each as ORM objects took most of an export's time.
 _REGISTRATION: Bundle[Any] = Bundle(
@@ -369,8 +368,8 @@ async def registrations_of_seasons(
 ) -> dict[int, list[RosterEntry]]:
     """`registrations` of many seasons at once, for an export the caller may see whole."""
     found: dict[int, list[RosterEntry]] = {season_id: [] for season_id in season_ids}
-    for start in range(0, len(season_ids), _SEASONS_PER_STATEMENT):
-        for entry in await _entries(uow, season_ids[start : start + _SEASONS_PER_STATEMENT]):
+    for chunk in in_lists(season_ids):
+        for entry in await _entries(uow, list(chunk)):
             found[entry.season_id].append(entry)
     return found
 
