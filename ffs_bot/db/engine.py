@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -16,6 +18,8 @@ __all__ = ["create_engine", "create_session_factory"]
 
 # How long a SQLite writer waits for another writer before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is lent.
+IDLE_PING_SECONDS = 5.0
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -26,7 +30,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+        engine = _create_async_engine(url, echo=echo, hide_parameters=True)
+        _ping_when_idle(engine)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     sqlite_inline.register()
@@ -38,6 +44,31 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     )
     _configure_sqlite(engine)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before lending it, but only one that sat idle a while.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout, and asyncpg's ping is three round
+    trips (BEGIN, a query, ROLLBACK): more than the statements of most steps. A connection
+    in steady use is known alive; one found dead in use raises a disconnection error, and
+    the pool then replaces every connection made before it.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            # The pool drops this connection and lends another (a fresh one if need be).
+            raise sa_exc.DisconnectionError() from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
