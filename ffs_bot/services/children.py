@@ -198,7 +198,18 @@ async def add_child(
     )
     uow.session.add(row)
     await uow.session.flush()
-    return await _add_guardian(uow, person_id, row.id, relationship, "child.added")
+    await _add_guardian(uow, person_id, row.id, relationship, "child.added")
+    # Just saved, with this person its only guardian: shown as it is, not read back.
+    return Child(
+        id=row.id,
+        name=row.name,
+        birth_year=row.birth_year,
+        birth_month=row.birth_month,
+        gender=gender,
+        health_notes=None,
+        relationship=relationship,
+        guardians=1,
+    )
 
 
 async def rename_child(uow: UnitOfWork, person_id: int, child_id: int, name: str) -> Child:
@@ -311,12 +322,13 @@ async def join_child(
         raise InvalidInput("already")
     invite.used_at = utcnow()
     invite.used_by = person_id
-    return await _add_guardian(uow, person_id, invite.child_id, relationship, "child.joined")
+    await _add_guardian(uow, person_id, invite.child_id, relationship, "child.joined")
+    return await get_child(uow, person_id, invite.child_id)
 
 
 async def _add_guardian(
     uow: UnitOfWork, person_id: int, child_id: int, relationship: Relationship, action: str
-) -> Child:
+) -> None:
     """Make the person a guardian of the child, with the consent they just gave recorded."""
     uow.session.add(
         GuardianRow(child_id=child_id, person_id=person_id, relationship=relationship.value)
@@ -332,7 +344,6 @@ async def _add_guardian(
         version=CHILD_NOTICE_VERSION,
     )
     await uow.session.flush()
-    return await get_child(uow, person_id, child_id)
 
 
 async def _usable_invite(uow: UnitOfWork, code: str) -> ChildInviteRow:
