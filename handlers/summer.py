@@ -41,11 +41,24 @@ def _season_text(ctx: Context, season: Season) -> str:
     ) + ("\n" + ctx._("How to get there: {place}", place=season.place) if season.place else "")
 
 
-async def _season(ctx: Context) -> Season | None:
+_HELD = "summer.season"  # the season held to register for, in Context.read
+
+
+async def _season(ctx: Context, *, hold: bool = False) -> Season | None:
+    """The season chosen; `hold` to register for it (`seasons.hold_season`)."""
+    season_id = int(ctx.state.data.get("season_id", 0))
+    held = ctx.read.get(_HELD)
+    if isinstance(held, Season) and held.id == season_id:
+        return held
     try:
-        return await seasons.get_season(ctx.uow, int(ctx.state.data.get("season_id", 0)))
+        if not hold:
+            return await seasons.get_season(ctx.uow, season_id)
+        season = await seasons.hold_season(ctx.uow, season_id)
     except NotFound:
         return None
+    # Registering uses it as it is; a prompt after a refused registration shows it.
+    ctx.read[_HELD] = season
+    return season
 
 
 def _status_text(ctx: Context, name: str, registration: Registration) -> str:
@@ -183,7 +196,7 @@ class DaysStep(Step):
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Register for the typed days."""
-        season = await _season(ctx)
+        season = await _season(ctx, hold=True)
         if season is None:
             return False
         try:
@@ -197,7 +210,7 @@ class DaysStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Register for the whole season, or go on to pick weeks."""
-        season = await _season(ctx)
+        season = await _season(ctx, hold=True)
         if season is None or "child_id" not in ctx.state.data:
             return False
         if payload == "summer:weeks":
@@ -225,8 +238,8 @@ class DaysStep(Step):
             registration = await seasons.register_child(
                 ctx.uow,
                 person_id=ctx.person.id,
-                child_id=child.id,
-                season_id=season.id,
+                child=child,
+                season=season,
                 starts_on=first,
                 ends_on=last,
                 today=today(),
@@ -289,7 +302,7 @@ class WeeksStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Remember the first week; with the last, register."""
-        season = await _season(ctx)
+        season = await _season(ctx, hold=True)
         number = payload.removeprefix("summer:week:")
         if season is None or not payload.startswith("summer:week:") or not number.isdecimal():
             return False

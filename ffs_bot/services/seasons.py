@@ -14,12 +14,14 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
 
+from ffs_bot.db.sql import insert_for, table_of
 from ffs_bot.db.tables import (
+    LIVE_REGISTRATION,
     ChildRow,
     FactoryRow,
     GuardianRow,
@@ -29,6 +31,7 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
+from ffs_bot.model import Child
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services import seats
 from ffs_bot.services.audit import record_event
@@ -49,6 +52,7 @@ __all__ = [
     "end_for_erasure",
     "expire_offers",
     "get_season",
+    "hold_season",
     "list_family_registrations",
     "lock_season",
     "offer_expiry",
@@ -63,6 +67,23 @@ __all__ = [
 MAX_CHILD_AGE = 17
 MAX_PLACE = 200
 _DAY = re.compile(r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?")
+
+
+def _add_registration(dialect: str) -> Any:
+    # One statement for "not registered yet?" and the insert: a live registration of the
+    # child (the unique index on them) makes it insert nothing and return no id.
+    table = table_of(RegistrationRow)
+    return (
+        insert_for(dialect)(table)
+        .on_conflict_do_nothing(
+            index_elements=[table.c.season_id, table.c.child_id],
+            index_where=text(LIVE_REGISTRATION),
+        )
+        .returning(table.c.id)
+    )
+
+
+_ADD_REGISTRATION = {dialect: _add_registration(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 class RegistrationStatus(StrEnum):
@@ -223,13 +244,18 @@ async def create_season(
 async def _queue_position(uow: UnitOfWork, row: RegistrationRow) -> int | None:
     if row.status != RegistrationStatus.WAITLISTED.value:
         return None
+    return await _waiting_ahead(uow, row.season_id, row.id)
+
+
+async def _waiting_ahead(uow: UnitOfWork, season_id: int, registration_id: int) -> int:
+    """The place in the season's queue of a waitlisted registration (1 is next)."""
     ahead = await uow.session.scalar(
         select(func.count())
         .select_from(RegistrationRow)
         .where(
-            RegistrationRow.season_id == row.season_id,
+            RegistrationRow.season_id == season_id,
             RegistrationRow.status == RegistrationStatus.WAITLISTED.value,
-            RegistrationRow.id <= row.id,
+            RegistrationRow.id <= registration_id,
         )
     )
     return int(ahead or 0)
@@ -253,22 +279,22 @@ async def register_child(
     uow: UnitOfWork,
     *,
     person_id: int,
-    child_id: int,
-    season_id: int,
+    child: Child,
+    season: Season,
     starts_on: date,
     ends_on: date,
     today: date,
 ) -> Registration:
     """Register one of the person's children for the days given; seat or waitlist.
 
+    `child` is the person's, as `children.get_child` read it, and `season` was read with
+    `hold_season` in this unit of work: both are used as they are, not read again.
+
     Raises:
-        NotFound: not the person's child, or no such season.
         InvalidInput: "closed" (registration is over), "dates" (outside the season or
             backwards), or "age" (the child's age at the start is outside the season's).
         ConflictError: the child is registered for this season already.
     """
-    child = await get_child(uow, person_id, child_id)
-    season = await lock_season(uow, season_id)
     if not season.registration_open or today > season.registration_deadline:
         raise InvalidInput("closed")
     if starts_on > ends_on or starts_on < season.starts_on or ends_on > season.ends_on:
@@ -276,48 +302,61 @@ async def register_child(
     age = child.age_in_months(season.starts_on.year, season.starts_on.month) // 12
     if not season.min_age_years <= age <= season.max_age_years:
         raise InvalidInput("age")
-    live = await uow.session.scalar(
-        select(RegistrationRow.id).where(
-            RegistrationRow.season_id == season_id,
-            RegistrationRow.child_id == child_id,
-            RegistrationRow.status.not_in(ENDED),
-        )
-    )
-    if live is not None:
-        raise ConflictError("already")
-    seated = await take_seat(uow, SeasonRow, season_id)
+    seated = await take_seat(uow, SeasonRow, season.id)
     if seated:
         status = (
             RegistrationStatus.CONFIRMED if season.auto_confirm else RegistrationStatus.REQUESTED
         )
     else:
         status = RegistrationStatus.WAITLISTED
-    row = RegistrationRow(
-        season_id=season_id,
-        child_id=child_id,
-        registered_by=person_id,
-        status=status.value,
-        starts_on=starts_on,
-        ends_on=ends_on,
+    registration_id = await uow.session.scalar(
+        _ADD_REGISTRATION[uow.dialect],
+        {
+            "season_id": season.id,
+            "child_id": child.id,
+            "registered_by": person_id,
+            "status": status.value,
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+        },
     )
-    try:
-        async with uow.session.begin_nested():
-            uow.session.add(row)
-    except IntegrityError:
-        # The other guardian registered the same child at the same moment. The caller may
-        # still commit (to say so), so the seat taken above goes back.
+    if registration_id is None:
+        # A live registration of the child is there already (the other guardian's, perhaps
+        # made at the same moment). The caller may still commit (to say so), so the seat
+        # taken above goes back.
         if seated:
-            await release_seat(uow, SeasonRow, season_id)
-        raise ConflictError("already") from None
+            await release_seat(uow, SeasonRow, season.id)
+        raise ConflictError("already")
     await record_event(
         uow,
         "registration.created",
         actor_person_id=person_id,
         subject_type="registration",
-        subject_id=row.id,
+        subject_id=registration_id,
         status=status.value,
     )
-    return await _registration(uow, row)
+    return Registration(
+        id=registration_id,
+        season_id=season.id,
+        child_id=child.id,
+        status=status,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        queue_position=(
+            await _waiting_ahead(uow, season.id, registration_id)
+            if status is RegistrationStatus.WAITLISTED
+            else None
+        ),
+    )
+
+
+async def hold_season(uow: UnitOfWork, season_id: int) -> Season:
+    """Read a season to register a child for it (`register_child`), held as `lock_season` does.
+
+    Raises:
+        NotFound: no such season.
+    """
+    return to_season(await lock_season(uow, season_id))
 
 
 async def lock_season(uow: UnitOfWork, season_id: int) -> SeasonRow:

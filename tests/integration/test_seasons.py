@@ -13,12 +13,13 @@ from ffs_bot.db.tables import RegistrationRow, SeasonRow
 from ffs_bot.db.uow import Database
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.model import Relationship
-from ffs_bot.services.children import add_child
+from ffs_bot.services.children import add_child, get_child
 from ffs_bot.services.people import touch_identity
 from ffs_bot.services.seasons import (
     RegistrationStatus,
     cancel_registration,
     create_season,
+    hold_season,
     register_child,
 )
 from tests.conftest import Backend
@@ -66,12 +67,13 @@ async def families(db: Database, count: int, born: tuple[int, int] = (2019, 4)):
 
 
 async def register(db: Database, person: int, child: int, season_id: int, **dates):
+    """Register as the chat does: the person's child read, the season held, then the seat."""
     async with db.uow() as uow:
         result = await register_child(
             uow,
             person_id=person,
-            child_id=child,
-            season_id=season_id,
+            child=await get_child(uow, person, child),
+            season=await hold_season(uow, season_id),
             today=TODAY,
             **({**SUMMER, **dates}),
         )
@@ -170,8 +172,8 @@ async def test_registrations_that_break_a_rule_are_refused_and_take_no_seat(
             await register_child(
                 uow,
                 person_id=person,
-                child_id=child,
-                season_id=season_id,
+                child=await get_child(uow, person, child),
+                season=await hold_season(uow, season_id),
                 today=today,
                 **({**SUMMER, **dates}),
             )
@@ -186,8 +188,17 @@ async def test_the_same_child_twice_and_someone_elses_child_are_refused(
     season_id = await season(backend.db)
     (a, ca), (b, _cb) = await families(backend.db, 2)
     first = await register(backend.db, a, ca, season_id)
-    with pytest.raises(ConflictError):
-        await register(backend.db, a, ca, season_id)
+    async with backend.db.uow() as uow:
+        with pytest.raises(ConflictError):
+            await register_child(
+                uow,
+                person_id=a,
+                child=await get_child(uow, a, ca),
+                season=await hold_season(uow, season_id),
+                today=TODAY,
+                **SUMMER,
+            )
+        await uow.commit()  # as the chat does, to say so: the seat tried for is back
     with pytest.raises(NotFound):
         await register(backend.db, b, ca, season_id)
     async with backend.db.uow() as uow:
