@@ -148,13 +148,18 @@ class WorkshopStep(Step):
         if payload == "ws:list":
             await ctx.go(WORKSHOPS)
             return True
-        workshop = await _chosen(ctx)
-        if payload != "ws:book" or workshop is None:
+        if payload != "ws:book":
             return False
         try:
+            # The workshop comes back with the booking: read once, held for its seats.
             booking = await workshops.book(
-                ctx.uow, ctx.workshop_notify, person_id=ctx.person.id, workshop_id=workshop.id
+                ctx.uow,
+                ctx.workshop_notify,
+                person_id=ctx.person.id,
+                workshop_id=int(ctx.state.data.get("workshop", 0)),
             )
+        except NotFound:
+            return False
         except InvalidInput:
             ctx.note(ctx._("This workshop has started or was cancelled: booking is closed."))
             await ctx.go(WORKSHOPS)
@@ -166,7 +171,8 @@ class WorkshopStep(Step):
                 ctx.note(ctx._("You have booked this workshop already."))
             await ctx.go(MINE)
             return True
-        ctx.note(_booking_text(ctx, booking, workshop))
+        assert booking.workshop is not None
+        ctx.note(_booking_text(ctx, booking, booking.workshop))
         await ctx.go(MINE)
         return True
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ffs_bot.db.sql import insert_for, table_of
 from ffs_bot.db.tables import BookingRow, FactoryRow, FeedbackRow, PersonRow, WorkshopRow, utcnow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
@@ -164,13 +165,18 @@ async def _timezone(uow: UnitOfWork, factory_id: int) -> str:
 async def _queue_position(uow: UnitOfWork, row: BookingRow) -> int | None:
     if row.status != BookingStatus.WAITLISTED:
         return None
+    return await _waiting_ahead(uow, row.workshop_id, row.id)
+
+
+async def _waiting_ahead(uow: UnitOfWork, workshop_id: int, booking_id: int) -> int:
+    """The place in the workshop's queue of a waitlisted booking (1 is next)."""
     ahead = await uow.session.scalar(
         select(func.count())
         .select_from(BookingRow)
         .where(
-            BookingRow.workshop_id == row.workshop_id,
+            BookingRow.workshop_id == workshop_id,
             BookingRow.status == BookingStatus.WAITLISTED,
-            BookingRow.id <= row.id,
+            BookingRow.id <= booking_id,
         )
     )
     return int(ahead or 0)
@@ -197,9 +203,13 @@ def _clean(text: str, limit: int, problem: str, *, required: bool = False) -> st
     return cleaned
 
 
+def _code(length: int) -> str:
+    return "".join(secrets.choice(CODE_LETTERS) for _ in range(length))
+
+
 async def _new_code(uow: UnitOfWork, column: InstrumentedAttribute[str], length: int) -> str:
     for _attempt in range(10):
-        code = "".join(secrets.choice(CODE_LETTERS) for _ in range(length))
+        code = _code(length)
         if await uow.session.scalar(select(func.count()).where(column == code)) == 0:
             return code
     raise RuntimeError("no free code after 10 tries")
@@ -321,12 +331,31 @@ def reminder_kinds(rules: WorkshopRules) -> list[str]:
     return [*(f"{REMINDER}.{m}m" for m in minutes), FEEDBACK]
 
 
-async def _person_lock(uow: UnitOfWork, person_id: int) -> None:
-    # One person's bookings go one at a time, so two overlapping ones cannot both pass.
+async def _hold(uow: UnitOfWork, person_id: int, workshop_id: int) -> WorkshopRow:
+    """Read a workshop to book it, with its factory's timezone, held as `seats.lock` does.
+
+    On PostgreSQL the person's row is locked in the same statement: one person's bookings go
+    one at a time, so two overlapping ones cannot both pass.
+
+    Raises:
+        NotFound: no such workshop.
+    """
+    query = (
+        select(WorkshopRow, FactoryRow.timezone)
+        .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+        .where(WorkshopRow.id == workshop_id)
+        .execution_options(populate_existing=True)
+    )
     if uow.dialect == "postgresql":
-        await uow.session.execute(
-            select(PersonRow.id).where(PersonRow.id == person_id).with_for_update()
+        query = query.join(PersonRow, PersonRow.id == person_id).with_for_update(
+            of=[PersonRow, WorkshopRow]
         )
+    found = (await uow.session.execute(query)).first()
+    if found is None:
+        raise NotFound(f"workshop {workshop_id}")
+    row, zone = found
+    uow.session.info.setdefault(_ZONES, {})[row.factory_id] = zone or "Asia/Shanghai"
+    return row
 
 
 async def book(
@@ -337,7 +366,7 @@ async def book(
     workshop_id: int,
     now: datetime | None = None,
 ) -> Booking:
-    """Book a seat, or a place in the queue when the workshop is full.
+    """Book a seat, or a place in the queue when the workshop is full; the workshop with it.
 
     Raises:
         NotFound: no such workshop.
@@ -345,8 +374,7 @@ async def book(
         ConflictError: "already" (a live booking for it) or "overlap" (another workshop then).
     """
     now = now or utcnow()
-    await _person_lock(uow, person_id)
-    row = await seats.lock(uow, WorkshopRow, workshop_id)
+    row = await _hold(uow, person_id, workshop_id)
     if row.cancelled_at is not None or row.starts_at <= now:
         raise InvalidInput("started")
     mine = await uow.session.execute(
@@ -364,32 +392,65 @@ async def book(
         if starts_at < row.ends_at and row.starts_at < ends_at:
             raise ConflictError("overlap")
     seated = await seats.take_seat(uow, WorkshopRow, workshop_id)
-    booking = BookingRow(
-        workshop_id=workshop_id,
-        person_id=person_id,
-        status=BookingStatus.CONFIRMED if seated else BookingStatus.WAITLISTED,
-        code=await _new_code(uow, BookingRow.code, 4),
-    )
-    try:
-        async with uow.session.begin_nested():
-            uow.session.add(booking)
-    except IntegrityError:
+    status = BookingStatus.CONFIRMED if seated else BookingStatus.WAITLISTED
+    booking_id, code = await _add_booking(uow, person_id, workshop_id, status)
+    if booking_id is None:
         # Booked meanwhile after all; the caller may still commit, so the seat goes back.
         if seated:
             await seats.release_seat(uow, WorkshopRow, workshop_id)
-        raise ConflictError("already") from None
+        raise ConflictError("already")
     await record_event(
         uow,
         "booking.created",
         actor_person_id=person_id,
         subject_type="booking",
-        subject_id=booking.id,
-        status=booking.status,
+        subject_id=booking_id,
+        status=status,
     )
+    workshop = _workshop(row, await _timezone(uow, row.factory_id))
     if seated:
-        workshop = _workshop(row, await _timezone(uow, row.factory_id))
-        await schedule_reminders(uow, notify.rules, booking.id, workshop, now)
-    return await _booking(uow, booking)
+        await schedule_reminders(uow, notify.rules, booking_id, workshop, now)
+    return Booking(
+        id=booking_id,
+        workshop_id=workshop_id,
+        person_id=person_id,
+        status=status,
+        code=code,
+        queue_position=(None if seated else await _waiting_ahead(uow, workshop_id, booking_id)),
+        workshop=workshop,
+    )
+
+
+def _add_booking_statement(dialect: str) -> Any:
+    # Inserts nothing, and returns no id, on a clash with either unique index: the code
+    # (drawn at random) or the person's live booking of the workshop.
+    table = table_of(BookingRow)
+    return insert_for(dialect)(table).on_conflict_do_nothing().returning(table.c.id)
+
+
+_ADD_BOOKING = {dialect: _add_booking_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+async def _add_booking(
+    uow: UnitOfWork, person_id: int, workshop_id: int, status: str
+) -> tuple[int | None, str]:
+    """Insert a booking with a fresh check-in code: its id and code, or no id if booked."""
+    for _attempt in range(10):
+        code = _code(4)
+        values = {"workshop_id": workshop_id, "person_id": person_id, "status": status}
+        booking_id = await uow.session.scalar(_ADD_BOOKING[uow.dialect], {**values, "code": code})
+        if booking_id is not None:
+            return booking_id, code
+        booked = await uow.session.scalar(
+            select(BookingRow.id).where(
+                BookingRow.workshop_id == workshop_id,
+                BookingRow.person_id == person_id,
+                BookingRow.status != BookingStatus.CANCELLED,
+            )
+        )
+        if booked is not None:
+            return None, code
+    raise RuntimeError("no free code after 10 tries")
 
 
 async def _own_booking(uow: UnitOfWork, person_id: int, booking_id: int) -> BookingRow:

@@ -137,6 +137,25 @@ async def test_seats_then_the_queue_and_no_double_or_overlapping_bookings(
         await book(backend, notify, b, 999)
 
 
+async def test_a_check_in_code_drawn_twice_is_drawn_again_and_takes_one_seat(
+    backend: Backend, translators, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend)
+    a, b = await people(backend, 2)
+    drawn = iter(["AAAA", "AAAA", "BBBB"])
+    monkeypatch.setattr(workshops, "_code", lambda _length: next(drawn))
+    first = await book(backend, notify, a, workshop_id)
+    second = await book(backend, notify, b, workshop_id)
+    assert (first.code, second.code) == ("AAAA", "BBBB")
+    assert first.status == second.status == "confirmed"
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(WorkshopRow.seats_taken)) == 2
+        codes = await uow.session.scalars(select(BookingRow.code).order_by(BookingRow.id))
+        assert list(codes) == ["AAAA", "BBBB"]
+
+
 async def test_200_concurrent_bookings_for_30_seats_confirm_exactly_30(
     backend: Backend, translators
 ) -> None:
