@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, select, update
 
 from ffs_bot.db.sql import upsert
 from ffs_bot.db.tables import (
@@ -221,43 +221,59 @@ async def stop_tips(uow: UnitOfWork, person_id: int) -> bool:
     return stopped
 
 
-async def _fitting_tips(uow: UnitOfWork, person_id: int, today: date) -> list[str]:
-    """Tips for the ages of the person's children; about the parent when they have none."""
-    ages = [
-        age_in_months(year, month, today.year, today.month)
-        for year, month in await uow.session.execute(
-            select(ChildRow.birth_year, ChildRow.birth_month)
-            .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
-            .where(GuardianRow.person_id == person_id, ChildRow.erased_at.is_(None))
+async def _family(uow: UnitOfWork, person_id: int) -> tuple[str, list[tuple[int, int]]]:
+    """The person's timezone and their children's birth months, in one statement."""
+    rows = (
+        await uow.session.execute(
+            select(FactoryRow.timezone, ChildRow.birth_year, ChildRow.birth_month)
+            .select_from(PersonRow)
+            .outerjoin(FactoryRow, FactoryRow.id == PersonRow.factory_id)
+            .outerjoin(GuardianRow, GuardianRow.person_id == PersonRow.id)
+            .outerjoin(
+                ChildRow, and_(ChildRow.id == GuardianRow.child_id, ChildRow.erased_at.is_(None))
+            )
+            .where(PersonRow.id == person_id)
         )
-    ]
-    rows = await uow.session.execute(select(TipRow.id, TipRow.min_months, TipRow.max_months))
+    ).all()
+    zone = next((zone for zone, _year, _month in rows if zone), DEFAULT_TIMEZONE)
+    births = [(year, month) for _zone, year, month in rows if year is not None]
+    return zone, births
+
+
+async def _choose(
+    uow: UnitOfWork, person_id: int, births: list[tuple[int, int]], today: date
+) -> str | None:
+    """A tip for the children's ages not sent to the person yet, else the one sent longest ago.
+
+    With no children, or no tip for their ages, the tips about the parent fit.
+    """
+    ages = [age_in_months(year, month, today.year, today.month) for year, month in births]
+    # The library, each tip with when the person last had it (every tip they had is in it).
+    rows = (
+        await uow.session.execute(
+            select(
+                TipRow.id, TipRow.min_months, TipRow.max_months, func.max(TipDeliveryRow.sent_at)
+            )
+            .outerjoin(
+                TipDeliveryRow,
+                and_(TipDeliveryRow.tip_id == TipRow.id, TipDeliveryRow.person_id == person_id),
+            )
+            .group_by(TipRow.id, TipRow.min_months, TipRow.max_months)
+        )
+    ).all()
     fitting = []
-    for tip_id, low, high in rows:
+    for tip_id, low, high, _sent in rows:
         if low is None or high is None:
             if not ages:
                 fitting.append(tip_id)
         elif any(low <= age <= high for age in ages):
             fitting.append(tip_id)
     if not fitting:  # no tip for these ages yet: the parent's own are always right
-        fitting = [tip_id for tip_id, low, _high in rows if low is None]
-    return sorted(fitting)
-
-
-async def _choose(uow: UnitOfWork, person_id: int, today: date) -> str | None:
-    """A fitting tip not sent to the person yet; when all were, the one sent longest ago."""
-    fitting = await _fitting_tips(uow, person_id, today)
+        fitting = [tip_id for tip_id, low, _high, _sent in rows if low is None]
     if not fitting:
         return None
-    last_sent = dict(
-        (
-            await uow.session.execute(
-                select(TipDeliveryRow.tip_id, func.max(TipDeliveryRow.sent_at))
-                .where(TipDeliveryRow.person_id == person_id)
-                .group_by(TipDeliveryRow.tip_id)
-            )
-        ).all()
-    )
+    fitting.sort()
+    last_sent = {tip_id: sent for tip_id, _low, _high, sent in rows if sent is not None}
     fresh = [tip_id for tip_id in fitting if tip_id not in last_sent]
     if fresh:
         # A different order for each person, the same for them on every call.
@@ -283,9 +299,14 @@ def render_tip(t: Translator, tip: TipRow, delivery_id: int) -> Reply:
 
 
 async def _deliver(
-    uow: UnitOfWork, person_id: int, kind: str, today: date, now: datetime
+    uow: UnitOfWork,
+    person_id: int,
+    kind: str,
+    zone: str,
+    births: list[tuple[int, int]],
+    now: datetime,
 ) -> tuple[TipRow, int] | None:
-    tip_id = await _choose(uow, person_id, today)
+    tip_id = await _choose(uow, person_id, births, now.astimezone(ZoneInfo(zone)).date())
     if tip_id is None:
         return None
     tip = await uow.session.get(TipRow, tip_id)
@@ -300,9 +321,8 @@ async def take_tip(
     uow: UnitOfWork, t: Translator, person_id: int, now: datetime | None = None
 ) -> Reply | None:
     """A tip now, as the answer to "another tip"; None when the library is empty."""
-    now = now or utcnow()
-    today = now.astimezone(ZoneInfo(await _timezone(uow, person_id))).date()
-    found = await _deliver(uow, person_id, "asked", today, now)
+    zone, births = await _family(uow, person_id)
+    found = await _deliver(uow, person_id, "asked", zone, births, now or utcnow())
     return None if found is None else render_tip(t, *found)
 
 
@@ -321,11 +341,9 @@ async def send_due_tips(
         query = query.with_for_update(skip_locked=True)
     queued = 0
     for row in list(await uow.session.scalars(query)):
-        zone = await _timezone(uow, row.person_id)
+        zone, births = await _family(uow, row.person_id)
         slot = row.next_at
-        found = await _deliver(
-            uow, row.person_id, "scheduled", now.astimezone(ZoneInfo(zone)).date(), now
-        )
+        found = await _deliver(uow, row.person_id, "scheduled", zone, births, now)
         if found is not None:
             tip, delivery_id = found
             queued += await tell_people(
