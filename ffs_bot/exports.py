@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from operator import itemgetter, methodcaller
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -657,14 +657,15 @@ def _csv_column(column: Sequence[Cell]) -> Sequence[Cell]:
     kinds = types - {type(None)}
     if kinds == {date}:
         # A summer has few days: each is written once, not once a row.
-        days = {day: day.isoformat() for day in set(column) - {None}}
+        days: dict[Cell, Cell] = {day: str(day) for day in set(column) - {None}}
         return list(map(days.get, column))  # None stays None
     if kinds <= _CSV_AS_IS:
         return column
     if kinds == {str}:
         # Joined by line breaks, a cell that starts like a formula starts a line. A line
         # break inside a cell may start one too: then the column goes cell by cell.
-        if not _LINE_STARTS_LIKE_FORMULA.search("\n".join(filter(None, column))):
+        text = "\n".join(filter(None, cast("Sequence[str | None]", column)))
+        if not _LINE_STARTS_LIKE_FORMULA.search(text):
             return column
     elif len(types) == 1:  # one type, and no None
         convert = _CSV_BY_TYPE.get(kinds.pop())
