@@ -60,7 +60,7 @@ async def plain_rows(uow: UnitOfWork, query: Executable) -> Sequence[Row[*tuple[
 def utc_read(
     column: ColumnElement[Any] | QueryableAttribute[Any], dialect: str
 ) -> ColumnElement[datetime]:
-    """A `UTCDateTime` column read as aware UTC datetimes by the driver, for bulk reads.
+    """A `UTCDateTime` column read as aware UTC datetimes in compiled code, for bulk reads.
 
     The column's own type makes each value two Python calls; over a whole programme's rows
     that was a fifth of an export's time. SQLite keeps UTC as text with no zone: with
