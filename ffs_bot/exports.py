@@ -585,10 +585,21 @@ async def workshop_attendance_table(
         found = await _booked(uow, where, BookingRow.checked_in_at.is_not(None))
         # Sorted here, not in SQL: SQLite and PostgreSQL collate names differently. By
         # workshop start, workshop, name and booking: the first four columns read.
-        for starts_at, workshop, name, _booking, _ends, topic, code, timezone, *rest in sorted(
-            found, key=_BY_START_AND_NAME
-        ):
-            _status, _code, checked_in, rating, _comment = rest
+        for (
+            starts_at,
+            workshop,
+            name,
+            _booking,
+            _ends,
+            topic,
+            code,
+            timezone,
+            _status,
+            _booking_code,
+            checked_in,
+            rating,
+            _comment,
+        ) in sorted(found, key=_BY_START_AND_NAME):
             zone = zones.get(timezone) or zones.setdefault(timezone, ZoneInfo(timezone))
             rows.append(
                 (
