@@ -33,7 +33,7 @@ from ffs_bot.exports import (
     Table,
     attendance_table,
     bookings_table,
-    export_file,
+    export_table,
     registrations_table,
     workshop_attendance_table,
 )
@@ -346,12 +346,12 @@ async def _export(app: App, args: argparse.Namespace) -> int:
     """Write the registrations, bookings or attendance asked for to a CSV or XLSX file."""
     path = Path(args.output)
     try:
-        table = await _export_table(app, args)
+        exported, rows = await export_table(
+            lambda: _export_table(app, args), args.format, path.stem
+        )
     except NotFound as exc:
         raise UsageError(str(exc)) from exc
-    exported = export_file(table, args.format, path.stem)
     await asyncio.to_thread(_write_atomically, path, exported.content)
-    rows = len(table.rows)
     async with app.db.uow() as uow:
         await record_event(
             uow,

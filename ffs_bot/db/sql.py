@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Table
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    DateTime,
+    Executable,
+    Row,
+    Table,
+    literal,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
 
 from ffs_bot.db.uow import UnitOfWork
 
-__all__ = ["IN_LIST_LIMIT", "in_lists", "insert_for", "insert_ignore", "table_of", "upsert"]
+__all__ = [
+    "IN_LIST_LIMIT",
+    "in_lists",
+    "insert_for",
+    "insert_ignore",
+    "plain_rows",
+    "table_of",
+    "upsert",
+    "utc_read",
+]
 
 T = TypeVar("T")
 # Values in one statement's IN list: well within SQLite's limit on parameters.
@@ -24,6 +43,33 @@ def table_of(row_class: type[DeclarativeBase]) -> Table:
     table = row_class.__table__
     assert isinstance(table, Table)
     return table
+
+
+async def plain_rows(uow: UnitOfWork, query: Executable) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The rows of a select of columns, read on the session's connection past the ORM.
+
+    For bulk reads (an export's hundred thousand rows): the session's own `execute` passes
+    every row through the ORM's loading, a third of the reading time, even with no ORM rows.
+    What the session has not yet flushed is flushed first, as its own `execute` would.
+    """
+    await uow.session.flush()
+    connection = await uow.session.connection()
+    return (await connection.execute(query)).all()
+
+
+def utc_read(
+    column: ColumnElement[Any] | QueryableAttribute[Any], dialect: str
+) -> ColumnElement[datetime]:
+    """A `UTCDateTime` column read as aware UTC datetimes in compiled code, for bulk reads.
+
+    The column's own type makes each value two Python calls; over a whole programme's rows
+    that was a fifth of an export's time. SQLite keeps UTC as text with no zone: with
+    "+00:00" appended, SQLAlchemy's compiled `fromisoformat` makes it aware (NULL stays
+    NULL). PostgreSQL's driver returns aware datetimes already.
+    """
+    if dialect == "sqlite":
+        return type_coerce(column.op("||")(literal("+00:00")), DateTime(timezone=True))
+    return type_coerce(column, DateTime(timezone=True))
 
 
 def in_lists(values: Sequence[T]) -> Iterator[Sequence[T]]:

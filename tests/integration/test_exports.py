@@ -8,13 +8,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select, update
 
-from ffs_bot.db.tables import ChildRow, RegistrationRow
+from ffs_bot.db.tables import ChildRow, FactoryRow, RegistrationRow
 from ffs_bot.errors import Forbidden, NotFound
 from ffs_bot.exports import (
+    Table,
     attendance_table,
     bookings_table,
     registrations_table,
+    to_csv,
     workshop_attendance_table,
 )
 from ffs_bot.i18n import Translator
@@ -580,3 +583,113 @@ async def test_a_translator_translates_workshop_headers_and_statuses_but_not_nam
         ("孩子的暑假安全", "", "«Waiting list»"),
     ]
     assert [row[4] for row in attended.rows] == ["Li Mei", "Zhang Lei"]
+
+
+# --- the whole programme, as the operator's files ----------------------------------------
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+async def move_dg01_to_new_york(backend: Backend) -> None:
+    """DG01 in another time zone, with summer time: each factory's rows in its own."""
+    async with backend.db.uow() as uow:
+        await uow.session.execute(
+            update(FactoryRow).where(FactoryRow.code == "DG01").values(timezone=NEW_YORK.key)
+        )
+        await uow.commit()
+
+
+def csv_lines(table: Table) -> list[str]:
+    """The table as the CSV file's lines, quoting and all."""
+    text = to_csv(table).decode("utf-8")
+    assert text.startswith("\ufeff") and text.endswith("\r\n")
+    return text[1:].split("\r\n")[:-1]
+
+
+async def test_the_whole_programme_as_csv_cell_by_cell(backend: Backend) -> None:
+    p = await programme(backend)
+    await move_dg01_to_new_york(backend)
+    async with backend.db.uow() as uow:
+        registrations = await registrations_table(uow, actor_person_id=None)
+        attendance = await attendance_table(uow, actor_person_id=None)
+        created = {
+            row.id: row.created_at for row in await uow.session.scalars(select(RegistrationRow))
+        }
+
+    def registered(name: str, zone: ZoneInfo = SHANGHAI) -> str:
+        return created[p.registrations[name]].astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    sz, dg = p.sz_season, p.dg_season
+    summer = "2027-07-05,2027-08-20"
+    hostile = '"\'=HYPERLINK(""http://evil.example"",""Click"")"'
+    assert csv_lines(registrations) == [
+        "Factory,Season,Season starts,Season ends,Child,Birth month,Age at start,Gender,"
+        "Guardians,Status,First day,Last day,Registered at,Reason,Health notes",
+        f"DG01,{dg},{summer},Dong,2019-04,8,,,Confirmed,{summer},{registered('Dong', NEW_YORK)},,",
+        f"SZ01,{sz},{summer},Bo,2019-04,8,,,Requested,{summer},{registered('Bo')},,",
+        f"SZ01,{sz},{summer},Eve,2019-04,8,,,Waiting list,{summer},{registered('Eve')},,"
+        + hostile,
+        f"SZ01,{sz},{summer},Zhang Wei,2019-04,8,,Li Mei; Zhang Lei,Confirmed,{summer},"
+        f"{registered('Zhang Wei')},,Peanut allergy",
+        f"SZ01,{sz},{summer},An Na,2019-04,8,Girl,Zhang Lei,Confirmed,{summer},"
+        f"{registered('An Na')},,",
+        f"SZ01,{sz},{summer},Chen,2019-04,8,,,Declined,{summer},{registered('Chen')},"
+        "Too young this year,",
+    ]
+    assert csv_lines(attendance) == [
+        "Factory,Season,Day,Child,Checked in,Checked out",
+        # 01:15 UTC on 6 July is 21:15 the evening before in New York (summer time).
+        f"DG01,{dg},2027-07-06,Dong,21:15,",
+        f"SZ01,{sz},2027-07-06,Zhang Wei,07:59,",
+        f"SZ01,{sz},2027-07-07,An Na,09:00,17:45",
+        f"SZ01,{sz},2027-07-07,Zhang Wei,08:30,",
+    ]
+
+
+async def test_every_season_at_once_is_each_factorys_seasons_one_after_another(
+    backend: Backend,
+) -> None:
+    p = await programme(backend)
+    async with backend.db.uow() as uow:
+        for build in (registrations_table, attendance_table):
+            # The operator's and an admin's read every season at once; a coordinator's
+            # read the seasons of their own factory.
+            whole = (await build(uow, actor_person_id=None)).rows
+            assert (await build(uow, actor_person_id=p.admin)).rows == whole
+            dg = (await build(uow, actor_person_id=p.dg_coordinator)).rows
+            sz = (await build(uow, actor_person_id=p.sz_coordinator)).rows
+            assert dg and sz
+            assert dg + sz == whole
+
+
+async def test_the_workshops_of_the_whole_programme_as_csv_cell_by_cell(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    w = await workshop_programme(backend, translators)
+    await move_dg01_to_new_york(backend)
+    async with backend.db.uow() as uow:
+        bookings = await bookings_table(uow, actor_person_id=None, now=EXPORTED_AT)
+        attended = await workshop_attendance_table(uow, actor_person_id=None, now=EXPORTED_AT)
+    c = w.codes
+    morning = f"SZ01,{w.morning},2027-07-14,09:00,12:00,远距离也能亲近孩子：视频通话怎么聊"
+    # 01:00 UTC on 15 July is 21:00 on the 14th in New York.
+    dg = f"DG01,{w.dg},2027-07-14,21:00,00:00,照顾好自己：压力与睡眠"
+    afternoon = f"SZ01,{w.afternoon},2027-07-15,14:00,17:00,孩子的暑假安全"
+    hostile = '"\'=HYPERLINK(""http://evil.example"",""Click"")"'
+    assert csv_lines(bookings) == [
+        "Factory,Workshop,Day,Starts,Ends,Topic,Person,Status,Booking code,Checked in,"
+        "Rating,Comment",
+        f"{morning},Zhang Lei,Confirmed,{c['morning:Zhang Lei']},2027-07-14 08:55,5,{hostile}",
+        f"{morning},,Waiting list,{c['morning:An']},,,",
+        f"{morning},Li Mei,Cancelled,{c['morning:Li Mei']},2027-07-14 09:10,3,",
+        f"{dg},Dong,Confirmed,{c['dg:Dong']},2027-07-14 21:02,,",
+        f"{afternoon},Li Mei,Offered a place,{c['afternoon:Li Mei']},,,",
+        f"{afternoon},,Waiting list,{c['afternoon:An']},,,",
+    ]
+    video = f"SZ01,{w.morning},2027-07-14,远距离也能亲近孩子：视频通话怎么聊"
+    assert csv_lines(attended) == [
+        "Factory,Workshop,Day,Topic,Person,Checked in,Rating",
+        f"{video},Li Mei,2027-07-14 09:10,3",
+        f"{video},Zhang Lei,2027-07-14 08:55,5",
+        f"DG01,{w.dg},2027-07-14,照顾好自己：压力与睡眠,Dong,2027-07-14 21:02,",
+    ]

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ffs_bot.exports import CSV_MIME, XLSX_MIME, Table, export_file, to_csv, to_xlsx
+from ffs_bot.exports import CSV_MIME, XLSX_MIME, Cell, Table, export_file, to_csv, to_xlsx
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TABLE = Table(
@@ -143,3 +143,42 @@ def test_export_file_names_the_file_and_its_type() -> None:
     assert (xlsx_file.filename, xlsx_file.mime) == ("报名_SZ01_.._2027.xlsx", XLSX_MIME)
     assert read_xlsx(xlsx_file.content)["B2"].value == "小明"
     assert export_file(TABLE, "csv", "../..").filename == "export.csv"
+
+
+class Name(str):
+    """Text of a subclass of str, as a library might hand over."""
+
+
+def test_csv_cells_are_written_the_same_whatever_else_is_in_their_column() -> None:
+    # CSV is made a column at a time, a few thousand rows at a time: a column of safe text
+    # or plain numbers passes as it is, so one odd cell among thousands must still be found
+    # and written as it should, in whichever batch of rows it is.
+    def row(i: int) -> tuple[Cell, ...]:
+        return (
+            {700: "=1+2", 4701: "a\n=b", 4702: "@SUM(A1)", 703: ""}.get(i, f"child {i}"),
+            None if i % 3 else date(2027, 7, 1 + i % 28),
+            None if i % 2 else time(8, i % 60, 59),
+            datetime(2027, 7, 1, 8, i % 60, 30, 999_999),
+            i if i % 10 else f"-{i}",  # numbers and text in one column
+            Name("=HYPERLINK()") if i == 4999 else Name(f"Kid {i}"),
+            i,
+        )
+
+    def written(i: int) -> list[str]:
+        text = {700: "'=1+2", 4701: "a\n=b", 4702: "'@SUM(A1)", 703: ""}.get(i, f"child {i}")
+        return [
+            text,
+            "" if i % 3 else f"2027-07-{1 + i % 28:02d}",
+            "" if i % 2 else f"08:{i % 60:02d}",
+            f"2027-07-01 08:{i % 60:02d}",
+            str(i) if i % 10 else f"'-{i}",
+            "'=HYPERLINK()" if i == 4999 else f"Kid {i}",
+            str(i),
+        ]
+
+    header = ("Text", "Day", "Time", "At", "Mixed", "Name", "Number")
+    table = Table("T", header, [row(i) for i in range(5000)])
+    assert read_csv(to_csv(table)) == [list(header)] + [written(i) for i in range(5000)]
+    # Rows of different lengths are written as they are.
+    ragged = Table("T", ("a", "b"), [("=x", time(9, 5)), ("y",), ()])
+    assert read_csv(to_csv(ragged))[1:] == [["'=x", "09:05"], ["y"], []]
