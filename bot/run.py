@@ -23,7 +23,7 @@ from bot.wechat.api import WeChatApi, WeChatNotConfigured
 from bot.wechat.factory import create_wechat_channel
 from bot.wechat.sender import WeChatSender
 from bot.worker import OutboxWorker
-from ffs_bot.db.claims import ChatClaims
+from ffs_bot.db.claims import POLLER, ChatClaims, SoleRole
 from ffs_bot.delivery import Sender
 from ffs_bot.model import Channel
 
@@ -93,8 +93,10 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
             app.db,
             app.translators,
             concurrency=settings.concurrency,
-            # Replicas on PostgreSQL answer each chat one at a time between them.
-            claims=ChatClaims.for_engine(app.engine),
+            # On PostgreSQL, webhook replicas answer each chat one at a time between them;
+            # a poller is the only process with updates while it holds the poller role.
+            claims=ChatClaims.for_engine(app.engine) if webhook_url else None,
+            poller=None if webhook_url else SoleRole.for_engine(app.engine, POLLER),
         )
         await channel.start()
         await channel.set_commands()

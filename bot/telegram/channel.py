@@ -1,7 +1,9 @@
 """The Telegram channel: store each update durably, then answer it, one chat at a time.
 
-With several processes on PostgreSQL (replicas behind a load balancer), a chat's updates
-may be stored by different processes. Each chat is then answered by one process at a
+A process that polls holds the poller role (`SoleRole`, PostgreSQL): Telegram hands updates
+to one poller at a time, and the role makes sure that poller is the only process answering.
+With several webhook processes on PostgreSQL (replicas behind a load balancer), a chat's
+updates may be stored by different processes. Each chat is then answered by one process at a
 time, the one holding its claim (`ChatClaims`): it answers every update of the chat still
 pending, in the order they were stored, sending each answer before the next step, and
 marks them done before it lets the claim go. So one person's answers come in order and
@@ -31,7 +33,7 @@ from bot.telegram.adapter import (
 from bot.telegram.adapter import message_arguments as reply_arguments
 from bot.telegram.bot import JsonBot
 from bot.telegram.ratelimit import retry_seconds
-from ffs_bot.db.claims import ChatClaims, ClaimTicket
+from ffs_bot.db.claims import ChatClaims, ClaimTicket, SoleRole
 from ffs_bot.db.outage import is_unavailable, retry_delay
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import N_, Translator, negotiate_language
@@ -75,6 +77,8 @@ STALE_AFTER = timedelta(seconds=60)
 # With claims: how soon to ask again for the chat of a leftover another session holds. A
 # process killed a moment ago may hold its claims until its database session has ended.
 HELD_RETRY_SECONDS = 1.0
+# Polling: how often a process that does not hold the poller role asks for it again.
+ROLE_RETRY_SECONDS = 1.0
 # Updates answered here, remembered so as not to answer them again: far more than can be in
 # flight between a chat's pending read and the done mark (seconds of traffic).
 ANSWERED_MEMORY = 50_000
@@ -100,13 +104,18 @@ class TelegramChannel:
         *,
         concurrency: int = 64,
         claims: ChatClaims | None = None,
+        poller: SoleRole | None = None,
     ) -> None:
-        """Wire the channel; `claims` (PostgreSQL) when other processes answer it too."""
+        """Wire the channel: `claims` for webhook replicas, `poller` to poll (PostgreSQL)."""
         self.bot = bot
         self._conversations = conversations
         self._db = db
         self._translators = translators
         self._claims = claims
+        self._poller = poller
+        # Whether this process polls as the poller role's holder (and answered leftovers).
+        self._polling = False
+        self._waiting = False
         self._scheduler: ChatScheduler[_Job] = ChatScheduler(self._handle, concurrency)
         # Handled updates are marked done in batches: one write for many. A crash before
         # the mark re-answers those updates from their stored answers, nothing more.
@@ -127,15 +136,15 @@ class TelegramChannel:
         self._held: dict[int, StoredUpdate] = {}
 
     async def start(self) -> None:
-        """Connect, set the command menus, and pick up updates a crash left unanswered."""
+        """Connect, set the command menus, and pick up updates a crash left unanswered.
+
+        With the poller role, leftovers wait until the role is taken: the process that
+        holds it may still be answering them.
+        """
         await self.bot.initialize()
         self._marker = asyncio.create_task(self._mark_done_forever(), name="telegram-done")
-        async with self._db.uow() as uow:
-            leftover = await pending_updates(uow, CHANNEL)
-        if leftover:
-            log.info("answering %d updates stored before the last stop", len(leftover))
-        for stored in leftover:
-            self._submit(stored, leftover=True)
+        if self._poller is None:
+            await self._take_up_leftovers()
         if self._claims is not None:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="telegram-sweep")
 
@@ -172,6 +181,14 @@ class TelegramChannel:
         for stored in new:
             self._submit(stored)
 
+    async def _take_up_leftovers(self) -> None:
+        async with self._db.uow() as uow:
+            leftover = await pending_updates(uow, CHANNEL)
+        if leftover:
+            log.info("answering %d updates stored before the last stop", len(leftover))
+        for stored in leftover:
+            self._submit(stored, leftover=True)
+
     def _submit(self, stored: StoredUpdate, *, leftover: bool = False) -> None:
         if self._claims is not None:
             self._queued.add(stored.id)
@@ -183,6 +200,9 @@ class TelegramChannel:
         offset: int | None = None
         failures = 0
         while not stop.is_set():
+            if self._poller is not None and not await self._hold_poller(stop):
+                offset = None
+                continue
             try:
                 updates = await self.bot.get_updates_json(
                     offset=offset, poll_timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
@@ -215,6 +235,46 @@ class TelegramChannel:
                 offset = int(updates[-1]["update_id"]) + 1
             failures = 0
 
+    async def _hold_poller(self, stop: asyncio.Event) -> bool:
+        """Whether to poll now: this process holds the poller role (checked before each poll).
+
+        Taking the role, it first answers what the last holder left. Losing it to another
+        process (its connection died), it stops polling and finishes what it has.
+        """
+        assert self._poller is not None
+        try:
+            held = await self._poller.check()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            if self._polling:
+                # Nobody can store updates either: polling on tells people to wait.
+                return True
+            await sleep_unless(stop, ROLE_RETRY_SECONDS)
+            return False
+        if held and not self._polling:
+            try:
+                await self._take_up_leftovers()
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                await sleep_unless(stop, ROLE_RETRY_SECONDS)
+                return False
+            log.info("polling Telegram; no other process polls while this one does")
+            self._polling = True
+            self._waiting = False
+            return True
+        if not held:
+            if self._polling:
+                log.warning("another process polls Telegram now; finishing what was taken")
+                self._polling = False
+                await self.join()
+            elif not self._waiting:
+                log.info("another process polls Telegram; waiting to take over from it")
+                self._waiting = True
+            await sleep_unless(stop, ROLE_RETRY_SECONDS)
+        return held
+
     async def join(self) -> None:
         """Wait until every update accepted so far has been answered and marked done."""
         await self._scheduler.join()
@@ -232,6 +292,8 @@ class TelegramChannel:
         finally:
             if self._claims is not None:
                 await self._claims.close()
+            if self._poller is not None:
+                await self._poller.release()
         await self.bot.shutdown()
 
     async def _mark_done_forever(self) -> None:

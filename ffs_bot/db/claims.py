@@ -1,8 +1,12 @@
-"""Claims on chats across processes: one process at a time answers a chat (PostgreSQL).
+"""Claims across processes on PostgreSQL: one process at a time answers a chat, or polls.
 
 A claim is a session-level advisory lock held on one connection of this process's own,
 outside any transaction: it spans the step's commit and the network calls that send its
 answer, which no row lock may, and a process that dies loses its claims with its connection.
+
+Webhook replicas claim chat by chat (`ChatClaims`). A process that polls Telegram claims the
+role of poller instead (`SoleRole`): Telegram hands updates to one poller at a time, so the
+role's holder is the only process with updates to answer and needs no claim per chat.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from dataclasses import dataclass
 from sqlalchemy import ARRAY, Integer, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["ChatClaims", "ClaimTicket"]
+__all__ = ["POLLER", "ChatClaims", "ClaimTicket", "SoleRole"]
 
 log = logging.getLogger(__name__)
 
 # The first key of every chat's advisory lock: leaves the rest of the key space to others.
 NAMESPACE = 0x0FF5C4A7
+# The first key of the advisory locks of roles (one process at a time).
+ROLE_NAMESPACE = 0x0FF5C4A8
+# The role of the process that polls Telegram for updates.
+POLLER = "telegram-poller"
 # How long to wait before asking again for a chat another process is answering.
 RETRY_SECONDS = 0.01
 # A process gone with its machine (or cut off by the network) closes nothing: the server
@@ -34,6 +42,7 @@ _KEEPALIVE = text(
     " set_config('tcp_keepalives_count', '3', false)"
 )
 _TRY = text("SELECT pg_try_advisory_lock(:ns, :key)")
+_ALIVE = text("SELECT 1")
 _UNLOCK = text("SELECT pg_advisory_unlock(:ns, k) FROM unnest(:keys) AS k").bindparams(
     bindparam("keys", type_=ARRAY(Integer))
 )
@@ -137,15 +146,7 @@ class ChatClaims:
 
     async def _connection(self) -> AsyncConnection:
         if self._conn is None:
-            conn = await self._engine.connect()
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            try:
-                await conn.execute(_KEEPALIVE)
-            except BaseException:
-                await conn.invalidate()
-                await conn.close()
-                raise
-            self._conn = conn
+            self._conn = await _own_connection(self._engine)
         return self._conn
 
     async def _lose_connection(self) -> None:
@@ -154,10 +155,73 @@ class ChatClaims:
             log.warning("chat claims lost with their connection: %d chats", len(self._users))
         self._users.clear()
         if conn is not None:
+            await _drop_connection(conn)
+
+
+class SoleRole:
+    """A role that one process at a time holds, such as polling Telegram (PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine, name: str) -> None:
+        self._engine = engine
+        self._key = chat_lock_key("role", name)
+        self.name = name
+        self._conn: AsyncConnection | None = None
+        self._held = False
+
+    @staticmethod
+    def for_engine(engine: AsyncEngine, name: str) -> SoleRole | None:
+        """The role on a PostgreSQL engine; None on SQLite, which serves one process."""
+        return SoleRole(engine, name) if engine.dialect.name == "postgresql" else None
+
+    async def check(self) -> bool:
+        """Whether this process holds the role, taking it if free; raises if unreachable.
+
+        Held, it is confirmed with a round trip on its connection: a connection that
+        died took the role with it, and the role is then taken again if still free.
+        """
+        if self._held:
+            assert self._conn is not None
             try:
-                # Invalidated, not closed: closing would hand the session, locks and all,
-                # back to the pool.
-                await conn.invalidate()
-                await conn.close()
+                await self._conn.execute(_ALIVE)
+                return True
             except Exception:
-                log.warning("closing the claims connection failed", exc_info=True)
+                log.warning("the %s role was lost with its connection", self.name)
+                await self.release()
+        if self._conn is None:
+            self._conn = await _own_connection(self._engine)
+        try:
+            self._held = bool(
+                await self._conn.scalar(_TRY, {"ns": ROLE_NAMESPACE, "key": self._key})
+            )
+        except BaseException:
+            await self.release()
+            raise
+        return self._held
+
+    async def release(self) -> None:
+        """Give the role up (another process may take it at once)."""
+        conn, self._conn, self._held = self._conn, None, False
+        if conn is not None:
+            await _drop_connection(conn)
+
+
+async def _own_connection(engine: AsyncEngine) -> AsyncConnection:
+    """A connection outside the pool's reuse, in autocommit, with short TCP keepalives."""
+    conn = await engine.connect()
+    try:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(_KEEPALIVE)
+    except BaseException:
+        await _drop_connection(conn)
+        raise
+    return conn
+
+
+async def _drop_connection(conn: AsyncConnection) -> None:
+    try:
+        # Invalidated, not closed: closing would hand the session, locks and all, back to
+        # the pool.
+        await conn.invalidate()
+        await conn.close()
+    except Exception:
+        log.warning("closing a claims connection failed", exc_info=True)
