@@ -393,12 +393,7 @@ async def registrations_of_seasons(
         RegistrationRow.ends_on,
         utc_read(RegistrationRow.created_at, uow.dialect),
         RegistrationRow.reason,
-        ChildRow.id,
-        ChildRow.name,
-        ChildRow.birth_year,
-        ChildRow.birth_month,
-        ChildRow.gender,
-        ChildRow.health_notes,
+        *_CHILD.exprs,
     )
     # Every season is read without an IN list: over a whole programme, picking a thousand
     # seasons by the index took longer than reading every row.
