@@ -244,6 +244,8 @@ class TelegramChannel:
         assert self._poller is not None
         try:
             held = await self._poller.check()
+            if held and not self._polling:
+                await self._take_up_leftovers()
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
@@ -253,13 +255,6 @@ class TelegramChannel:
             await sleep_unless(stop, ROLE_RETRY_SECONDS)
             return False
         if held and not self._polling:
-            try:
-                await self._take_up_leftovers()
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    raise
-                await sleep_unless(stop, ROLE_RETRY_SECONDS)
-                return False
             log.info("polling Telegram; no other process polls while this one does")
             self._polling = True
             self._waiting = False

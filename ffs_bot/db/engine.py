@@ -65,7 +65,7 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
         if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
             return
         try:
-            dbapi_connection.ping()
+            engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             # The pool drops this connection and lends another (a fresh one if need be).
             raise sa_exc.DisconnectionError() from exc
