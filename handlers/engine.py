@@ -14,7 +14,12 @@ from ffs_bot.messages import Inbound, Reply
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.privacy import DEFAULT_RETENTION_DAYS, renewal_due
 from ffs_bot.safeguarding import PhraseList, load_phrases
-from ffs_bot.services.conversations import Pace, count_message, save_state
+from ffs_bot.services.conversations import (
+    Pace,
+    count_message,
+    save_state,
+    save_state_and_answer,
+)
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import find_identity, open_conversation, set_reachable
 from ffs_bot.services.safeguarding import raise_concern
@@ -144,11 +149,7 @@ class ConversationEngine:
                 elif pace is Pace.SLOW_DOWN:
                     ctx.say_brief(ctx._(SLOW_DOWN))
                 ctx.flush_notes()
-                if not ctx.erased:
-                    await save_state(uow, identity.id, ctx.state)
-                if not inbound.message_id or await record_answer(
-                    uow, inbound.channel, inbound.message_id, ctx.replies
-                ):
+                if await self._finish(ctx, inbound):
                     await uow.commit()
                     return ctx.replies
             # The same message was handled meanwhile (a re-delivery that raced this one):
@@ -173,6 +174,19 @@ class ConversationEngine:
             if inbound.text is not None and self._phrases.match(inbound.text[:_SCREENED_CHARS]):
                 return [Reply(helpline(t, staff_told=False)), *failed]
             return failed
+
+    async def _finish(self, ctx: Context, inbound: Inbound) -> bool:
+        """Save the state and record the answer; False if the message was handled already."""
+        uow, identity_id = ctx.uow, ctx.identity.id
+        if not inbound.message_id:
+            if not ctx.erased:
+                await save_state(uow, identity_id, ctx.state)
+            return True
+        if ctx.erased:
+            return await record_answer(uow, inbound.channel, inbound.message_id, ctx.replies)
+        return await save_state_and_answer(
+            uow, identity_id, ctx.state, inbound.channel, inbound.message_id, ctx.replies
+        )
 
     async def _earlier_answer(self, inbound: Inbound) -> list[Reply] | None:
         assert inbound.message_id is not None

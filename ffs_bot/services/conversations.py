@@ -10,12 +10,16 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from ffs_bot.db.sql import insert_for, table_of
-from ffs_bot.db.tables import ConversationRow, utcnow
-from ffs_bot.db.uow import UnitOfWork
-from ffs_bot.model import ConversationState
+from sqlalchemy import CursorResult, bindparam
 
-__all__ = ["RATE_WINDOW", "Pace", "count_message", "save_state"]
+from ffs_bot.db.sql import insert_for, table_of
+from ffs_bot.db.tables import ConversationRow, ProcessedInboundRow, utcnow
+from ffs_bot.db.uow import UnitOfWork
+from ffs_bot.messages import Reply, replies_to_json
+from ffs_bot.model import ConversationState
+from ffs_bot.services.inbound import record_answer
+
+__all__ = ["RATE_WINDOW", "Pace", "count_message", "save_state", "save_state_and_answer"]
 
 RATE_WINDOW = timedelta(minutes=1)
 
@@ -31,6 +35,8 @@ class Pace(Enum):
 
 
 _SAVED = ("step", "data", "choices", "updated_at", "window_started_at", "window_count")
+_STATE = ("identity_id", *_SAVED)
+_ANSWER = ("channel", "external_id", "replies", "created_at")
 
 
 def count_message(state: ConversationState, now: datetime, limit: int | None) -> Pace:
@@ -59,17 +65,73 @@ def _save(dialect: str) -> Any:
     )
 
 
+def _state_values(identity_id: int, state: ConversationState) -> dict[str, Any]:
+    return {
+        "identity_id": identity_id,
+        "step": state.step,
+        "data": dict(state.data),
+        "choices": list(state.choices),
+        "updated_at": utcnow(),
+        "window_started_at": state.window_started_at,
+        "window_count": state.window_count,
+    }
+
+
 async def save_state(uow: UnitOfWork, identity_id: int, state: ConversationState) -> None:
     """Store the state in the caller's transaction, with the step's other changes."""
-    await uow.session.execute(
-        _save(uow.dialect),
-        {
-            "identity_id": identity_id,
-            "step": state.step,
-            "data": dict(state.data),
-            "choices": list(state.choices),
-            "updated_at": utcnow(),
-            "window_started_at": state.window_started_at,
-            "window_count": state.window_count,
-        },
+    await uow.session.execute(_save(uow.dialect), _state_values(identity_id, state))
+
+
+@functools.cache
+def _save_with_answer() -> Any:
+    """PostgreSQL: the state saved and the message's answer recorded in one statement.
+
+    The state's upsert runs as a data-modifying CTE, which PostgreSQL always carries out
+    whether or not the outer insert uses its rows; the outer insert says by its RETURNING
+    whether the message was new. Parameters are named apart from the columns, since the
+    CTE's values cannot take them from the execute's keys as a lone insert does.
+    """
+    conversation = table_of(ConversationRow)
+    state = insert_for("postgresql")(conversation).values(
+        {name: bindparam(f"state_{name}", type_=conversation.c[name].type) for name in _STATE}
     )
+    saved = state.on_conflict_do_update(
+        index_elements=["identity_id"],
+        set_={name: state.excluded[name] for name in _SAVED},
+    ).cte("saved_state")
+    processed = table_of(ProcessedInboundRow)
+    return (
+        insert_for("postgresql")(processed)
+        .values({name: bindparam(name, type_=processed.c[name].type) for name in _ANSWER})
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(processed.c.id)
+        .add_cte(saved)
+    )
+
+
+async def save_state_and_answer(
+    uow: UnitOfWork,
+    identity_id: int,
+    state: ConversationState,
+    channel: str,
+    external_id: str,
+    replies: list[Reply],
+) -> bool:
+    """Store the state and record the message's answer, as `save_state` and `record_answer`.
+
+    Returns False when the message was handled already, as `record_answer` does. Every
+    message ends with these two writes; on PostgreSQL they are one round trip.
+    """
+    if uow.dialect != "postgresql":
+        await save_state(uow, identity_id, state)
+        return await record_answer(uow, channel, external_id, replies)
+    values = {f"state_{k}": v for k, v in _state_values(identity_id, state).items()}
+    values.update(
+        channel=channel,
+        external_id=external_id,
+        replies=replies_to_json(replies),
+        created_at=utcnow(),
+    )
+    result = await uow.session.execute(_save_with_answer(), values)
+    assert isinstance(result, CursorResult)
+    return result.first() is not None

@@ -5,6 +5,10 @@ databases of 1,000 and 100,000 families. Most updates take at most six statement
 that write several rows (a child, a registration, a booking, a tip) have their own budget,
 explained beside it. A second person going through the same steps after the first takes
 exactly as many: nothing grows with what others have done.
+
+The budgets are SQLite's. Every update ends by saving the conversation's state and
+recording the message's answer; PostgreSQL does both in one statement, so its budget is
+one lower.
 """
 
 from __future__ import annotations
@@ -120,10 +124,11 @@ async def test_statements_per_update_stay_within_budget_and_do_not_grow(
 ) -> None:
     await _prepare(backend)
     first = await _walk(backend, "first")
+    merged = 1 if backend.name == "postgresql" else 0
     over = {
-        label: (count, budget)
+        label: (count, budget - merged)
         for (label, _text, _press, budget), count in zip(STEPS, first, strict=True)
-        if count > budget
+        if count > budget - merged
     }
     assert not over, over
     # The same steps after someone else took them cost the same.
