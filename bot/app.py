@@ -42,7 +42,7 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
     translators = load_translators(settings.locales_dir)
     # Read before anything opens: a bad phrase file stops the start with a clear message.
     phrases = load_phrases(settings.safeguarding_phrases)
-    engine = create_engine(settings.sqlalchemy_url)
+    engine = create_engine(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
     try:
         if migrate:
             await upgrade(engine)

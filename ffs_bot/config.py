@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ffs_bot.db.engine import POOL_SIZE
 from ffs_bot.privacy import DEFAULT_RETENTION_DAYS
 from ffs_bot.workshop_notices import WorkshopRules
 
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, alias="FFS_HTTP_PORT", ge=1, le=65535)
 
     concurrency: int = Field(default=64, alias="FFS_CONCURRENCY", ge=1, le=256)
+    db_pool_size: int = Field(default=POOL_SIZE, alias="FFS_DB_POOL_SIZE", ge=2, le=200)
     outbox_max_attempts: int = Field(default=5, alias="FFS_OUTBOX_MAX_ATTEMPTS", ge=1, le=100)
     # How long a freed Family-Friendly Space seat is held for the first child waiting.
     seat_offer_hours: float = Field(default=24, alias="FFS_SEAT_OFFER_HOURS", gt=0, le=24 * 14)

@@ -14,23 +14,32 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from ffs_bot.db import sqlite_inline
 
-__all__ = ["create_engine", "create_session_factory"]
+__all__ = ["POOL_SIZE", "create_engine", "create_session_factory"]
 
 # How long a SQLite writer waits for another writer before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is lent.
 IDLE_PING_SECONDS = 5.0
+# PostgreSQL connections one process keeps (the chat claims or the poller role take one).
+POOL_SIZE = 10
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -> AsyncEngine:
     """Create an async engine, with the SQLite settings that keep concurrent writes safe.
 
     Whatever driver a SQLite URL names, statements run inline on the event loop's thread
     (`ffs_bot.db.sqlite_inline`); every transaction begins with `BEGIN IMMEDIATE`.
+    A PostgreSQL engine keeps at most `pool_size` connections and no more: work beyond
+    that waits for one to come back. The pool's usual overflow, connections opened for a
+    burst and closed as soon as they are returned, reopened one in three under steady
+    load (417 connections in one 24,000-update benchmark run), each one a new server
+    process and every statement prepared again.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = _create_async_engine(url, echo=echo, hide_parameters=True)
+        engine = _create_async_engine(
+            url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=0
+        )
         _ping_when_idle(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":

@@ -1,9 +1,11 @@
-"""PostgreSQL pool: a connection idle a while is pinged before use; one in steady use is not."""
+"""PostgreSQL pool: pinged only when idle a while, and a fixed set of connections kept."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -75,3 +77,31 @@ async def test_a_busy_connection_killed_fails_once_as_unavailable_then_recovers(
         assert await _backend_pid(engine) != first
     finally:
         await engine.dispose()
+
+
+async def test_more_work_than_connections_waits_for_the_kept_ones_and_opens_no_more(
+    postgres_url: str,
+) -> None:
+    engine = create_engine(postgres_url, pool_size=4)
+    opened = 0
+
+    def count(*_args: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(engine.sync_engine, "connect", count)
+
+    async def work() -> int:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.02)"))
+            return int(await conn.scalar(text("SELECT pg_backend_pid()")))
+
+    try:
+        # Three bursts of 24 at once: a pool with overflow opens extra connections for
+        # each burst and closes them as they come back.
+        pids = set()
+        for _ in range(3):
+            pids.update(await asyncio.gather(*(work() for _ in range(24))))
+    finally:
+        await engine.dispose()
+    assert opened == len(pids) == 4
