@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import bindparam, func, select, true
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from ffs_bot.db.sql import insert_for, table_of
 from ffs_bot.db.tables import BookingRow, FactoryRow, FeedbackRow, PersonRow, WorkshopRow, utcnow
@@ -34,6 +34,7 @@ __all__ = [
     "MAX_COMMENT",
     "MAX_TOPIC",
     "REMINDER",
+    "Booked",
     "Booking",
     "BookingStatus",
     "Workshop",
@@ -331,31 +332,87 @@ def reminder_kinds(rules: WorkshopRules) -> list[str]:
     return [*(f"{REMINDER}.{m}m" for m in minutes), FEEDBACK]
 
 
-async def _hold(uow: UnitOfWork, person_id: int, workshop_id: int) -> WorkshopRow:
-    """Read a workshop to book it, with its factory's timezone, held as `seats.lock` does.
+# The person's live bookings of workshops not over (parameters person_id and now), with the
+# workshops and their timezones: their list, and what a new booking must not overlap.
+_MINE = (
+    select(BookingRow, WorkshopRow, FactoryRow.timezone.label("zone"))
+    .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
+    .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+    .where(
+        BookingRow.person_id == bindparam("person_id"),
+        BookingRow.status.in_(LIVE),
+        WorkshopRow.cancelled_at.is_(None),
+        WorkshopRow.ends_at > bindparam("now"),
+    )
+)
+
+
+def _hold_statement(dialect: str) -> Any:
+    # One statement for the workshop to book and the person's bookings beside it (a row each,
+    # or one row of NULLs): on PostgreSQL it locks the workshop's row and the person's, not
+    # the bookings'.
+    mine = _MINE.subquery("mine")
+    query = (
+        select(
+            WorkshopRow,
+            FactoryRow.timezone,
+            aliased(BookingRow, mine),
+            aliased(WorkshopRow, mine),
+            mine.c.zone,
+        )
+        .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+        .outerjoin(mine, true())
+        .where(WorkshopRow.id == bindparam("workshop_id"))
+        .execution_options(populate_existing=True)
+    )
+    if dialect == "postgresql":
+        query = query.join(PersonRow, PersonRow.id == bindparam("person_id")).with_for_update(
+            of=[PersonRow, WorkshopRow]
+        )
+    return query
+
+
+_HOLD = {dialect: _hold_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def _mine_order(booking: Booking) -> tuple[datetime, int]:
+    """Where a booking comes in the person's list: the soonest workshop first."""
+    assert booking.workshop is not None
+    return (booking.workshop.starts_at, booking.id)
+
+
+async def _hold(
+    uow: UnitOfWork, person_id: int, workshop_id: int, now: datetime
+) -> tuple[WorkshopRow, list[tuple[BookingRow, WorkshopRow]]]:
+    """Read a workshop to book it, held as `seats.lock` does, with the person's bookings.
 
     On PostgreSQL the person's row is locked in the same statement: one person's bookings go
-    one at a time, so two overlapping ones cannot both pass.
+    one at a time, so two overlapping ones cannot both pass. The bookings are `_MINE`'s.
 
     Raises:
         NotFound: no such workshop.
     """
-    query = (
-        select(WorkshopRow, FactoryRow.timezone)
-        .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
-        .where(WorkshopRow.id == workshop_id)
-        .execution_options(populate_existing=True)
-    )
-    if uow.dialect == "postgresql":
-        query = query.join(PersonRow, PersonRow.id == person_id).with_for_update(
-            of=[PersonRow, WorkshopRow]
-        )
-    found = (await uow.session.execute(query)).first()
-    if found is None:
+    values = {"workshop_id": workshop_id, "person_id": person_id, "now": now}
+    rows = (await uow.session.execute(_HOLD[uow.dialect], values)).all()
+    if not rows:
         raise NotFound(f"workshop {workshop_id}")
-    row, zone = found
-    uow.session.info.setdefault(_ZONES, {})[row.factory_id] = zone or "Asia/Shanghai"
-    return row
+    zones = uow.session.info.setdefault(_ZONES, {})
+    row, zone = rows[0][:2]
+    zones[row.factory_id] = zone or "Asia/Shanghai"
+    mine = []
+    for _row, _zone, booking, other, other_zone in rows:
+        if booking is not None:
+            zones[other.factory_id] = other_zone or "Asia/Shanghai"
+            mine.append((booking, other))
+    return row, mine
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """A booking just made, with the person's live bookings as `my_bookings` lists them."""
+
+    booking: Booking
+    mine: list[Booking]
 
 
 async def book(
@@ -365,8 +422,10 @@ async def book(
     person_id: int,
     workshop_id: int,
     now: datetime | None = None,
-) -> Booking:
+) -> Booked:
     """Book a seat, or a place in the queue when the workshop is full; the workshop with it.
+
+    The person's bookings come with it, read with the workshop before the new one was made.
 
     Raises:
         NotFound: no such workshop.
@@ -374,22 +433,13 @@ async def book(
         ConflictError: "already" (a live booking for it) or "overlap" (another workshop then).
     """
     now = now or utcnow()
-    row = await _hold(uow, person_id, workshop_id)
+    row, mine = await _hold(uow, person_id, workshop_id, now)
     if row.cancelled_at is not None or row.starts_at <= now:
         raise InvalidInput("started")
-    mine = await uow.session.execute(
-        select(BookingRow.workshop_id, WorkshopRow.starts_at, WorkshopRow.ends_at)
-        .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
-        .where(
-            BookingRow.person_id == person_id,
-            BookingRow.status.in_(LIVE),
-            WorkshopRow.cancelled_at.is_(None),
-        )
-    )
-    for other_id, starts_at, ends_at in mine:
-        if other_id == workshop_id:
+    for _booking_row, other in mine:
+        if other.id == workshop_id:
             raise ConflictError("already")
-        if starts_at < row.ends_at and row.starts_at < ends_at:
+        if other.starts_at < row.ends_at and row.starts_at < other.ends_at:
             raise ConflictError("overlap")
     seated = await seats.take_seat(uow, WorkshopRow, workshop_id)
     status = BookingStatus.CONFIRMED if seated else BookingStatus.WAITLISTED
@@ -410,7 +460,7 @@ async def book(
     workshop = _workshop(row, await _timezone(uow, row.factory_id))
     if seated:
         await schedule_reminders(uow, notify.rules, booking_id, workshop, now)
-    return Booking(
+    made = Booking(
         id=booking_id,
         workshop_id=workshop_id,
         person_id=person_id,
@@ -419,6 +469,7 @@ async def book(
         queue_position=(None if seated else await _waiting_ahead(uow, workshop_id, booking_id)),
         workshop=workshop,
     )
+    return Booked(made, sorted([made, *await _listed(uow, mine)], key=_mine_order))
 
 
 def _add_booking_statement(dialect: str) -> Any:
@@ -661,18 +712,17 @@ async def my_bookings(
     uow: UnitOfWork, person_id: int, now: datetime | None = None
 ) -> list[Booking]:
     """The person's live bookings of workshops that have not ended, soonest first."""
-    rows = (
-        await uow.session.execute(
-            select(BookingRow, WorkshopRow)
-            .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
-            .where(
-                BookingRow.person_id == person_id,
-                BookingRow.status.in_(LIVE),
-                WorkshopRow.ends_at > (now or utcnow()),
-            )
-            .order_by(WorkshopRow.starts_at, BookingRow.id)
-        )
-    ).all()
+    values = {"person_id": person_id, "now": now or utcnow()}
+    rows = (await uow.session.execute(_MINE, values)).all()
+    zones = uow.session.info.setdefault(_ZONES, {})
+    for _booking_row, workshop, zone in rows:
+        zones[workshop.factory_id] = zone or "Asia/Shanghai"
+    found = await _listed(uow, [(booking, workshop) for booking, workshop, _zone in rows])
+    return sorted(found, key=_mine_order)
+
+
+async def _listed(uow: UnitOfWork, rows: list[tuple[BookingRow, WorkshopRow]]) -> list[Booking]:
+    """The bookings as the person's list shows them, each with its workshop."""
     found = []
     for booking, workshop in rows:
         record = await _booking(uow, booking)

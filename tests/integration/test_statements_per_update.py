@@ -48,10 +48,11 @@ STEPS: list[tuple[str, str | None, str | None, int]] = [
     ("main menu", None, "menu", TARGET),
     ("workshops", None, "ws", TARGET),
     ("open a workshop", None, "ws:open:", TARGET),
-    # The workshop held with its timezone (on PostgreSQL the person locked in the same
-    # statement), overlaps checked, the seat taken, the row inserted unless its code or a
-    # live booking clashes, the audit event, the reminders in one statement, the bookings.
-    ("book", None, "ws:book", 10),
+    # The workshop held with its timezone and the person's bookings (to check overlaps and
+    # to list them with the new one; on PostgreSQL the person locked in the same statement),
+    # the seat taken, the row inserted unless its code or a live booking clashes, the audit
+    # event, the reminders in one statement.
+    ("book", None, "ws:book", 8),
     ("menu typed again", "菜单", None, TARGET),
     ("tips", None, "tips", TARGET),
     ("ask for a tip", None, "tips:more", TARGET),

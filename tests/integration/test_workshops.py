@@ -70,7 +70,7 @@ async def book(backend: Backend, notify, person: int, workshop_id: int, now: dat
             uow, notify, person_id=person, workshop_id=workshop_id, now=now
         )
         await uow.commit()
-    return made
+    return made.booking
 
 
 async def status(backend: Backend, booking_id: int) -> str:
