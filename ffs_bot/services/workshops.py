@@ -4,6 +4,10 @@ A seat is taken by one conditional UPDATE (`ffs_bot.services.seats`); bookings o
 workshop go one at a time on its row, so the queue is the order of commits. A freed seat is
 offered to the first in the queue until the offer lapses (by default after 12 hours, and
 never later than 2 hours before the start), then it passes on.
+
+Reminders and the feedback question are the workshop's: scheduled when it is planned (or at
+its first booking, for one planned before they were) and moved with it; when one is due, the
+worker sends it to everyone who then holds a seat (`fire_push`).
 """
 
 from __future__ import annotations
@@ -13,11 +17,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, true
+from sqlalchemy import bindparam, exists, func, select, true
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from ffs_bot.db.sql import insert_for, table_of
-from ffs_bot.db.tables import BookingRow, FactoryRow, FeedbackRow, PersonRow, WorkshopRow, utcnow
+from ffs_bot.db.tables import (
+    BookingRow,
+    FactoryRow,
+    FeedbackRow,
+    PersonRow,
+    ScheduledPushRow,
+    WorkshopRow,
+    utcnow,
+)
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.i18n import LANGUAGES
@@ -228,9 +240,12 @@ async def create_workshop(
     place: str = "",
     trainer: str = "",
     actor_person_id: int | None = None,
+    rules: WorkshopRules | None = None,
     now: datetime | None = None,
 ) -> Workshop:
-    """Plan a workshop at a factory; an acting person must run that factory.
+    """Plan a workshop at a factory, with its reminders; an acting person must run the factory.
+
+    `rules` says when reminders go (the defaults when not given).
 
     Raises:
         NotFound: no such factory.
@@ -275,7 +290,9 @@ async def create_workshop(
         factory_id=factory.id,
         capacity=capacity,
     )
-    return _workshop(row, factory.timezone)
+    workshop = _workshop(row, factory.timezone)
+    await schedule_reminders(uow, rules or WorkshopRules(), workshop, now)
+    return workshop
 
 
 async def get_workshop(uow: UnitOfWork, workshop_id: int) -> Workshop:
@@ -309,12 +326,12 @@ async def upcoming_workshops(
 
 
 async def schedule_reminders(
-    uow: UnitOfWork, rules: WorkshopRules, booking_id: int, workshop: Workshop, now: datetime
+    uow: UnitOfWork, rules: WorkshopRules, workshop: Workshop, now: datetime
 ) -> None:
-    """Schedule a confirmed booking's reminders, each out of quiet hours and before the start.
+    """Schedule a workshop's reminders, each out of quiet hours and before the start.
 
     A reminder due at night goes at 07:00, or not at all when the workshop has begun by then;
-    one whose time has passed already (a booking made the day before) is not sent.
+    one whose time has passed already (a workshop planned the day before) is not sent.
     """
     pushes = []
     for before in rules.reminders:
@@ -323,11 +340,11 @@ async def schedule_reminders(
         if now <= due < workshop.starts_at:
             pushes.append((kind, due))
     pushes.append((FEEDBACK, out_of_quiet_hours(workshop.ends_at, workshop.timezone)))
-    await schedule_pushes(uow, booking_id, pushes)
+    await schedule_pushes(uow, workshop.id, pushes)
 
 
 def reminder_kinds(rules: WorkshopRules) -> list[str]:
-    """The scheduled-push kinds of a booking under `rules`."""
+    """The scheduled-push kinds of a workshop under `rules`."""
     minutes = [int(before.total_seconds() // 60) for before in rules.reminders]
     return [*(f"{REMINDER}.{m}m" for m in minutes), FEEDBACK]
 
@@ -348,14 +365,19 @@ _MINE = (
 
 
 def _hold_statement(dialect: str) -> Any:
-    # One statement for the workshop to book and the person's bookings beside it (a row each,
-    # or one row of NULLs): on PostgreSQL it locks the workshop's row and the person's, not
-    # the bookings'.
+    # One statement for the workshop to book, whether its reminders are scheduled (every
+    # workshop's pushes include the feedback question) and the person's bookings beside it (a
+    # row each, or one row of NULLs): on PostgreSQL it locks the workshop's row and the
+    # person's, not the bookings'.
     mine = _MINE.subquery("mine")
+    scheduled = exists().where(
+        ScheduledPushRow.kind == FEEDBACK, ScheduledPushRow.subject_id == WorkshopRow.id
+    )
     query = (
         select(
             WorkshopRow,
             FactoryRow.timezone,
+            scheduled,
             aliased(BookingRow, mine),
             aliased(WorkshopRow, mine),
             mine.c.zone,
@@ -383,11 +405,12 @@ def _mine_order(booking: Booking) -> tuple[datetime, int]:
 
 async def _hold(
     uow: UnitOfWork, person_id: int, workshop_id: int, now: datetime
-) -> tuple[WorkshopRow, list[tuple[BookingRow, WorkshopRow]]]:
+) -> tuple[WorkshopRow, bool, list[tuple[BookingRow, WorkshopRow]]]:
     """Read a workshop to book it, held as `seats.lock` does, with the person's bookings.
 
     On PostgreSQL the person's row is locked in the same statement: one person's bookings go
-    one at a time, so two overlapping ones cannot both pass. The bookings are `_MINE`'s.
+    one at a time, so two overlapping ones cannot both pass. The bookings are `_MINE`'s; the
+    flag says whether the workshop's reminders are scheduled.
 
     Raises:
         NotFound: no such workshop.
@@ -397,14 +420,14 @@ async def _hold(
     if not rows:
         raise NotFound(f"workshop {workshop_id}")
     zones = uow.session.info.setdefault(_ZONES, {})
-    row, zone = rows[0][:2]
+    row, zone, scheduled = rows[0][:3]
     zones[row.factory_id] = zone or "Asia/Shanghai"
     mine = []
-    for _row, _zone, booking, other, other_zone in rows:
+    for _row, _zone, _scheduled, booking, other, other_zone in rows:
         if booking is not None:
             zones[other.factory_id] = other_zone or "Asia/Shanghai"
             mine.append((booking, other))
-    return row, mine
+    return row, bool(scheduled), mine
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,7 +456,7 @@ async def book(
         ConflictError: "already" (a live booking for it) or "overlap" (another workshop then).
     """
     now = now or utcnow()
-    row, mine = await _hold(uow, person_id, workshop_id, now)
+    row, scheduled, mine = await _hold(uow, person_id, workshop_id, now)
     if row.cancelled_at is not None or row.starts_at <= now:
         raise InvalidInput("started")
     for _booking_row, other in mine:
@@ -458,8 +481,8 @@ async def book(
         status=status,
     )
     workshop = _workshop(row, await _timezone(uow, row.factory_id))
-    if seated:
-        await schedule_reminders(uow, notify.rules, booking_id, workshop, now)
+    if not scheduled:  # planned before a workshop's reminders were scheduled with it
+        await schedule_reminders(uow, notify.rules, workshop, now)
     made = Booking(
         id=booking_id,
         workshop_id=workshop_id,
@@ -557,7 +580,6 @@ async def _end(
     row.reason = reason
     row.offer_expires_at = None
     await uow.session.flush()
-    await drop_pushes(uow, reminder_kinds(notify.rules), row.id)
     await record_event(
         uow,
         "booking.cancelled",
@@ -602,7 +624,7 @@ async def answer_offer(
     """
     now = now or utcnow()
     row = await _own_booking(uow, person_id, booking_id)
-    workshop = await seats.lock(uow, WorkshopRow, row.workshop_id)
+    await seats.lock(uow, WorkshopRow, row.workshop_id)
     await uow.session.refresh(row)
     if (
         row.status != BookingStatus.OFFERED
@@ -622,13 +644,6 @@ async def answer_offer(
         actor_person_id=person_id,
         subject_type="booking",
         subject_id=row.id,
-    )
-    await schedule_reminders(
-        uow,
-        notify.rules,
-        row.id,
-        _workshop(workshop, await _timezone(uow, workshop.factory_id)),
-        now,
     )
     return await _booking(uow, row), None
 
@@ -692,7 +707,7 @@ async def cancel_workshop(
         row.status = BookingStatus.CANCELLED
         row.reason = WORKSHOP_CANCELLED
         row.offer_expires_at = None
-        await drop_pushes(uow, reminder_kinds(notify.rules), row.id)
+    await drop_pushes(uow, reminder_kinds(notify.rules), workshop_id)
     workshop.seats_taken = 0
     await uow.session.flush()
     await record_event(
@@ -875,28 +890,37 @@ async def add_comment(uow: UnitOfWork, person_id: int, booking_id: int, comment:
 
 async def fire_push(
     uow: UnitOfWork, notify: WorkshopNotifier, push: DuePush, now: datetime | None = None
-) -> bool:
-    """Queue a due reminder or feedback question if it still makes sense; return whether."""
+) -> int:
+    """Queue a due reminder or feedback question for everyone it still concerns; return how many.
+
+    A reminder goes to every seat held then, before the start; the feedback question to
+    everyone checked in. Whoever was forgotten in the meantime is not asked.
+    """
     now = now or utcnow()
-    found = (
-        await uow.session.execute(
-            select(BookingRow, WorkshopRow)
-            .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
-            .where(BookingRow.id == push.subject_id)
+    workshop = await uow.session.get(WorkshopRow, push.subject_id)
+    if workshop is None or workshop.cancelled_at is not None:
+        return 0
+    if push.kind != FEEDBACK and workshop.starts_at <= now:
+        return 0
+    query = (
+        select(BookingRow.id)
+        .join(PersonRow, PersonRow.id == BookingRow.person_id)
+        .where(
+            BookingRow.workshop_id == workshop.id,
+            BookingRow.status == BookingStatus.CONFIRMED,
+            PersonRow.erased_at.is_(None),
         )
-    ).first()
-    if found is None:
-        return False
-    booking, workshop = found
-    if workshop.cancelled_at is not None:
-        return False
+        .order_by(BookingRow.id)
+    )
     if push.kind == FEEDBACK:
-        if booking.checked_in_at is None:
-            return False
-        return bool(await notify.feedback(uow, booking.id))
-    if booking.status != BookingStatus.CONFIRMED or workshop.starts_at <= now:
-        return False
-    return bool(await notify.reminder(uow, booking.id, push.kind))
+        query = query.where(BookingRow.checked_in_at.is_not(None))
+    queued = 0
+    for booking_id in list(await uow.session.scalars(query)):
+        if push.kind == FEEDBACK:
+            queued += await notify.feedback(uow, booking_id)
+        else:
+            queued += await notify.reminder(uow, booking_id, push.kind)
+    return queued
 
 
 async def workshops_for_staff(
@@ -1001,6 +1025,8 @@ async def update_workshop(
     )
     workshop = _workshop(row, await _timezone(uow, row.factory_id))
     if moved:
+        await drop_pushes(uow, reminder_kinds(notify.rules), row.id)
+        await schedule_reminders(uow, notify.rules, workshop, now)
         booked = list(
             await uow.session.scalars(
                 select(BookingRow).where(
@@ -1010,9 +1036,6 @@ async def update_workshop(
         )
         stamp = int(starts_at.timestamp())
         for booking in booked:
-            if booking.status == BookingStatus.CONFIRMED:
-                await drop_pushes(uow, reminder_kinds(notify.rules), booking.id)
-                await schedule_reminders(uow, notify.rules, booking.id, workshop, now)
             await notify.moved(uow, booking.id, stamp)
     for _ in range(max(added, 0)):
         # Each new seat is taken, then handed on as an offer (or given back if none wait).
