@@ -409,8 +409,10 @@ async def _hold(
     """Read a workshop to book it, held as `seats.lock` does, with the person's bookings.
 
     On PostgreSQL the person's row is locked in the same statement: one person's bookings go
-    one at a time, so two overlapping ones cannot both pass. The bookings are `_MINE`'s; the
-    flag says whether the workshop's reminders are scheduled.
+    one at a time, so two overlapping ones cannot both pass the insert's check (the bookings
+    read here are as they were when the statement began, before any wait: for the list
+    only). The bookings are `_MINE`'s; the flag says whether the workshop's reminders are
+    scheduled.
 
     Raises:
         NotFound: no such workshop.
@@ -459,19 +461,16 @@ async def book(
     row, scheduled, mine = await _hold(uow, person_id, workshop_id, now)
     if row.cancelled_at is not None or row.starts_at <= now:
         raise InvalidInput("started")
-    for _booking_row, other in mine:
-        if other.id == workshop_id:
-            raise ConflictError("already")
-        if other.starts_at < row.ends_at and row.starts_at < other.ends_at:
-            raise ConflictError("overlap")
     seated = await seats.take_seat(uow, WorkshopRow, workshop_id)
     status = BookingStatus.CONFIRMED if seated else BookingStatus.WAITLISTED
-    booking_id, code = await _add_booking(uow, person_id, workshop_id, status)
-    if booking_id is None:
-        # Booked meanwhile after all; the caller may still commit, so the seat goes back.
+    added = await _add_booking(uow, person_id, row, status)
+    if isinstance(added, str):
+        # Booked already, or another workshop then; the caller may still commit (to say so),
+        # so the seat goes back.
         if seated:
             await seats.release_seat(uow, WorkshopRow, workshop_id)
-        raise ConflictError("already")
+        raise ConflictError(added)
+    booking_id, code = added
     await record_event(
         uow,
         "booking.created",
@@ -495,35 +494,63 @@ async def book(
     return Booked(made, sorted([made, *await _listed(uow, mine)], key=_mine_order))
 
 
+_BOOKING = table_of(BookingRow)
+_WORKSHOP = table_of(WorkshopRow)
+# The workshops of the person's live bookings that overlap the times given (parameters
+# person_id, starts_at and ends_at): a workshop overlaps itself.
+_OVERLAPPING = (
+    select(_BOOKING.c.workshop_id)
+    .join(_WORKSHOP, _WORKSHOP.c.id == _BOOKING.c.workshop_id)
+    .where(
+        _BOOKING.c.person_id == bindparam("person_id", type_=_BOOKING.c.person_id.type),
+        _BOOKING.c.status.in_(LIVE),
+        _WORKSHOP.c.cancelled_at.is_(None),
+        _WORKSHOP.c.starts_at < bindparam("ends_at"),
+        _WORKSHOP.c.ends_at > bindparam("starts_at"),
+    )
+)
+
+
 def _add_booking_statement(dialect: str) -> Any:
-    # Inserts nothing, and returns no id, on a clash with either unique index: the code
-    # (drawn at random) or the person's live booking of the workshop.
-    table = table_of(BookingRow)
-    return insert_for(dialect)(table).on_conflict_do_nothing().returning(table.c.id)
+    # Inserts nothing, and returns no id, when the person has a live booking of a workshop at
+    # the same time (this one included), or on a clash with a unique index: the code (drawn
+    # at random) or the person's live booking of the workshop. The check is part of the
+    # insert, so it sees a booking the person made from another channel while this one
+    # waited for their row (`_hold`): a statement that began before cannot.
+    names = ("workshop_id", "person_id", "status", "code")
+    values = select(*(bindparam(name, type_=_BOOKING.c[name].type) for name in names)).where(
+        ~_OVERLAPPING.exists()
+    )
+    return (
+        insert_for(dialect)(_BOOKING)
+        .from_select(names, values)
+        .on_conflict_do_nothing()
+        .returning(_BOOKING.c.id)
+    )
 
 
 _ADD_BOOKING = {dialect: _add_booking_statement(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 async def _add_booking(
-    uow: UnitOfWork, person_id: int, workshop_id: int, status: str
-) -> tuple[int | None, str]:
-    """Insert a booking with a fresh check-in code: its id and code, or no id if booked."""
+    uow: UnitOfWork, person_id: int, workshop: WorkshopRow, status: str
+) -> tuple[int, str] | str:
+    """Insert a booking with a fresh check-in code: its id and code, or why there is none.
+
+    Why: "already" (a live booking of this workshop) or "overlap" (of another at that time).
+    """
+    times = {"starts_at": workshop.starts_at, "ends_at": workshop.ends_at}
     for _attempt in range(10):
         code = _code(4)
-        values = {"workshop_id": workshop_id, "person_id": person_id, "status": status}
-        booking_id = await uow.session.scalar(_ADD_BOOKING[uow.dialect], {**values, "code": code})
+        values = {"workshop_id": workshop.id, "person_id": person_id, "status": status}
+        booking_id = await uow.session.scalar(
+            _ADD_BOOKING[uow.dialect], {**values, **times, "code": code}
+        )
         if booking_id is not None:
             return booking_id, code
-        booked = await uow.session.scalar(
-            select(BookingRow.id).where(
-                BookingRow.workshop_id == workshop_id,
-                BookingRow.person_id == person_id,
-                BookingRow.status != BookingStatus.CANCELLED,
-            )
-        )
-        if booked is not None:
-            return None, code
+        clashing = set(await uow.session.scalars(_OVERLAPPING, {"person_id": person_id, **times}))
+        if clashing:
+            return "already" if workshop.id in clashing else "overlap"
     raise RuntimeError("no free code after 10 tries")
 
 

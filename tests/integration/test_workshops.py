@@ -561,3 +561,25 @@ async def test_a_workshop_planned_before_its_reminders_were_gets_them_at_its_fir
         ("workshop.remind.2880m", workshop_id): START - timedelta(hours=48),
         ("workshop.feedback", workshop_id): START + timedelta(hours=3),
     }
+
+
+async def test_one_person_booking_workshops_at_the_same_time_at_once_gets_one_seat(
+    backend: Backend, translators
+) -> None:
+    # As from Telegram and WeChat at once: on PostgreSQL the bookings really race.
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    same_time = [await workshop(backend, start=START + timedelta(minutes=n)) for n in range(8)]
+    (person,) = await people(backend, 1)
+
+    async def one(workshop_id: int) -> str:
+        try:
+            return (await book(backend, notify, person, workshop_id)).status
+        except ConflictError as problem:
+            return str(problem)
+
+    results = await asyncio.gather(*(one(w) for w in same_time))
+    assert sorted(results) == ["confirmed", *["overlap"] * 7]
+    async with backend.db.uow() as uow:
+        taken = await uow.session.scalars(select(WorkshopRow.seats_taken))
+        assert sorted(taken) == [0] * 7 + [1]
