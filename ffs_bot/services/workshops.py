@@ -350,7 +350,7 @@ def reminder_kinds(rules: WorkshopRules) -> list[str]:
 
 
 # The person's live bookings of workshops not over (parameters person_id and now), with the
-# workshops and their timezones: their list, and what a new booking must not overlap.
+# workshops and their timezones, as their list shows them.
 _MINE = (
     select(BookingRow, WorkshopRow, FactoryRow.timezone.label("zone"))
     .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
