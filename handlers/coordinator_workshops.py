@@ -482,6 +482,7 @@ class PlanStep(Step):
                 place=plan["place"],
                 trainer=plan["trainer"],
                 actor_person_id=ctx.person.id,
+                rules=ctx.workshop_notify.rules,
             )
         except InvalidInput as problem:
             bad = "when" if str(problem) == "times" else str(problem)

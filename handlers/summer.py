@@ -7,10 +7,9 @@ from datetime import date
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
-from ffs_bot.model import Child
 from ffs_bot.notices import offer_payload
 from ffs_bot.services import children, seasons
-from ffs_bot.services.seasons import Registration, RegistrationStatus, Season
+from ffs_bot.services.seasons import HeldSeason, Registration, RegistrationStatus, Season
 from handlers import menu
 from handlers.children import CHILDREN, today
 from handlers.confirm import ConfirmCancelStep
@@ -42,23 +41,38 @@ def _season_text(ctx: Context, season: Season) -> str:
 
 
 _HELD = "summer.season"  # the season held to register for, in Context.read
+_FAMILY = "summer.family"  # the family's registrations just after registering, likewise
+
+
+async def _held(ctx: Context) -> HeldSeason | None:
+    """The season chosen, held to register the child chosen (`seasons.hold_season`)."""
+    season_id = int(ctx.state.data.get("season_id", 0))
+    held = ctx.read.get(_HELD)
+    if isinstance(held, HeldSeason) and held.season.id == season_id:
+        return held
+    try:
+        held = await seasons.hold_season(
+            ctx.uow,
+            season_id,
+            person_id=ctx.person.id,
+            child_id=int(ctx.state.data.get("child_id", 0)),
+        )
+    except NotFound:
+        return None
+    # Registering uses it as it is; a prompt after a refused registration shows the season.
+    ctx.read[_HELD] = held
+    return held
 
 
 async def _season(ctx: Context, *, hold: bool = False) -> Season | None:
-    """The season chosen; `hold` to register for it (`seasons.hold_season`)."""
-    season_id = int(ctx.state.data.get("season_id", 0))
-    held = ctx.read.get(_HELD)
-    if isinstance(held, Season) and held.id == season_id:
-        return held
+    """The season chosen; `hold` to register for it (then read once for the whole message)."""
+    if hold or _HELD in ctx.read:
+        held = await _held(ctx)
+        return None if held is None else held.season
     try:
-        if not hold:
-            return await seasons.get_season(ctx.uow, season_id)
-        season = await seasons.hold_season(ctx.uow, season_id)
+        return await seasons.get_season(ctx.uow, int(ctx.state.data.get("season_id", 0)))
     except NotFound:
         return None
-    # Registering uses it as it is; a prompt after a refused registration shows it.
-    ctx.read[_HELD] = season
-    return season
 
 
 def _status_text(ctx: Context, name: str, registration: Registration) -> str:
@@ -231,9 +245,10 @@ class DaysStep(Step):
 
     async def register(self, ctx: Context, season: Season, first: date, last: date) -> None:
         """Make the registration and say how it went."""
-        child: Child = await children.get_child(
-            ctx.uow, ctx.person.id, int(ctx.state.data["child_id"])
-        )
+        held = await _held(ctx)
+        if held is None or held.child is None:
+            raise NotFound(f"child {ctx.state.data.get('child_id')}")
+        child = held.child
         try:
             registration = await seasons.register_child(
                 ctx.uow,
@@ -269,6 +284,7 @@ class DaysStep(Step):
             return
         ctx.state.data.pop("child_id", None)
         ctx.note(_status_text(ctx, child.name, registration))
+        ctx.read[_FAMILY] = held.with_registration(registration)
         await ctx.go(MINE)
 
 
@@ -330,7 +346,10 @@ class MineStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """List the registrations."""
-        found = await seasons.list_family_registrations(ctx.uow, ctx.person.id)
+        # Just after registering, the list read with the season held and the new one.
+        found = ctx.read.pop(_FAMILY, None)
+        if found is None:
+            found = await seasons.list_family_registrations(ctx.uow, ctx.person.id)
         if not found:
             text = ctx._("None of your children is registered.")
         else:

@@ -32,6 +32,7 @@ def _back(ctx: Context) -> Choice:
 
 
 _CHOSEN = "workshop"
+_BOOKED = "workshops.booked"  # the bookings listed with a new one, in Context.read
 
 
 async def _chosen(ctx: Context) -> Workshop | None:
@@ -151,8 +152,9 @@ class WorkshopStep(Step):
         if payload != "ws:book":
             return False
         try:
-            # The workshop comes back with the booking: read once, held for its seats.
-            booking = await workshops.book(
+            # The workshop comes back with the booking (read once, held for its seats), and
+            # the person's bookings with it.
+            booked = await workshops.book(
                 ctx.uow,
                 ctx.workshop_notify,
                 person_id=ctx.person.id,
@@ -171,8 +173,9 @@ class WorkshopStep(Step):
                 ctx.note(ctx._("You have booked this workshop already."))
             await ctx.go(MINE)
             return True
-        assert booking.workshop is not None
-        ctx.note(_booking_text(ctx, booking, booking.workshop))
+        assert booked.booking.workshop is not None
+        ctx.note(_booking_text(ctx, booked.booking, booked.booking.workshop))
+        ctx.read[_BOOKED] = booked.mine
         await ctx.go(MINE)
         return True
 
@@ -207,7 +210,10 @@ class MineStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """List the bookings."""
-        found = await workshops.my_bookings(ctx.uow, ctx.person.id)
+        # Just after booking, the list that came with the booking.
+        found = ctx.read.pop(_BOOKED, None)
+        if found is None:
+            found = await workshops.my_bookings(ctx.uow, ctx.person.id)
         if not found:
             ctx.say(ctx._("You have no workshop bookings."), [_back(ctx)])
             return

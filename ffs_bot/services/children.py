@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
@@ -29,6 +31,7 @@ __all__ = [
     "INVITE_LIFETIME",
     "MAX_CHILD_AGE_YEARS",
     "MAX_HEALTH_NOTES",
+    "ONE_CHILD",
     "add_child",
     "clean_health_notes",
     "create_invite",
@@ -41,6 +44,7 @@ __all__ = [
     "rename_child",
     "set_birth_month",
     "set_health_notes",
+    "to_child",
 ]
 
 # The programme serves children; anyone older is not a child it can register.
@@ -118,7 +122,24 @@ _CHILDREN = (
     .where(_GUARDIAN.c.person_id == bindparam("person_id"), _CHILD.c.erased_at.is_(None))
     .order_by(_CHILD.c.birth_year, _CHILD.c.birth_month, _CHILD.c.id)
 )
-_ONE_CHILD = _CHILDREN.where(_CHILD.c.id == bindparam("child_id"))
+# The person's child `child_id` (parameters person_id and child_id), as `get_child` reads it:
+# also a part of the statement that holds a season to register the child for it.
+ONE_CHILD = _CHILDREN.where(_CHILD.c.id == bindparam("child_id"))
+
+
+def to_child(columns: Sequence[Any]) -> Child:
+    """The child in the columns `ONE_CHILD` selects, in its order."""
+    child, name, year, month, gender, notes, relationship, count = columns
+    return Child(
+        id=child,
+        name=name,
+        birth_year=year,
+        birth_month=month,
+        gender=Gender(gender) if gender else None,
+        health_notes=notes,
+        relationship=Relationship(relationship),
+        guardians=int(count),
+    )
 
 
 async def _rows(uow: UnitOfWork, person_id: int, child_id: int | None = None) -> list[Child]:
@@ -126,20 +147,8 @@ async def _rows(uow: UnitOfWork, person_id: int, child_id: int | None = None) ->
         rows = await uow.session.execute(_CHILDREN, {"person_id": person_id})
     else:
         values = {"person_id": person_id, "child_id": child_id}
-        rows = await uow.session.execute(_ONE_CHILD, values)
-    return [
-        Child(
-            id=child,
-            name=name,
-            birth_year=year,
-            birth_month=month,
-            gender=Gender(gender) if gender else None,
-            health_notes=notes,
-            relationship=Relationship(relationship),
-            guardians=int(count),
-        )
-        for child, name, year, month, gender, notes, relationship, count in rows
-    ]
+        rows = await uow.session.execute(ONE_CHILD, values)
+    return [to_child(row) for row in rows]
 
 
 async def list_children(uow: UnitOfWork, person_id: int) -> list[Child]:

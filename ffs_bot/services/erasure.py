@@ -28,7 +28,6 @@ from ffs_bot.db.tables import (
     PersonRow,
     RegistrationRow,
     RoleRow,
-    ScheduledPushRow,
     SeasonRow,
     TipSubscriptionRow,
     WorkshopRow,
@@ -216,12 +215,8 @@ async def forget_person(
     await uow.session.execute(
         update(FeedbackRow).where(FeedbackRow.booking_id.in_(booked)).values(comment="")
     )
-    await uow.session.execute(
-        delete(ScheduledPushRow).where(
-            ScheduledPushRow.subject_id.in_(booked),
-            ScheduledPushRow.kind.like("workshop.%"),
-        )
-    )
+    # A workshop's reminders and feedback question are the workshop's: whoever is forgotten
+    # is left out when they go (`workshops.fire_push`).
     await stop_pending_for(uow, person_id)
     # The rows stay for the broadcasts' delivery counts; what they said goes.
     await uow.session.execute(

@@ -17,7 +17,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text, true
+from sqlalchemy.orm import aliased
 
 from ffs_bot.db.sql import insert_for, table_of
 from ffs_bot.db.tables import (
@@ -35,7 +36,7 @@ from ffs_bot.model import Child
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services import seats
 from ffs_bot.services.audit import record_event
-from ffs_bot.services.children import get_child
+from ffs_bot.services.children import ONE_CHILD, get_child, to_child
 from ffs_bot.services.factories import normalise_code
 from ffs_bot.services.seats import release_seat, take_seat
 from ffs_bot.services.staff import require_factory
@@ -43,6 +44,7 @@ from ffs_bot.services.staff import require_factory
 __all__ = [
     "FamilyRegistration",
     "Funding",
+    "HeldSeason",
     "Registration",
     "RegistrationStatus",
     "Season",
@@ -51,6 +53,7 @@ __all__ = [
     "create_season",
     "end_for_erasure",
     "expire_offers",
+    "family_order",
     "get_season",
     "hold_season",
     "list_family_registrations",
@@ -287,8 +290,8 @@ async def register_child(
 ) -> Registration:
     """Register one of the person's children for the days given; seat or waitlist.
 
-    `child` is the person's, as `children.get_child` read it, and `season` was read with
-    `hold_season` in this unit of work: both are used as they are, not read again.
+    `child` is the person's and `season` is held, both as `hold_season` read them in this unit
+    of work: they are used as they are, not read again.
 
     Raises:
         InvalidInput: "closed" (registration is over), "dates" (outside the season or
@@ -350,13 +353,81 @@ async def register_child(
     )
 
 
-async def hold_season(uow: UnitOfWork, season_id: int) -> Season:
-    """Read a season to register a child for it (`register_child`), held as `lock_season` does.
+@dataclass(frozen=True, slots=True)
+class HeldSeason:
+    """A season held to register a child for it, with what registering and its answer need."""
+
+    season: Season
+    # The person's child chosen; None when there is no such child of theirs.
+    child: Child | None
+    # The live registrations of the person's children, in `family_order`.
+    family: list[FamilyRegistration]
+
+    def with_registration(self, registration: Registration) -> list[FamilyRegistration]:
+        """The family's live registrations once `registration`, of the child held, is made."""
+        assert self.child is not None
+        made = FamilyRegistration(registration, self.child.name)
+        return sorted([*self.family, made], key=family_order)
+
+
+# The live registrations of the person's children (parameter person_id), with their names.
+_FAMILY = (
+    select(RegistrationRow, ChildRow.name.label("child_name"))
+    .join(ChildRow, ChildRow.id == RegistrationRow.child_id)
+    .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
+    .where(
+        GuardianRow.person_id == bindparam("person_id"),
+        RegistrationRow.status.not_in(ENDED),
+        ChildRow.erased_at.is_(None),
+    )
+)
+
+
+def _hold_statement() -> Any:
+    # The season, the child and the family's registrations in one statement: on PostgreSQL
+    # only the season's row is locked, as `lock_season` locks it.
+    chosen = ONE_CHILD.order_by(None).subquery("chosen")
+    family = _FAMILY.subquery("family")
+    return (
+        select(SeasonRow, *chosen.c, aliased(RegistrationRow, family), family.c.child_name)
+        .select_from(SeasonRow)
+        .outerjoin(chosen, true())
+        .outerjoin(family, true())
+        .where(SeasonRow.id == bindparam("season_id"))
+    )
+
+
+_HOLD = _hold_statement()
+_HOLD_LOCKED = _HOLD.with_for_update(of=SeasonRow)
+
+
+async def hold_season(
+    uow: UnitOfWork, season_id: int, *, person_id: int, child_id: int
+) -> HeldSeason:
+    """Hold a season to register the person's child (`register_child`), with what that needs.
+
+    The season is held as `lock_season` holds it; the child and the family's live
+    registrations are read in the same statement.
 
     Raises:
         NotFound: no such season.
     """
-    return to_season(await lock_season(uow, season_id))
+    rows = (
+        await uow.session.execute(
+            _HOLD_LOCKED if uow.dialect == "postgresql" else _HOLD,
+            {"season_id": season_id, "person_id": person_id, "child_id": child_id},
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"season {season_id}")
+    first = rows[0]
+    child = None if first[1] is None else to_child(first[1 : 1 + len(ONE_CHILD.selected_columns)])
+    family = [
+        FamilyRegistration(await _registration(uow, row[-2]), row[-1])
+        for row in rows
+        if row[-2] is not None
+    ]
+    return HeldSeason(to_season(first[0]), child, sorted(family, key=family_order))
 
 
 async def lock_season(uow: UnitOfWork, season_id: int) -> SeasonRow:
@@ -598,6 +669,11 @@ class FamilyRegistration:
     child_name: str
 
 
+def family_order(found: FamilyRegistration) -> tuple[int, int]:
+    """Where a registration comes in the family's list: the latest days first."""
+    return (-found.registration.starts_on.toordinal(), found.registration.id)
+
+
 def season_weeks(season: Season) -> list[tuple[date, date]]:
     """The season cut into weeks from its first day, the last one possibly shorter."""
     weeks = []
@@ -653,15 +729,6 @@ async def get_season(uow: UnitOfWork, season_id: int) -> Season:
 
 async def list_family_registrations(uow: UnitOfWork, person_id: int) -> list[FamilyRegistration]:
     """The live registrations of the person's children, newest season first."""
-    rows = await uow.session.execute(
-        select(RegistrationRow, ChildRow.name)
-        .join(ChildRow, ChildRow.id == RegistrationRow.child_id)
-        .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
-        .where(
-            GuardianRow.person_id == person_id,
-            RegistrationRow.status.not_in(ENDED),
-            ChildRow.erased_at.is_(None),
-        )
-        .order_by(RegistrationRow.starts_on.desc(), RegistrationRow.id)
-    )
-    return [FamilyRegistration(await _registration(uow, row), name) for row, name in rows.all()]
+    rows = await uow.session.execute(_FAMILY, {"person_id": person_id})
+    found = [FamilyRegistration(await _registration(uow, row), name) for row, name in rows.all()]
+    return sorted(found, key=family_order)

@@ -16,9 +16,9 @@ from enum import StrEnum
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Column, ScalarSelect, and_, bindparam, case, func, insert, select, update
 
-from ffs_bot.db.sql import upsert
+from ffs_bot.db.sql import table_of, upsert
 from ffs_bot.db.tables import (
     ChildRow,
     FactoryRow,
@@ -43,6 +43,7 @@ __all__ = [
     "Frequency",
     "Subscription",
     "TipFigures",
+    "TipWords",
     "answer_helpful",
     "get_subscription",
     "import_tips",
@@ -95,6 +96,16 @@ class TipFigures:
     sent: int
     helpful: int
     not_helpful: int
+
+
+@dataclass(frozen=True, slots=True)
+class TipWords:
+    """What a tip says, in both languages."""
+
+    text_zh: str
+    text_en: str
+    follow_up_zh: str
+    follow_up_en: str
 
 
 def tip_payload(answer: str, delivery_id: int) -> str:
@@ -281,7 +292,7 @@ async def _choose(
     return min(fitting, key=lambda tip_id: (last_sent[tip_id], tip_id))
 
 
-def render_tip(t: Translator, tip: TipRow, delivery_id: int) -> Reply:
+def render_tip(t: Translator, tip: TipWords, delivery_id: int) -> Reply:
     """The tip in the reader's language, its follow-up question, and "was this helpful?"."""
     chinese = t.language == "zh_Hans"
     parts = [tip.text_zh if chinese else tip.text_en]
@@ -298,6 +309,23 @@ def render_tip(t: Translator, tip: TipRow, delivery_id: int) -> Reply:
     )
 
 
+_TIP = table_of(TipRow)
+
+
+def _word(column: Column[str]) -> ScalarSelect[str]:
+    return select(column).where(_TIP.c.id == bindparam("chosen")).scalar_subquery()
+
+
+# The delivery recorded and the tip's words read in one statement: they come back with the id.
+_ADD_DELIVERY = insert(table_of(TipDeliveryRow)).returning(
+    table_of(TipDeliveryRow).c.id,
+    *(
+        _word(c)
+        for c in (_TIP.c.text_zh, _TIP.c.text_en, _TIP.c.follow_up_zh, _TIP.c.follow_up_en)
+    ),
+)
+
+
 async def _deliver(
     uow: UnitOfWork,
     person_id: int,
@@ -305,16 +333,15 @@ async def _deliver(
     zone: str,
     births: list[tuple[int, int]],
     now: datetime,
-) -> tuple[TipRow, int] | None:
+) -> tuple[TipWords, int] | None:
     tip_id = await _choose(uow, person_id, births, now.astimezone(ZoneInfo(zone)).date())
     if tip_id is None:
         return None
-    tip = await uow.session.get(TipRow, tip_id)
-    assert tip is not None
-    delivery = TipDeliveryRow(person_id=person_id, tip_id=tip_id, kind=kind, sent_at=now)
-    uow.session.add(delivery)
-    await uow.session.flush()
-    return tip, delivery.id
+    values = {"person_id": person_id, "tip_id": tip_id, "kind": kind, "sent_at": now}
+    delivery_id, *words = (
+        await uow.session.execute(_ADD_DELIVERY, {**values, "chosen": tip_id})
+    ).one()
+    return TipWords(*words), delivery_id
 
 
 async def take_tip(

@@ -4,6 +4,10 @@ A seat is taken by one conditional UPDATE (`ffs_bot.services.seats`); bookings o
 workshop go one at a time on its row, so the queue is the order of commits. A freed seat is
 offered to the first in the queue until the offer lapses (by default after 12 hours, and
 never later than 2 hours before the start), then it passes on.
+
+Reminders and the feedback question are the workshop's: scheduled when it is planned (or at
+its first booking, for one planned before they were) and moved with it; when one is due, the
+worker sends it to everyone who then holds a seat (`fire_push`).
 """
 
 from __future__ import annotations
@@ -13,11 +17,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import bindparam, exists, func, select, true
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from ffs_bot.db.sql import insert_for, table_of
-from ffs_bot.db.tables import BookingRow, FactoryRow, FeedbackRow, PersonRow, WorkshopRow, utcnow
+from ffs_bot.db.tables import (
+    BookingRow,
+    FactoryRow,
+    FeedbackRow,
+    PersonRow,
+    ScheduledPushRow,
+    WorkshopRow,
+    utcnow,
+)
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.i18n import LANGUAGES
@@ -34,6 +46,7 @@ __all__ = [
     "MAX_COMMENT",
     "MAX_TOPIC",
     "REMINDER",
+    "Booked",
     "Booking",
     "BookingStatus",
     "Workshop",
@@ -227,9 +240,12 @@ async def create_workshop(
     place: str = "",
     trainer: str = "",
     actor_person_id: int | None = None,
+    rules: WorkshopRules | None = None,
     now: datetime | None = None,
 ) -> Workshop:
-    """Plan a workshop at a factory; an acting person must run that factory.
+    """Plan a workshop at a factory, with its reminders; an acting person must run the factory.
+
+    `rules` says when reminders go (the defaults when not given).
 
     Raises:
         NotFound: no such factory.
@@ -274,7 +290,9 @@ async def create_workshop(
         factory_id=factory.id,
         capacity=capacity,
     )
-    return _workshop(row, factory.timezone)
+    workshop = _workshop(row, factory.timezone)
+    await schedule_reminders(uow, rules or WorkshopRules(), workshop, now)
+    return workshop
 
 
 async def get_workshop(uow: UnitOfWork, workshop_id: int) -> Workshop:
@@ -308,12 +326,12 @@ async def upcoming_workshops(
 
 
 async def schedule_reminders(
-    uow: UnitOfWork, rules: WorkshopRules, booking_id: int, workshop: Workshop, now: datetime
+    uow: UnitOfWork, rules: WorkshopRules, workshop: Workshop, now: datetime
 ) -> None:
-    """Schedule a confirmed booking's reminders, each out of quiet hours and before the start.
+    """Schedule a workshop's reminders, each out of quiet hours and before the start.
 
     A reminder due at night goes at 07:00, or not at all when the workshop has begun by then;
-    one whose time has passed already (a booking made the day before) is not sent.
+    one whose time has passed already (a workshop planned the day before) is not sent.
     """
     pushes = []
     for before in rules.reminders:
@@ -322,40 +340,104 @@ async def schedule_reminders(
         if now <= due < workshop.starts_at:
             pushes.append((kind, due))
     pushes.append((FEEDBACK, out_of_quiet_hours(workshop.ends_at, workshop.timezone)))
-    await schedule_pushes(uow, booking_id, pushes)
+    await schedule_pushes(uow, workshop.id, pushes)
 
 
 def reminder_kinds(rules: WorkshopRules) -> list[str]:
-    """The scheduled-push kinds of a booking under `rules`."""
+    """The scheduled-push kinds of a workshop under `rules`."""
     minutes = [int(before.total_seconds() // 60) for before in rules.reminders]
     return [*(f"{REMINDER}.{m}m" for m in minutes), FEEDBACK]
 
 
-async def _hold(uow: UnitOfWork, person_id: int, workshop_id: int) -> WorkshopRow:
-    """Read a workshop to book it, with its factory's timezone, held as `seats.lock` does.
+# The person's live bookings of workshops not over (parameters person_id and now), with the
+# workshops and their timezones, as their list shows them.
+_MINE = (
+    select(BookingRow, WorkshopRow, FactoryRow.timezone.label("zone"))
+    .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
+    .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+    .where(
+        BookingRow.person_id == bindparam("person_id"),
+        BookingRow.status.in_(LIVE),
+        WorkshopRow.cancelled_at.is_(None),
+        WorkshopRow.ends_at > bindparam("now"),
+    )
+)
+
+
+def _hold_statement(dialect: str) -> Any:
+    # One statement for the workshop to book, whether its reminders are scheduled (every
+    # workshop's pushes include the feedback question) and the person's bookings beside it (a
+    # row each, or one row of NULLs): on PostgreSQL it locks the workshop's row and the
+    # person's, not the bookings'.
+    mine = _MINE.subquery("mine")
+    scheduled = exists().where(
+        ScheduledPushRow.kind == FEEDBACK, ScheduledPushRow.subject_id == WorkshopRow.id
+    )
+    query = (
+        select(
+            WorkshopRow,
+            FactoryRow.timezone,
+            scheduled,
+            aliased(BookingRow, mine),
+            aliased(WorkshopRow, mine),
+            mine.c.zone,
+        )
+        .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+        .outerjoin(mine, true())
+        .where(WorkshopRow.id == bindparam("workshop_id"))
+        .execution_options(populate_existing=True)
+    )
+    if dialect == "postgresql":
+        query = query.join(PersonRow, PersonRow.id == bindparam("person_id")).with_for_update(
+            of=[PersonRow, WorkshopRow]
+        )
+    return query
+
+
+_HOLD = {dialect: _hold_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def _mine_order(booking: Booking) -> tuple[datetime, int]:
+    """Where a booking comes in the person's list: the soonest workshop first."""
+    assert booking.workshop is not None
+    return (booking.workshop.starts_at, booking.id)
+
+
+async def _hold(
+    uow: UnitOfWork, person_id: int, workshop_id: int, now: datetime
+) -> tuple[WorkshopRow, bool, list[tuple[BookingRow, WorkshopRow]]]:
+    """Read a workshop to book it, held as `seats.lock` does, with the person's bookings.
 
     On PostgreSQL the person's row is locked in the same statement: one person's bookings go
-    one at a time, so two overlapping ones cannot both pass.
+    one at a time, so two overlapping ones cannot both pass the insert's check (the bookings
+    read here are as they were when the statement began, before any wait: for the list
+    only). The bookings are `_MINE`'s; the flag says whether the workshop's reminders are
+    scheduled.
 
     Raises:
         NotFound: no such workshop.
     """
-    query = (
-        select(WorkshopRow, FactoryRow.timezone)
-        .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
-        .where(WorkshopRow.id == workshop_id)
-        .execution_options(populate_existing=True)
-    )
-    if uow.dialect == "postgresql":
-        query = query.join(PersonRow, PersonRow.id == person_id).with_for_update(
-            of=[PersonRow, WorkshopRow]
-        )
-    found = (await uow.session.execute(query)).first()
-    if found is None:
+    values = {"workshop_id": workshop_id, "person_id": person_id, "now": now}
+    rows = (await uow.session.execute(_HOLD[uow.dialect], values)).all()
+    if not rows:
         raise NotFound(f"workshop {workshop_id}")
-    row, zone = found
-    uow.session.info.setdefault(_ZONES, {})[row.factory_id] = zone or "Asia/Shanghai"
-    return row
+    zones = uow.session.info.setdefault(_ZONES, {})
+    row, zone, scheduled = rows[0][:3]
+    zones[row.factory_id] = zone or "Asia/Shanghai"
+    mine = []
+    for _row, _zone, _scheduled, booking, other, other_zone in rows:
+        if booking is not None:
+            zones[other.factory_id] = other_zone or "Asia/Shanghai"
+            mine.append((booking, other))
+    return row, bool(scheduled), mine
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """A booking just made, with the person's live bookings as `my_bookings` lists them."""
+
+    booking: Booking
+    mine: list[Booking]
 
 
 async def book(
@@ -365,8 +447,10 @@ async def book(
     person_id: int,
     workshop_id: int,
     now: datetime | None = None,
-) -> Booking:
+) -> Booked:
     """Book a seat, or a place in the queue when the workshop is full; the workshop with it.
+
+    The person's bookings come with it, read with the workshop before the new one was made.
 
     Raises:
         NotFound: no such workshop.
@@ -374,31 +458,19 @@ async def book(
         ConflictError: "already" (a live booking for it) or "overlap" (another workshop then).
     """
     now = now or utcnow()
-    row = await _hold(uow, person_id, workshop_id)
+    row, scheduled, mine = await _hold(uow, person_id, workshop_id, now)
     if row.cancelled_at is not None or row.starts_at <= now:
         raise InvalidInput("started")
-    mine = await uow.session.execute(
-        select(BookingRow.workshop_id, WorkshopRow.starts_at, WorkshopRow.ends_at)
-        .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
-        .where(
-            BookingRow.person_id == person_id,
-            BookingRow.status.in_(LIVE),
-            WorkshopRow.cancelled_at.is_(None),
-        )
-    )
-    for other_id, starts_at, ends_at in mine:
-        if other_id == workshop_id:
-            raise ConflictError("already")
-        if starts_at < row.ends_at and row.starts_at < ends_at:
-            raise ConflictError("overlap")
     seated = await seats.take_seat(uow, WorkshopRow, workshop_id)
     status = BookingStatus.CONFIRMED if seated else BookingStatus.WAITLISTED
-    booking_id, code = await _add_booking(uow, person_id, workshop_id, status)
-    if booking_id is None:
-        # Booked meanwhile after all; the caller may still commit, so the seat goes back.
+    added = await _add_booking(uow, person_id, row, status)
+    if isinstance(added, str):
+        # Booked already, or another workshop then; the caller may still commit (to say so),
+        # so the seat goes back.
         if seated:
             await seats.release_seat(uow, WorkshopRow, workshop_id)
-        raise ConflictError("already")
+        raise ConflictError(added)
+    booking_id, code = added
     await record_event(
         uow,
         "booking.created",
@@ -408,9 +480,9 @@ async def book(
         status=status,
     )
     workshop = _workshop(row, await _timezone(uow, row.factory_id))
-    if seated:
-        await schedule_reminders(uow, notify.rules, booking_id, workshop, now)
-    return Booking(
+    if not scheduled:  # planned before a workshop's reminders were scheduled with it
+        await schedule_reminders(uow, notify.rules, workshop, now)
+    made = Booking(
         id=booking_id,
         workshop_id=workshop_id,
         person_id=person_id,
@@ -419,37 +491,66 @@ async def book(
         queue_position=(None if seated else await _waiting_ahead(uow, workshop_id, booking_id)),
         workshop=workshop,
     )
+    return Booked(made, sorted([made, *await _listed(uow, mine)], key=_mine_order))
+
+
+_BOOKING = table_of(BookingRow)
+_WORKSHOP = table_of(WorkshopRow)
+# The workshops of the person's live bookings that overlap the times given (parameters
+# person_id, starts_at and ends_at): a workshop overlaps itself.
+_OVERLAPPING = (
+    select(_BOOKING.c.workshop_id)
+    .join(_WORKSHOP, _WORKSHOP.c.id == _BOOKING.c.workshop_id)
+    .where(
+        _BOOKING.c.person_id == bindparam("person_id", type_=_BOOKING.c.person_id.type),
+        _BOOKING.c.status.in_(LIVE),
+        _WORKSHOP.c.cancelled_at.is_(None),
+        _WORKSHOP.c.starts_at < bindparam("ends_at"),
+        _WORKSHOP.c.ends_at > bindparam("starts_at"),
+    )
+)
 
 
 def _add_booking_statement(dialect: str) -> Any:
-    # Inserts nothing, and returns no id, on a clash with either unique index: the code
-    # (drawn at random) or the person's live booking of the workshop.
-    table = table_of(BookingRow)
-    return insert_for(dialect)(table).on_conflict_do_nothing().returning(table.c.id)
+    # Inserts nothing, and returns no id, when the person has a live booking of a workshop at
+    # the same time (this one included), or on a clash with a unique index: the code (drawn
+    # at random) or the person's live booking of the workshop. The check is part of the
+    # insert, so it sees a booking the person made from another channel while this one
+    # waited for their row (`_hold`): a statement that began before cannot.
+    names = ("workshop_id", "person_id", "status", "code")
+    values = select(*(bindparam(name, type_=_BOOKING.c[name].type) for name in names)).where(
+        ~_OVERLAPPING.exists()
+    )
+    return (
+        insert_for(dialect)(_BOOKING)
+        .from_select(names, values)
+        .on_conflict_do_nothing()
+        .returning(_BOOKING.c.id)
+    )
 
 
 _ADD_BOOKING = {dialect: _add_booking_statement(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 async def _add_booking(
-    uow: UnitOfWork, person_id: int, workshop_id: int, status: str
-) -> tuple[int | None, str]:
-    """Insert a booking with a fresh check-in code: its id and code, or no id if booked."""
+    uow: UnitOfWork, person_id: int, workshop: WorkshopRow, status: str
+) -> tuple[int, str] | str:
+    """Insert a booking with a fresh check-in code: its id and code, or why there is none.
+
+    Why: "already" (a live booking of this workshop) or "overlap" (of another at that time).
+    """
+    times = {"starts_at": workshop.starts_at, "ends_at": workshop.ends_at}
     for _attempt in range(10):
         code = _code(4)
-        values = {"workshop_id": workshop_id, "person_id": person_id, "status": status}
-        booking_id = await uow.session.scalar(_ADD_BOOKING[uow.dialect], {**values, "code": code})
+        values = {"workshop_id": workshop.id, "person_id": person_id, "status": status}
+        booking_id = await uow.session.scalar(
+            _ADD_BOOKING[uow.dialect], {**values, **times, "code": code}
+        )
         if booking_id is not None:
             return booking_id, code
-        booked = await uow.session.scalar(
-            select(BookingRow.id).where(
-                BookingRow.workshop_id == workshop_id,
-                BookingRow.person_id == person_id,
-                BookingRow.status != BookingStatus.CANCELLED,
-            )
-        )
-        if booked is not None:
-            return None, code
+        clashing = set(await uow.session.scalars(_OVERLAPPING, {"person_id": person_id, **times}))
+        if clashing:
+            return "already" if workshop.id in clashing else "overlap"
     raise RuntimeError("no free code after 10 tries")
 
 
@@ -506,7 +607,6 @@ async def _end(
     row.reason = reason
     row.offer_expires_at = None
     await uow.session.flush()
-    await drop_pushes(uow, reminder_kinds(notify.rules), row.id)
     await record_event(
         uow,
         "booking.cancelled",
@@ -551,7 +651,7 @@ async def answer_offer(
     """
     now = now or utcnow()
     row = await _own_booking(uow, person_id, booking_id)
-    workshop = await seats.lock(uow, WorkshopRow, row.workshop_id)
+    await seats.lock(uow, WorkshopRow, row.workshop_id)
     await uow.session.refresh(row)
     if (
         row.status != BookingStatus.OFFERED
@@ -571,13 +671,6 @@ async def answer_offer(
         actor_person_id=person_id,
         subject_type="booking",
         subject_id=row.id,
-    )
-    await schedule_reminders(
-        uow,
-        notify.rules,
-        row.id,
-        _workshop(workshop, await _timezone(uow, workshop.factory_id)),
-        now,
     )
     return await _booking(uow, row), None
 
@@ -641,7 +734,7 @@ async def cancel_workshop(
         row.status = BookingStatus.CANCELLED
         row.reason = WORKSHOP_CANCELLED
         row.offer_expires_at = None
-        await drop_pushes(uow, reminder_kinds(notify.rules), row.id)
+    await drop_pushes(uow, reminder_kinds(notify.rules), workshop_id)
     workshop.seats_taken = 0
     await uow.session.flush()
     await record_event(
@@ -661,18 +754,17 @@ async def my_bookings(
     uow: UnitOfWork, person_id: int, now: datetime | None = None
 ) -> list[Booking]:
     """The person's live bookings of workshops that have not ended, soonest first."""
-    rows = (
-        await uow.session.execute(
-            select(BookingRow, WorkshopRow)
-            .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
-            .where(
-                BookingRow.person_id == person_id,
-                BookingRow.status.in_(LIVE),
-                WorkshopRow.ends_at > (now or utcnow()),
-            )
-            .order_by(WorkshopRow.starts_at, BookingRow.id)
-        )
-    ).all()
+    values = {"person_id": person_id, "now": now or utcnow()}
+    rows = (await uow.session.execute(_MINE, values)).all()
+    zones = uow.session.info.setdefault(_ZONES, {})
+    for _booking_row, workshop, zone in rows:
+        zones[workshop.factory_id] = zone or "Asia/Shanghai"
+    found = await _listed(uow, [(booking, workshop) for booking, workshop, _zone in rows])
+    return sorted(found, key=_mine_order)
+
+
+async def _listed(uow: UnitOfWork, rows: list[tuple[BookingRow, WorkshopRow]]) -> list[Booking]:
+    """The bookings as the person's list shows them, each with its workshop."""
     found = []
     for booking, workshop in rows:
         record = await _booking(uow, booking)
@@ -825,28 +917,37 @@ async def add_comment(uow: UnitOfWork, person_id: int, booking_id: int, comment:
 
 async def fire_push(
     uow: UnitOfWork, notify: WorkshopNotifier, push: DuePush, now: datetime | None = None
-) -> bool:
-    """Queue a due reminder or feedback question if it still makes sense; return whether."""
+) -> int:
+    """Queue a due reminder or feedback question for everyone it still concerns; return how many.
+
+    A reminder goes to every seat held then, before the start; the feedback question to
+    everyone checked in. Whoever was forgotten in the meantime is not asked.
+    """
     now = now or utcnow()
-    found = (
-        await uow.session.execute(
-            select(BookingRow, WorkshopRow)
-            .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
-            .where(BookingRow.id == push.subject_id)
+    workshop = await uow.session.get(WorkshopRow, push.subject_id)
+    if workshop is None or workshop.cancelled_at is not None:
+        return 0
+    if push.kind != FEEDBACK and workshop.starts_at <= now:
+        return 0
+    query = (
+        select(BookingRow.id)
+        .join(PersonRow, PersonRow.id == BookingRow.person_id)
+        .where(
+            BookingRow.workshop_id == workshop.id,
+            BookingRow.status == BookingStatus.CONFIRMED,
+            PersonRow.erased_at.is_(None),
         )
-    ).first()
-    if found is None:
-        return False
-    booking, workshop = found
-    if workshop.cancelled_at is not None:
-        return False
+        .order_by(BookingRow.id)
+    )
     if push.kind == FEEDBACK:
-        if booking.checked_in_at is None:
-            return False
-        return bool(await notify.feedback(uow, booking.id))
-    if booking.status != BookingStatus.CONFIRMED or workshop.starts_at <= now:
-        return False
-    return bool(await notify.reminder(uow, booking.id, push.kind))
+        query = query.where(BookingRow.checked_in_at.is_not(None))
+    queued = 0
+    for booking_id in list(await uow.session.scalars(query)):
+        if push.kind == FEEDBACK:
+            queued += await notify.feedback(uow, booking_id)
+        else:
+            queued += await notify.reminder(uow, booking_id, push.kind)
+    return queued
 
 
 async def workshops_for_staff(
@@ -951,6 +1052,8 @@ async def update_workshop(
     )
     workshop = _workshop(row, await _timezone(uow, row.factory_id))
     if moved:
+        await drop_pushes(uow, reminder_kinds(notify.rules), row.id)
+        await schedule_reminders(uow, notify.rules, workshop, now)
         booked = list(
             await uow.session.scalars(
                 select(BookingRow).where(
@@ -960,9 +1063,6 @@ async def update_workshop(
         )
         stamp = int(starts_at.timestamp())
         for booking in booked:
-            if booking.status == BookingStatus.CONFIRMED:
-                await drop_pushes(uow, reminder_kinds(notify.rules), booking.id)
-                await schedule_reminders(uow, notify.rules, booking.id, workshop, now)
             await notify.moved(uow, booking.id, stamp)
     for _ in range(max(added, 0)):
         # Each new seat is taken, then handed on as an offer (or given back if none wait).

@@ -31,7 +31,7 @@ async def main(url: str, workshop_id: int, people: list[int]) -> None:
                 uow, notify, person_id=person, workshop_id=workshop_id, now=NOW
             )
             await uow.commit()
-        return made.status
+        return made.booking.status
 
     try:
         # Connect first, say so, and start only when told: the two processes really race.

@@ -13,7 +13,7 @@ from ffs_bot.db.tables import RegistrationRow, SeasonRow
 from ffs_bot.db.uow import Database
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.model import Relationship
-from ffs_bot.services.children import add_child, get_child
+from ffs_bot.services.children import add_child
 from ffs_bot.services.people import touch_identity
 from ffs_bot.services.seasons import (
     RegistrationStatus,
@@ -67,18 +67,20 @@ async def families(db: Database, count: int, born: tuple[int, int] = (2019, 4)):
 
 
 async def register(db: Database, person: int, child: int, season_id: int, **dates):
-    """Register as the chat does: the person's child read, the season held, then the seat."""
+    """Register as the chat does: the season held with the person's child, then the seat."""
     async with db.uow() as uow:
-        result = await register_child(
-            uow,
-            person_id=person,
-            child=await get_child(uow, person, child),
-            season=await hold_season(uow, season_id),
-            today=TODAY,
-            **({**SUMMER, **dates}),
-        )
+        chosen = await held(uow, person, child, season_id)
+        result = await register_child(uow, **chosen, **{**SUMMER, **dates})
         await uow.commit()
     return result
+
+
+async def held(uow, person: int, child: int, season_id: int, today: date = TODAY) -> dict:
+    """`register_child`'s arguments as the chat reads them: the season held with the child."""
+    found = await hold_season(uow, season_id, person_id=person, child_id=child)
+    if found.child is None:
+        raise NotFound(f"child {child}")
+    return {"person_id": person, "child": found.child, "season": found.season, "today": today}
 
 
 async def test_100_concurrent_requests_for_20_seats_confirm_exactly_20(
@@ -169,14 +171,8 @@ async def test_registrations_that_break_a_rule_are_refused_and_take_no_seat(
     ((person, child),) = await families(backend.db, 1, born)
     async with backend.db.uow() as uow:
         with pytest.raises(InvalidInput, match=problem):
-            await register_child(
-                uow,
-                person_id=person,
-                child=await get_child(uow, person, child),
-                season=await hold_season(uow, season_id),
-                today=today,
-                **({**SUMMER, **dates}),
-            )
+            chosen = await held(uow, person, child, season_id, today)
+            await register_child(uow, **chosen, **{**SUMMER, **dates})
     async with backend.db.uow() as uow:
         assert await uow.session.scalar(select(SeasonRow.seats_taken)) == 0
 
@@ -190,14 +186,7 @@ async def test_the_same_child_twice_and_someone_elses_child_are_refused(
     first = await register(backend.db, a, ca, season_id)
     async with backend.db.uow() as uow:
         with pytest.raises(ConflictError):
-            await register_child(
-                uow,
-                person_id=a,
-                child=await get_child(uow, a, ca),
-                season=await hold_season(uow, season_id),
-                today=TODAY,
-                **SUMMER,
-            )
+            await register_child(uow, **await held(uow, a, ca, season_id), **SUMMER)
         await uow.commit()  # as the chat does, to say so: the seat tried for is back
     with pytest.raises(NotFound):
         await register(backend.db, b, ca, season_id)

@@ -141,3 +141,37 @@ async def test_register_for_chosen_weeks_with_buttons_only(backend: Backend) -> 
     async with backend.db.uow() as uow:
         row = await uow.session.scalar(select(RegistrationRow))
     assert row is not None and (row.starts_on.day, row.ends_on.day) == (12, 25)
+
+
+async def test_the_answer_to_a_registration_lists_the_whole_family_as_my_registrations_do(
+    backend: Backend,
+) -> None:
+    # The list after registering is made from what the registration read, not read again.
+    await seed_factories(backend.db)
+    await open_season(backend, capacity=1)
+    other = Chat(backend.conversations, user="other")
+    await other.onboard()
+    await add_in_chat(other, "Bo", "2019-02")
+    await register_in_chat(other, "7/20-8/1")
+    chat = Chat(backend.conversations)
+    await chat.onboard()
+    await add_in_chat(chat, "Lily", "2019-05")
+    await chat.send("menu")
+    await add_in_chat(chat, "Ming", "2020-01")
+    for name, days in (("Ming", None), ("Lily", "7/10-8/15")):
+        await chat.send("menu")
+        await chat.press("summer")
+        await chat.press("summer:register")
+        await chat.press(next(c.payload for c in chat.last[0].choices if c.label == name))
+        if days is None:
+            await chat.press("summer:whole")
+        else:
+            await chat.send(days)
+    answer, buttons = plain(chat.text), chat.payloads
+    assert answer.startswith("Lily is number 2 on the waiting list for Jul 10 – Aug 15.")
+    listed = answer.split("\n\n", 1)[1]
+    assert listed.index("Lily is number 2") < listed.index("Ming is number 1")  # latest first
+    await chat.send("menu")
+    await chat.press("summer")
+    await chat.press("summer:mine")
+    assert (plain(chat.text), chat.payloads) == (listed, buttons)

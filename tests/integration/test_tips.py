@@ -195,3 +195,39 @@ async def test_staff_see_tip_figures_in_chat_and_workers_do_not(backend: Backend
     assert "• parent-wellbeing: sent 0, helpful 0, not helpful 0" in coordinator.text
     await coordinator.press("staff")
     assert "Which season?" in coordinator.text or "No Family-Friendly Space" in coordinator.text
+
+
+async def test_a_tip_comes_in_the_readers_language_with_its_follow_up_question(
+    backend: Backend, translators
+) -> None:
+    entries, errors = parse_library(
+        """- id: talk-1
+  topic: keeping-close
+  ages: parent
+  zh: 每天打个电话。
+  en: Call every day.
+  follow_up:
+    zh: 今天什么时候你最开心？
+    en: When were you happiest today?"""
+    )
+    assert not errors
+    await seed_factories(backend.db)
+    async with backend.db.uow() as uow:
+        await tips.import_tips(uow, entries)
+        await uow.commit()
+    person = await parent(backend, "alone", None)
+    async with backend.db.uow() as uow:
+        english = await tips.take_tip(uow, translators["en"], person, now=NOW)
+        chinese = await tips.take_tip(uow, translators["zh_Hans"], person, now=NOW)
+        await uow.commit()
+    assert english is not None and chinese is not None
+    assert english.text.split("\n\n") == [
+        "Call every day.",
+        "💬 When were you happiest today?",
+        "Was this helpful?",
+    ]
+    assert chinese.text.split("\n\n") == [
+        "每天打个电话。",
+        "💬 今天什么时候你最开心？",
+        "这条对您有用吗？",
+    ]

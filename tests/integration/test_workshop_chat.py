@@ -127,3 +127,30 @@ async def test_someone_elses_or_unknown_workshop_buttons_change_nothing(backend:
         assert "no longer active" in other.text, payload
     async with backend.db.uow() as uow:
         assert (await uow.session.get(BookingRow, booking.id)).status == "confirmed"  # type: ignore[union-attr]
+
+
+async def test_the_answer_to_a_booking_lists_the_bookings_as_my_bookings_do(
+    backend: Backend,
+) -> None:
+    # The list after booking comes from what the booking read, not read again.
+    await seed_factories(backend.db)
+    soon = datetime.now(UTC) + timedelta(days=2)
+    full = await plan(backend, capacity=1, start=soon + timedelta(days=2))
+    later = await plan(backend, capacity=5, start=soon + timedelta(days=1))
+    sooner = await plan(backend, capacity=5, start=soon)
+    other = Chat(backend.conversations, user="other")
+    await other.onboard(name="Parent B")
+    await book_in_chat(other, full)
+    chat = Chat(backend.conversations)
+    await chat.onboard()
+    for workshop_id in (full, later, sooner):
+        await book_in_chat(chat, workshop_id)
+    answer, buttons = chat.text, chat.payloads
+    assert answer.startswith("Booked: “Calling home”")
+    listed = answer.split("\n\n", 1)[1]
+    # The soonest first: the one just booked, then the later one, then the waiting list.
+    assert listed.index("1. Booked") < listed.index("2. Booked") < listed.index("3. “Calling")
+    assert "You are number 1 on the waiting list" in listed
+    await chat.press("ws:list")
+    await chat.press("ws:mine")
+    assert (chat.text, chat.payloads) == (listed, buttons)

@@ -20,6 +20,7 @@ from ffs_bot.messages import replies_from_json
 from ffs_bot.model import RoleName
 from ffs_bot.schedule import out_of_quiet_hours
 from ffs_bot.services import workshops
+from ffs_bot.services.erasure import forget_person
 from ffs_bot.services.people import touch_identity
 from ffs_bot.workshop_notices import WorkshopNotifier, WorkshopRules
 from tests.conftest import Backend
@@ -70,7 +71,7 @@ async def book(backend: Backend, notify, person: int, workshop_id: int, now: dat
             uow, notify, person_id=person, workshop_id=workshop_id, now=now
         )
         await uow.commit()
-    return made
+    return made.booking
 
 
 async def status(backend: Backend, booking_id: int) -> str:
@@ -282,19 +283,17 @@ async def test_reminders_fire_once_out_of_quiet_hours_and_not_for_cancelled_book
         await workshops.cancel_booking(uow, notify, b, dropped.id, now=NOW)
         await uow.commit()
         due = {
-            row.kind: row.due_at
-            for row in await uow.session.scalars(
-                select(ScheduledPushRow).where(ScheduledPushRow.subject_id == kept.id)
-            )
+            (row.kind, row.subject_id): row.due_at
+            for row in await uow.session.scalars(select(ScheduledPushRow))
         }
-        left = await uow.session.scalar(select(func.count()).select_from(ScheduledPushRow))
+    # The workshop's, planned with it: one each, however many are booked.
     assert due == {
-        "workshop.remind.1440m": start - timedelta(hours=24),
-        "workshop.remind.120m": datetime(2027, 7, 13, 23, 0, tzinfo=UTC),
-        "workshop.feedback": start + timedelta(hours=3),
+        ("workshop.remind.1440m", workshop_id): start - timedelta(hours=24),
+        ("workshop.remind.120m", workshop_id): datetime(2027, 7, 13, 23, 0, tzinfo=UTC),
+        ("workshop.feedback", workshop_id): start + timedelta(hours=3),
     }
-    assert left == 3  # the cancelled booking's were dropped
-    # Nothing is due yet; then a day passes (twice, as two workers would): one reminder.
+    # Nothing is due yet; then a day passes (twice, as two workers would): one reminder, to
+    # the seat still held.
     assert await send_due_pushes(backend.db, notify) == 0
     async with backend.db.uow() as uow:
         await uow.session.execute(
@@ -392,7 +391,7 @@ async def test_moving_a_workshop_tells_those_booked_and_moves_their_reminders(
     workshop_id = await workshop(backend, capacity=1)
     coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
     a, b, c = await people(backend, 3)
-    seat = await book(backend, notify, a, workshop_id)
+    await book(backend, notify, a, workshop_id)
     await book(backend, notify, b, workshop_id)
     await book(backend, notify, c, workshop_id)
     later = START + timedelta(days=2)
@@ -425,7 +424,7 @@ async def test_moving_a_workshop_tells_those_booked_and_moves_their_reminders(
     async with backend.db.uow() as uow:
         due = await uow.session.scalar(
             select(ScheduledPushRow.due_at).where(
-                ScheduledPushRow.subject_id == seat.id,
+                ScheduledPushRow.subject_id == workshop_id,
                 ScheduledPushRow.kind == "workshop.remind.1440m",
             )
         )
@@ -485,4 +484,102 @@ async def test_two_workers_queue_each_due_reminder_once(backend: Backend, transl
             .select_from(ScheduledPushRow)
             .where(ScheduledPushRow.done_at.is_not(None))
         )
-    assert sum(counts) == queued == done == 30
+    assert sum(counts) == queued == 30 and done == 1  # the workshop's reminder, to all 30
+
+
+async def due_now(backend: Backend, kind: str) -> None:
+    """Make the pushes of `kind` due (the worker goes by the real clock)."""
+    async with backend.db.uow() as uow:
+        await uow.session.execute(
+            ScheduledPushRow.__table__.update()
+            .where(ScheduledPushRow.kind == kind)
+            .values(due_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        await uow.commit()
+
+
+async def told(backend: Backend) -> list[tuple[str, str]]:
+    """Who was told what, from the outbox's keys: (booking id, event)."""
+    async with backend.db.uow() as uow:
+        keys = await uow.session.scalars(select(OutboxRow.idempotency_key))
+        return sorted(tuple(key.split(":")[1:3]) for key in keys)  # type: ignore[misc]
+
+
+async def test_a_workshops_reminder_reaches_the_seats_held_when_due_and_feedback_who_came(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    workshop_id = await workshop(backend, capacity=4)
+    coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
+    a, b, c, d, e = await people(backend, 5)
+    came = await book(backend, notify, a, workshop_id)
+    absent = await book(backend, notify, b, workshop_id)
+    forgotten = await book(backend, notify, c, workshop_id)
+    dropped = await book(backend, notify, d, workshop_id)
+    waiting = await book(backend, notify, e, workshop_id)
+    async with backend.db.uow() as uow:  # the seat is offered to the one waiting, not taken
+        await workshops.cancel_booking(uow, notify, d, dropped.id, now=NOW)
+        await uow.commit()
+    assert await status(backend, waiting.id) == "offered"
+    await due_now(backend, "workshop.remind.1440m")
+    assert await send_due_pushes(backend.db, notify) == 3
+    reminded = [(str(n.id), "workshop.remind.1440m") for n in (came, absent, forgotten)]
+    assert sorted(t for t in await told(backend) if t[1].startswith("workshop.")) == sorted(
+        reminded
+    )
+    async with backend.db.uow() as uow:
+        for seat in (came, forgotten):
+            await workshops.check_in_by_code(uow, coordinator, workshop_id, seat.code, now=START)
+        await uow.commit()
+    async with backend.db.uow() as uow:  # during the workshop: the booking stays as it was
+        await forget_person(uow, backend.notify, notify, c, now=START + timedelta(hours=1))
+        await uow.commit()
+    await due_now(backend, "workshop.feedback")
+    assert await send_due_pushes(backend.db, notify) == 1
+    assert [t for t in await told(backend) if t[1] == "feedback"] == [(str(came.id), "feedback")]
+
+
+async def test_a_workshop_planned_before_its_reminders_were_gets_them_at_its_first_booking(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators, reminders=(timedelta(hours=48),))
+    workshop_id = await workshop(backend)
+    async with backend.db.uow() as uow:  # as migration 0014 leaves one nobody had booked
+        await uow.session.execute(ScheduledPushRow.__table__.delete())
+        await uow.commit()
+    a, b = await people(backend, 2)
+    await book(backend, notify, a, workshop_id)
+    await book(backend, notify, b, workshop_id)
+    async with backend.db.uow() as uow:
+        due = {
+            (row.kind, row.subject_id): row.due_at
+            for row in await uow.session.scalars(select(ScheduledPushRow))
+        }
+    assert due == {
+        ("workshop.remind.2880m", workshop_id): START - timedelta(hours=48),
+        ("workshop.feedback", workshop_id): START + timedelta(hours=3),
+    }
+
+
+async def test_one_person_booking_workshops_at_the_same_time_at_once_gets_one_seat(
+    backend: Backend, translators
+) -> None:
+    # As from Telegram and WeChat at once: on PostgreSQL the bookings really race.
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    same_time = [await workshop(backend, start=START + timedelta(minutes=n)) for n in range(8)]
+    (person,) = await people(backend, 1)
+
+    async def one(workshop_id: int) -> str:
+        try:
+            return (await book(backend, notify, person, workshop_id)).status
+        except ConflictError as problem:
+            return str(problem)
+
+    results = await asyncio.gather(*(one(w) for w in same_time))
+    assert sorted(results) == ["confirmed", *["overlap"] * 7]
+    async with backend.db.uow() as uow:
+        taken = await uow.session.scalars(select(WorkshopRow.seats_taken))
+        assert sorted(taken) == [0] * 7 + [1]
