@@ -1,10 +1,15 @@
-"""Our ExtBot: the poller gets each getUpdates answer as the Bot API's JSON.
+"""Our ExtBot: PTB's calls and errors, without parsing answers we do not read.
 
 The channel stores updates as JSON and reads them as JSON (`adapter.convert`). Through
 `Bot.get_updates`, PTB parsed every update into its objects and the poller turned them back
 into dicts: an eighth of the service's time under load. The getUpdates request is wrapped
 instead: PTB still sends the call and raises its errors (409, 429, network), but the
 updates in a successful answer are kept aside as JSON and PTB is handed an empty list.
+
+Likewise every sent or edited message came back as the whole message, which PTB parsed into
+a `Message` that nothing of ours reads: a tenth of a busy bot's time. The other requests
+are wrapped so that a successful answer to those calls reaches PTB as `true`, which its
+send and edit methods return as they are (as for an edited inline message).
 """
 
 from __future__ import annotations
@@ -17,18 +22,18 @@ from telegram.request import BaseRequest, RequestData
 __all__ = ["JsonBot"]
 
 
-class _UpdatesAsJson(BaseRequest):
-    """A getUpdates request that keeps the answer's updates as JSON and gives PTB none.
+# Calls whose answer, the message sent or edited, we never read.
+UNREAD_ANSWERS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
+_TRUE = b'{"ok":true,"result":true}'
 
-    It overrides `parse_json_payload`, the hook PTB offers for reading answers, and
-    sends through the wrapped request.
-    """
 
-    __slots__ = ("_inner", "_updates")
+class _Wrapped(BaseRequest):
+    """A request that sends through another one."""
+
+    __slots__ = ("_inner",)
 
     def __init__(self, inner: BaseRequest) -> None:
         self._inner = inner
-        self._updates: list[dict[str, Any]] = []
 
     @property
     def read_timeout(self) -> float | None:
@@ -58,6 +63,46 @@ class _UpdatesAsJson(BaseRequest):
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
 
+
+class _AnswersUnread(_Wrapped):
+    """Requests whose successful answer to a call in `UNREAD_ANSWERS` PTB gets as `true`.
+
+    A failed call (any status but 200) comes back as it is, so PTB raises its errors.
+    """
+
+    __slots__ = ()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Send through the wrapped request; a successful unread answer becomes `true`."""
+        status, payload = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if status == 200 and url.rpartition("/")[2] in UNREAD_ANSWERS:
+            return status, _TRUE
+        return status, payload
+
+
+class _UpdatesAsJson(_Wrapped):
+    """A getUpdates request that keeps the answer's updates as JSON and gives PTB none.
+
+    It overrides `parse_json_payload`, the hook PTB offers for reading answers.
+    """
+
+    __slots__ = ("_updates",)
+
+    def __init__(self, inner: BaseRequest) -> None:
+        super().__init__(inner)
+        self._updates: list[dict[str, Any]] = []
+
     def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
         """Read an answer; a successful one's updates are kept, and PTB gets an empty list."""
         data = BaseRequest.parse_json_payload(payload)
@@ -74,14 +119,21 @@ class _UpdatesAsJson(BaseRequest):
 
 
 class JsonBot(ExtBot[bool]):
-    """An ExtBot whose `get_updates_json` returns the updates as the Bot API's JSON."""
+    """An ExtBot whose `get_updates_json` returns the updates as the Bot API's JSON.
+
+    Its calls in `UNREAD_ANSWERS` return True, not the message sent or edited.
+    """
 
     __slots__ = ("_updates_as_json",)
 
-    def __init__(self, *, get_updates_request: BaseRequest, **kwargs: Any) -> None:
+    def __init__(
+        self, *, request: BaseRequest, get_updates_request: BaseRequest, **kwargs: Any
+    ) -> None:
         # Set before ExtBot's __init__, which freezes the object's public attributes.
         self._updates_as_json = _UpdatesAsJson(get_updates_request)
-        super().__init__(get_updates_request=self._updates_as_json, **kwargs)
+        super().__init__(
+            request=_AnswersUnread(request), get_updates_request=self._updates_as_json, **kwargs
+        )
 
     async def get_updates_json(
         self, *, offset: int | None, poll_timeout: int, allowed_updates: list[str]
