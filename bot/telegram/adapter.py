@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import Bot, InputFile
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 
 from ffs_bot.messages import Inbound, Reply
@@ -124,22 +125,23 @@ async def send_reply(bot: Bot, chat_id: int, reply: Reply, **extra: Any) -> None
         document=InputFile(reply.attachment.content, filename=reply.attachment.filename),
         caption=arguments["text"],
         parse_mode=arguments["parse_mode"],
-        reply_markup=arguments["reply_markup"],
+        api_kwargs=arguments.get("api_kwargs"),
         **extra,
     )
 
 
 def message_arguments(reply: Reply) -> dict[str, Any]:
-    """Bot API arguments for `sendMessage`: escaped HTML text and one button per row."""
-    markup = (
-        InlineKeyboardMarkup(
-            [[InlineKeyboardButton(c.label, callback_data=c.payload)] for c in reply.choices]
-        )
-        if reply.choices
-        else None
-    )
-    return {
+    """Bot API arguments for `sendMessage`: escaped HTML text and one button per row.
+
+    The keyboard goes as its JSON, through PTB's `api_kwargs`: built as PTB's objects, it
+    took three quarters of the time to prepare a message.
+    """
+    arguments: dict[str, Any] = {
         "text": html.escape(reply.text, quote=False),
         "parse_mode": ParseMode.HTML,
-        "reply_markup": markup,
     }
+    if reply.choices:
+        rows = [[{"text": c.label, "callback_data": c.payload}] for c in reply.choices]
+        keyboard = json.dumps({"inline_keyboard": rows}, ensure_ascii=False, separators=(",", ":"))
+        arguments["api_kwargs"] = {"reply_markup": keyboard}
+    return arguments

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from bot.telegram.adapter import Converted, convert
-from ffs_bot.messages import Inbound
+import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.telegram.adapter import Converted, convert, message_arguments
+from ffs_bot.messages import Choice, Inbound, Reply
 from tests.fakes.telegram_api import FakeBotApi
 
 
@@ -71,3 +74,17 @@ def test_groups_and_other_kinds_of_update_are_ignored() -> None:
 def test_a_malformed_update_raises_for_the_channel_to_drop_it(body) -> None:
     with pytest.raises((KeyError, TypeError, ValueError)):
         convert(body)
+
+
+def test_a_reply_s_buttons_go_as_the_keyboard_ptb_would_send() -> None:
+    reply = Reply("选 <一个>", (Choice("是 & 对", "yes"), Choice("菜单", "menu")))
+    arguments = message_arguments(reply)
+    expected = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("是 & 对", callback_data="yes")],
+            [InlineKeyboardButton("菜单", callback_data="menu")],
+        ]
+    )
+    assert json.loads(arguments["api_kwargs"]["reply_markup"]) == expected.to_dict()
+    assert arguments["text"] == "选 &lt;一个&gt;"
+    assert "api_kwargs" not in message_arguments(Reply("好的"))
