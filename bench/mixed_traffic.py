@@ -14,7 +14,11 @@ from the bot's newest keyboard in that chat.
 - latency at half load: a fresh bot gets updates at a fixed rate, half of the median
   updates/s measured for that bot (open loop: one update per tick, from a user whose previous
   update was answered, or else a new user); from putting an update in the queue to the first
-  sendMessage/editMessageText the bot makes for it; p50/p95/p99 after a warm-up.
+  sendMessage/editMessageText the bot makes for it; p50/p95/p99 after a warm-up. With
+  --show-flow, also each latency in parts (waiting for a getUpdates to hand the update out,
+  the bot until its first call for it, that call to the answer) and the polls (batch sizes,
+  the bot's time between a batch and its next getUpdates). --latency-rate fixes the offered
+  rate, so runs back to back on a noisy machine offer the same load.
 - peak memory: the bot process's VmHWM.
 
 `ffs-bot run` runs on a fresh database per run loaded with `ffs-bot demo` (18 factories, the
@@ -25,7 +29,8 @@ data dir and/or PostgreSQL in a database created for the run and dropped after i
 
     .venv/bin/python bench/mixed_traffic.py [--users 2000] [--repeats 3] [--delays 0,50]
         [--databases sqlite,postgresql] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
-        [--concurrency 4,32] [--skip-echo] [--skip-ours] [--json out.json]
+        [--concurrency 4,32] [--skip-echo] [--skip-ours] [--latency-rate R] [--show-flow]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -170,8 +176,15 @@ class Users:
         self.got = [0] * count  # replies received
         self.need = [0] * count  # replies that complete the step sent last
         self.sent_at: dict[int, float] = {}  # user index -> when its update was queued
+        # user index -> when getUpdates handed its update out, and when the bot's first call
+        # for it (of any method) arrived
+        self.handed_at: dict[int, float] = {}
+        self.first_call_at: dict[int, float] = {}
         # (queued at, seconds to the answer, step of FLOW)
         self.latencies: list[tuple[float, float, int]] = []
+        # the answer's latency in parts: (waiting for getUpdates, in the bot until its first
+        # call for the update, from that call to the answer), in seconds, with the latency
+        self.parts: list[tuple[float, float, float, float]] = []
         self.ready: deque[int] = deque()  # users whose last update was answered in full
         self.closed_loop = True
         self.finished = 0
@@ -188,6 +201,8 @@ class Users:
         self.need[index] = self.got[index] + self.expected[self.step[index]]
         self.step[index] += 1
         self.sent_at[index] = time.monotonic()
+        self.handed_at.pop(index, None)
+        self.first_call_at.pop(index, None)
         if kind == "text":
             self.api.enqueue_message(user, value, language_code=self.language)
             return
@@ -214,6 +229,19 @@ class Users:
             break
         return prefix + "1", None
 
+    def on_handed(self, user: int, at: float) -> None:
+        """Note when user `user`'s waiting update was handed out (its first delivery)."""
+        index = user - FIRST_USER_ID
+        if 0 <= index < self.count and index in self.sent_at:
+            self.handed_at.setdefault(index, at)
+
+    def on_call(self, user: int, at: float) -> None:
+        """Note a call of any method for `user`'s chat that arrived at `at`."""
+        index = user - FIRST_USER_ID
+        if 0 <= index < self.count and index in self.sent_at:
+            # Calls are recorded as they end; the earliest arrival is the first call.
+            self.first_call_at[index] = min(at, self.first_call_at.get(index, at))
+
     def on_reply(self, user: int, method: str, at: float) -> None:
         """Count a successful reply to `user`; when their step is answered, move them on."""
         index = user - FIRST_USER_ID
@@ -223,6 +251,9 @@ class Users:
         if method in ANSWERS and index in self.sent_at:
             queued = self.sent_at.pop(index)
             self.latencies.append((queued, at - queued, self.step[index] - 1))
+            handed = self.handed_at.get(index, queued)
+            first = min(self.first_call_at.get(index, at), at)
+            self.parts.append((handed - queued, first - handed, at - first, at - queued))
         if self.got[index] == self.need[index]:
             self.step_done(index, at)
 
@@ -255,16 +286,38 @@ class MixedFakeBotAPI(FakeBotAPI):
     """The fake Bot API telling the scripted users about every reply as it arrives."""
 
     users: Users | None = None
+    # each getUpdates answered: (arrived, returned, updates handed out)
+    polls: list[tuple[float, float, int]]
+
+    def reset(self, *, delay: float | None = None, rate_limit: bool | None = None) -> None:
+        """Forget everything, the polls too."""
+        super().reset(delay=delay, rate_limit=rate_limit)
+        self.polls = []
+
+    async def _get_updates(self, params: dict[str, Any], arrived: float) -> list[dict[str, Any]]:
+        batch = await super()._get_updates(params, arrived)
+        now = time.monotonic()
+        self.polls.append((arrived, now, len(batch)))
+        users = self.users
+        if users is not None:
+            for update in batch:
+                part = update.get("message") or update.get("callback_query") or {}
+                user = part.get("from", {}).get("id")
+                if isinstance(user, int):
+                    users.on_handed(user, now)
+        return batch
 
     def _record(
         self, arrived: float, method: str, status: int, params: dict[str, Any], body: Any
     ) -> None:
         super()._record(arrived, method, status, params, body)
         users = self.users
-        if users is not None and status == 200 and method in REPLY_METHODS:
+        if users is not None and status == 200:
             chat_id = self.calls[-1].chat_id
             if isinstance(chat_id, int):
-                users.on_reply(chat_id, method, arrived)
+                users.on_call(chat_id, arrived)
+                if method in REPLY_METHODS:
+                    users.on_reply(chat_id, method, arrived)
 
 
 # -- the bots -----------------------------------------------------------------------------
@@ -534,6 +587,8 @@ async def latency_run(
                     f"{'':8}{kind} {value!r}: {len(times)} answers, median "
                     f"{1000 * statistics.median(times):.0f} ms, max {1000 * times[-1]:.0f} ms"
                 )
+    if args.show_flow:
+        show_parts(users, api, t0 + WARM_UP)
     unanswered = len(users.sent_at)
     latency = {f"p{p}": 1000 * percentile(measured, p) for p in (50, 95, 99)} if measured else {}
     if measured:
@@ -551,6 +606,39 @@ async def latency_run(
         late_ticks=late,
         note=f"{unanswered} updates unanswered" if unanswered else "",
     )
+
+
+def show_parts(users: Users, api: MixedFakeBotAPI, since: float) -> None:
+    """Print what the latencies are made of, overall and in the slowest 5 %."""
+    measured = [
+        p for (queued, *_), p in zip(users.latencies, users.parts, strict=True) if queued >= since
+    ]
+    if not measured:
+        return
+    names = ("getUpdates wait", "bot to first call", "first call to answer", "total")
+    by_total = sorted(measured, key=lambda p: p[3])
+    tail = by_total[int(0.95 * len(by_total)) :]
+    print(f"{'':8}latency parts, ms: p50 / p95 / p99 of each part; mean in the slowest 5 %")
+    for i, name in enumerate(names):
+        values = sorted(p[i] for p in measured)
+        print(
+            f"{'':10}{name:<22} {1000 * percentile(values, 50):6.0f} "
+            f"{1000 * percentile(values, 95):6.0f} {1000 * percentile(values, 99):6.0f}"
+            f"   tail mean {1000 * statistics.mean(p[i] for p in tail):6.0f}"
+        )
+    polls = [(a, r, n) for a, r, n in api.polls if a >= since]
+    if len(polls) > 1:
+        # From a batch handed out to the next getUpdates arriving: the bot storing the batch,
+        # and whatever else its event loop runs before the next request is written.
+        gaps = sorted(b[0] - a[1] for a, b in itertools.pairwise(polls))
+        held = sorted(r - a for a, r, _ in polls)
+        sizes = sorted(n for _, _, n in polls)
+        print(
+            f"{'':10}polls: {len(polls)}, batch median {statistics.median(sizes):.0f} max "
+            f"{sizes[-1]}; bot between polls p50 {1000 * percentile(gaps, 50):.0f} p95 "
+            f"{1000 * percentile(gaps, 95):.0f} max {1000 * gaps[-1]:.0f} ms; poll held p50 "
+            f"{1000 * percentile(held, 50):.0f} max {1000 * held[-1]:.0f} ms"
+        )
 
 
 def describe_run(label: str, run: Run) -> str:
@@ -611,15 +699,16 @@ async def measure_config(
             least = max(MIN_ECHO_USERS, 2 * config.concurrency)
             result.users = max(least, min(args.users, affordable))
             print(f"{label} probe: {probe.rate:.0f}/s, measuring {result.users} users", flush=True)
-        for i in range(args.repeats):
+        # With a fixed --latency-rate, runs back to back offer the same load whatever the
+        # machine's speed in the moment; no throughput runs are needed for it.
+        for i in range(0 if args.latency_rate and config.kind == "ours" else args.repeats):
             run = await throughput_run(api, config, database, args, delay, expected, result.users)
             result.runs.append(run)
             print(describe_run(f"{label} run {i + 1}/{args.repeats}:", run), flush=True)
-        if config.kind == "ours" and result.rate and args.latency_seconds > 0:
+        offered = args.latency_rate or (result.rate or 0) / 2
+        if config.kind == "ours" and offered and args.latency_seconds > 0:
             for i in range(args.repeats):
-                run = await latency_run(
-                    api, config, database, args, delay, expected, result.rate / 2
-                )
+                run = await latency_run(api, config, database, args, delay, expected, offered)
                 result.latency_runs.append(run)
                 print(describe_run(f"{label} half load {i + 1}/{args.repeats}:", run), flush=True)
     except BotUnavailable as err:
@@ -713,6 +802,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--budget", type=float, default=20.0, help="echo bots: fewer users if a run is slower"
     )
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="0: no latency runs")
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        default=0.0,
+        help="updates/s for the latency runs instead of half the measured rate (no throughput "
+        "runs of ffs-bot then)",
+    )
     parser.add_argument("--max-run-seconds", type=float, default=600.0)
     parser.add_argument("--language-code", default="zh-hans", help="from.language_code")
     parser.add_argument("--show-flow", action="store_true", help="print what one user is sent")

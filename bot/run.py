@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import App
+from bot.heap import settle_heap
 from bot.housekeeping import every_minute, tidy_forever
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.bot import JsonBot
@@ -133,6 +134,7 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
     if wechat is not None:
         log.info("answering WeChat on %s:%s/wechat", settings.http_host, settings.http_port)
     worker_stop = asyncio.Event()
+    settle_heap()
     if worker:
         outbox = OutboxWorker(
             app.db, _senders(app, bot, wechat_api), max_attempts=settings.outbox_max_attempts
@@ -171,6 +173,7 @@ async def run_worker(app: App, stop: asyncio.Event | None = None) -> None:
         app.db, _senders(app, bot, wechat_api), max_attempts=app.settings.outbox_max_attempts
     )
     jobs = _background_jobs(app, stop)
+    settle_heap()
     try:
         await outbox.run(stop)
     finally:

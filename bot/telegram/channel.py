@@ -134,6 +134,8 @@ class TelegramChannel:
         self._answered: dict[int, None] = {}
         # Leftovers whose chat another session held when we asked: asked for again soon.
         self._held: dict[int, StoredUpdate] = {}
+        # Polling: updates stored from the last batch, answered once the next poll is made.
+        self._unanswered: list[StoredUpdate] = []
 
     async def start(self) -> None:
         """Connect, set the command menus, and pick up updates a crash left unanswered.
@@ -164,6 +166,11 @@ class TelegramChannel:
         offset, or the webhook's 200). When the database cannot be reached, the people who
         wrote are told they will be answered shortly, and the error is raised.
         """
+        for stored in await self._store(bodies):
+            self._submit(stored)
+
+    async def _store(self, bodies: list[dict[str, Any]]) -> list[StoredUpdate]:
+        """Store raw updates durably; return the ones not stored before (see `accept`)."""
         rows = [
             (str(body["update_id"]), chat_key(body), body)
             for body in bodies
@@ -178,8 +185,7 @@ class TelegramChannel:
                 await self._tell_outage([_readable(body) for body in bodies])
             raise
         self._told.clear()
-        for stored in new:
-            self._submit(stored)
+        return new
 
     async def _take_up_leftovers(self) -> None:
         async with self._db.uow() as uow:
@@ -195,45 +201,68 @@ class TelegramChannel:
         self._scheduler.submit(stored.chat_key, _Job(stored, leftover))
 
     async def poll(self, stop: asyncio.Event) -> None:
-        """Long-poll for updates until `stop` is set; confirm each batch only once stored."""
+        """Long-poll for updates until `stop` is set; confirm each batch only once stored.
+
+        A batch is answered once the next poll is on its way. Answering it first, the next
+        poll would wait for the whole batch's work: the event loop runs every task that is
+        ready in turn, and aiohttp writes a request one turn after it is made (from a task of
+        its own). Every update of the next batch waited that long for its poll.
+        """
         await self.bot.delete_webhook(drop_pending_updates=False)
         offset: int | None = None
         failures = 0
-        while not stop.is_set():
-            if self._poller is not None and not await self._hold_poller(stop):
-                offset = None
-                continue
-            try:
-                updates = await self.bot.get_updates_json(
-                    offset=offset, poll_timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
-                )
-            except RetryAfter as exc:
-                await sleep_unless(stop, retry_seconds(exc))
-                continue
-            except (NetworkError, TelegramError) as exc:
-                # Network trouble, or Telegram refusing (409: another instance is polling).
-                failures += 1
-                log.warning(
-                    "polling failed (%d in a row): %s; retrying", failures, type(exc).__name__
-                )
-                await sleep_unless(stop, min(2.0**failures, 30.0))
-                continue
-            if updates:
-                try:
-                    await self.accept(updates)
-                except Exception as exc:
-                    # Not stored, so not confirmed: the next poll fetches them again.
-                    failures += 1
-                    if is_unavailable(exc):
-                        log.warning("database unreachable; %d updates wait", len(updates))
-                        wait = retry_delay(failures)
-                    else:
-                        log.exception("could not store updates (%d in a row)", failures)
-                        wait = min(2.0**failures, 30.0)
-                    await sleep_unless(stop, wait)
+        loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                if self._poller is not None and not await self._hold_poller(stop):
+                    offset = None
                     continue
-                offset = int(updates[-1]["update_id"]) + 1
-            failures = 0
+                if self._unanswered:
+                    # From the next turn: this turn makes the poll, and the next writes it.
+                    loop.call_soon(self._answer_batch)
+                offset, failures = await self._poll_once(stop, offset, failures)
+        finally:
+            self._answer_batch()
+
+    def _answer_batch(self) -> None:
+        """Queue the updates stored by the last poll to be answered."""
+        batch, self._unanswered = self._unanswered, []
+        for stored in batch:
+            self._submit(stored)
+
+    async def _poll_once(
+        self, stop: asyncio.Event, offset: int | None, failures: int
+    ) -> tuple[int | None, int]:
+        """Fetch and store one batch; return the offset that confirms it, and the failures."""
+        try:
+            updates = await self.bot.get_updates_json(
+                offset=offset, poll_timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+            )
+        except RetryAfter as exc:
+            await sleep_unless(stop, retry_seconds(exc))
+            return offset, failures
+        except (NetworkError, TelegramError) as exc:
+            # Network trouble, or Telegram refusing (409: another instance is polling).
+            failures += 1
+            log.warning("polling failed (%d in a row): %s; retrying", failures, type(exc).__name__)
+            await sleep_unless(stop, min(2.0**failures, 30.0))
+            return offset, failures
+        if updates:
+            try:
+                self._unanswered.extend(await self._store(updates))
+            except Exception as exc:
+                # Not stored, so not confirmed: the next poll fetches them again.
+                failures += 1
+                if is_unavailable(exc):
+                    log.warning("database unreachable; %d updates wait", len(updates))
+                    wait = retry_delay(failures)
+                else:
+                    log.exception("could not store updates (%d in a row)", failures)
+                    wait = min(2.0**failures, 30.0)
+                await sleep_unless(stop, wait)
+                return offset, failures
+            offset = int(updates[-1]["update_id"]) + 1
+        return offset, 0
 
     async def _hold_poller(self, stop: asyncio.Event) -> bool:
         """Whether to poll now: this process holds the poller role (checked before each poll).
@@ -272,6 +301,7 @@ class TelegramChannel:
 
     async def join(self) -> None:
         """Wait until every update accepted so far has been answered and marked done."""
+        self._answer_batch()
         await self._scheduler.join()
         await self._mark_done()
 

@@ -29,15 +29,15 @@ async def test_polling_confirms_updates_only_after_storing_them(
 ) -> None:
     api = telegram.api
     api.queued = [api.text(7, "/start"), api.text(8, "/start"), api.text(7, "菜单")]
-    real_accept = telegram.channel.accept
+    real_store = telegram.channel._store
     failures = [RuntimeError("database down")]
 
-    async def flaky_accept(bodies):
+    async def flaky_store(bodies):
         if failures:
             raise failures.pop()
-        await real_accept(bodies)
+        return await real_store(bodies)
 
-    monkeypatch.setattr(telegram.channel, "accept", flaky_accept)
+    monkeypatch.setattr(telegram.channel, "_store", flaky_store)
     monkeypatch.setattr("bot.telegram.channel.sleep_unless", lambda stop, s: asyncio.sleep(0))
     stop = asyncio.Event()
     poller = asyncio.create_task(telegram.channel.poll(stop))
@@ -50,6 +50,31 @@ async def test_polling_confirms_updates_only_after_storing_them(
     assert offsets[:3] == [None, None, 4]
     assert [p["chat_id"] for p in api.of("sendMessage")].count(7) == 2
     assert api.of("deleteWebhook")  # polling replaces any webhook
+
+
+async def test_the_next_poll_goes_out_before_a_batch_is_answered(
+    backend: Backend, telegram: TelegramHarness, monkeypatch
+) -> None:
+    api = telegram.api
+    api.sent_next_turn = True
+    api.queued = [api.text(7, "/start"), api.text(8, "/start")]
+    polls_when_answered: list[int] = []
+    real_handle = backend.conversations.handle
+
+    async def handle(inbound, **kwargs):
+        polls_when_answered.append(len(api.of("getUpdates")))
+        return await real_handle(inbound, **kwargs)
+
+    monkeypatch.setattr(backend.conversations, "handle", handle)
+    stop = asyncio.Event()
+    poller = asyncio.create_task(telegram.channel.poll(stop))
+    await wait_for(lambda: len(api.of("sendMessage")) == 2)
+    stop.set()
+    await poller
+    # The poll that confirms the batch was sent before any of the batch was answered: the
+    # next batch does not wait for this one's work.
+    assert polls_when_answered == [2, 2]
+    assert [call.get("offset") for call in api.of("getUpdates")][:2] == [None, 3]
 
 
 @pytest.fixture
