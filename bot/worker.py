@@ -6,15 +6,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.scheduler import sleep_unless
 from ffs_bot.db.outage import is_unavailable, retry_delay
+from ffs_bot.db.tables import utcnow
 from ffs_bot.db.uow import Database
 from ffs_bot.delivery import Delivery, Outcome, Sender
 from ffs_bot.outbox import (
     OutboxMessage,
     claim_due,
+    release_claims,
     settle_failed,
     settle_retry,
     settle_sent,
@@ -48,6 +50,8 @@ class OutboxWorker:
         self._idle_wait = idle_wait
         self._tasks: set[asyncio.Task[None]] = set()
         self._settled = asyncio.Event()
+        # The lease ends of claims that failed as they ran: perhaps made, never sent.
+        self._unsure: list[datetime] = []
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; then let the sends under way finish."""
@@ -79,11 +83,23 @@ class OutboxWorker:
         room = self._in_flight - len(self._tasks)
         if room <= 0 or not self._senders:
             return 0
-        async with self._db.uow() as uow:
-            claimed = await claim_due(
-                uow, channels=list(self._senders), limit=room, lease=self._lease
-            )
-            await uow.commit()
+        now = utcnow()
+        try:
+            async with self._db.uow() as uow:
+                if self._unsure:
+                    await release_claims(uow, self._unsure)
+                claimed = await claim_due(
+                    uow, channels=list(self._senders), limit=room, lease=self._lease, now=now
+                )
+                await uow.commit()
+        except BaseException:
+            # Lost at the commit, the claim may have been made: its rows are put back with
+            # the next claim rather than wait for the lease to run out.
+            # Only leases still running: rows of one that ran out are claimed again anyway.
+            self._unsure = [end for end in self._unsure if end > now]
+            self._unsure.append(now + self._lease)
+            raise
+        self._unsure.clear()
         for message in claimed:
             task = asyncio.create_task(self._deliver(message))
             self._tasks.add(task)

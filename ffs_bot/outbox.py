@@ -9,6 +9,7 @@ claimed only when no earlier row of the same recipient is still unsettled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,6 +29,7 @@ __all__ = [
     "claim_due",
     "enqueue",
     "kind_of",
+    "release_claims",
     "settle_failed",
     "settle_retry",
     "settle_sent",
@@ -162,6 +164,29 @@ async def claim_due(
             )
         )
     return claimed
+
+
+async def release_claims(uow: UnitOfWork, lease_ends: Sequence[datetime]) -> int:
+    """Put back the rows of claims whose outcome was not known; return how many.
+
+    A claim's lease ends at `now + lease` to the microsecond, with the `now` of the worker
+    that made it: the lease's end names the claim. When the connection is lost while the
+    claim commits, the rows may be claimed with nobody sending them; put back, they go at
+    once instead of when the lease runs out. They were not attempted.
+    """
+    result = await uow.session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.status == OutboxStatus.SENDING.value,
+            OutboxRow.claimed_until.in_(lease_ends),
+        )
+        .values(
+            status=OutboxStatus.PENDING.value,
+            claimed_until=None,
+            attempts=OutboxRow.attempts - 1,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _settle(uow: UnitOfWork, row_id: int, **values: object) -> None:

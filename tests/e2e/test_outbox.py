@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from bot.telegram.sender import TelegramSender
 from bot.worker import OutboxWorker
 from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.tables import OutboxRow, PersonRow, utcnow
-from ffs_bot.db.uow import Database
+from ffs_bot.db.uow import Database, UnitOfWork
 from ffs_bot.messages import Choice, Reply
 from ffs_bot.outbox import claim_due, enqueue
 from ffs_bot.services.people import touch_identity
@@ -202,3 +203,33 @@ async def test_an_empty_outbox_drains_at_once(backend: Backend) -> None:
     worker, _limiter, _bot = worker_for(backend.db, api)
     await worker.drain()
     assert api.calls == []
+
+
+async def test_a_claim_lost_as_it_commits_is_put_back_and_sent_once(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = FakeBotApi()
+    pushes = [(chat, "hello") for chat in range(300, 310)]
+    await push(backend.db, pushes)
+    worker, _limiter, bot = worker_for(backend.db, api, in_flight=4)
+    await bot.initialize()
+    commit = UnitOfWork.commit
+    lost = 0
+
+    async def commit_then_lose_the_answer(uow: UnitOfWork) -> None:
+        # The database commits the claim; its answer never arrives.
+        nonlocal lost
+        await commit(uow)
+        if lost == 0:
+            lost += 1
+            raise ConnectionResetError("connection lost while committing")
+
+    monkeypatch.setattr(UnitOfWork, "commit", commit_then_lose_the_answer)
+    with pytest.raises(ConnectionResetError):
+        await worker.fill()
+    assert await statuses(backend.db) == {"sending": 4, "pending": 6}
+    # The lease is two minutes; the next claim takes the four back at once.
+    await worker.drain()
+    sent = [int(params["chat_id"]) for params in api.of("sendMessage")]
+    assert sorted(sent) == [chat for chat, _text in pushes]
+    assert await statuses(backend.db) == {"sent": len(pushes)}
