@@ -31,9 +31,9 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -
     (`ffs_bot.db.sqlite_inline`); every transaction begins with `BEGIN IMMEDIATE`.
     A PostgreSQL engine keeps at most `pool_size` connections and no more: work beyond
     that waits for one to come back. The pool's usual overflow, connections opened for a
-    burst and closed as soon as they are returned, reopened one in three under steady
-    load (417 connections in one 24,000-update benchmark run), each one a new server
-    process and every statement prepared again.
+    burst and closed as soon as they are returned, opened one every 60 updates or so
+    under steady load (417 in one 24,000-update benchmark run), each one a new server
+    process with every statement prepared again.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
