@@ -58,10 +58,14 @@ class _Wrapped(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        """Send through the wrapped request."""
-        return await self._inner.do_request(
+        """Send through the wrapped request; `_received` may stand in for its answer."""
+        status, payload = await self._inner.do_request(
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
+        return status, self._received(url, status, payload)
+
+    def _received(self, _url: str, _status: int, payload: bytes) -> bytes:
+        return payload
 
 
 class _AnswersUnread(_Wrapped):
@@ -72,23 +76,10 @@ class _AnswersUnread(_Wrapped):
 
     __slots__ = ()
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Send through the wrapped request; a successful unread answer becomes `true`."""
-        status, payload = await super().do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
+    def _received(self, url: str, status: int, payload: bytes) -> bytes:
         if status == 200 and url.rpartition("/")[2] in UNREAD_ANSWERS:
-            return status, _TRUE
-        return status, payload
+            return _TRUE
+        return payload
 
 
 class _UpdatesAsJson(_Wrapped):
