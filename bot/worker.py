@@ -94,8 +94,8 @@ class OutboxWorker:
                 await uow.commit()
         except BaseException:
             # Lost at the commit, the claim may have been made: its rows are put back with
-            # the next claim rather than wait for the lease to run out.
-            # Only leases still running: rows of one that ran out are claimed again anyway.
+            # the next claim rather than wait for the lease to run out. Only leases still
+            # running are kept; the rows of one that ran out are due again anyway.
             self._unsure = [end for end in self._unsure if end > now]
             self._unsure.append(now + self._lease)
             raise
