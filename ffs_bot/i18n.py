@@ -81,9 +81,14 @@ class Translator:
         """A day the way this language writes it (6月30日, Jun 30)."""
         return str(format_skeleton("MMMd", value, locale=self.locale))
 
-    def date_range(self, start: date, end: date) -> str:
-        """Two days the way this language writes a span (7月5日至8月20日, Jul 5 – Aug 20)."""
-        return str(format_interval(start, end, "MMMd", locale=self.locale))
+    def date_range(self, start: date, end: date, *, with_year: bool = False) -> str:
+        """Two days the way this language writes a span (7月5日至8月20日, Jul 5 – Aug 20).
+
+        `with_year` adds the year (2018年7月5日至8月20日, Jul 5 – Aug 20, 2018), for lists that
+        mix summers.
+        """
+        skeleton = "yMMMd" if with_year else "MMMd"
+        return str(format_interval(start, end, skeleton, locale=self.locale))
 
     def weekday_date(self, value: datetime, timezone: str) -> str:
         """The local day with its weekday (7月14日周一, Mon, Jul 14)."""

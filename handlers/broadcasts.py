@@ -117,7 +117,8 @@ class WhoStep(Step):
         if len(scope.factory_ids) > 1:
             buttons.append(Choice(ctx._("Workers at all my factories"), "bc:f:all"))
         for found in (await season_admin.seasons_for_staff(ctx.uow, ctx.person.id))[:3]:
-            dates = ctx.t.date_range(found.season.starts_on, found.season.ends_on)
+            season = found.season
+            dates = ctx.t.date_range(season.starts_on, season.ends_on, with_year=True)
             buttons.append(
                 Choice(
                     ctx._(

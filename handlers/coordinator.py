@@ -50,7 +50,10 @@ def _local_today(timezone: str) -> date:
 
 
 def _season_label(ctx: Context, found: StaffSeason) -> str:
-    return f"{found.factory_code} {ctx.t.date_range(found.season.starts_on, found.season.ends_on)}"
+    # With the year: staff see this summer's seasons among the past ones.
+    season = found.season
+    dates = ctx.t.date_range(season.starts_on, season.ends_on, with_year=True)
+    return f"{found.factory_code} {dates}"
 
 
 async def current_season(ctx: Context) -> StaffSeason | None:
@@ -139,7 +142,7 @@ def _season_text(ctx: Context, found: StaffSeason, counts: dict[RegistrationStat
         ctx._(
             "{factory}: {dates}",
             factory=found.factory_name_en if ctx.language == "en" else found.factory_name_zh,
-            dates=ctx.t.date_range(season.starts_on, season.ends_on),
+            dates=ctx.t.date_range(season.starts_on, season.ends_on, with_year=True),
         ),
         ctx._(
             "Ages {youngest} to {oldest} · places {taken} of {capacity} held",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -18,7 +18,9 @@ from tests.integration.test_children import add_in_chat
 from tests.integration.test_summer_chat import open_season, plain, register_in_chat
 
 
-async def coordinator_chat(backend: Backend, code: str = "SZ01", user: str = "coord") -> Chat:
+async def coordinator_chat(
+    backend: Backend, code: str = "SZ01", user: str = "coord", language: str = "en"
+) -> Chat:
     async with backend.db.uow() as uow:
         await grant_role(
             uow,
@@ -29,7 +31,7 @@ async def coordinator_chat(backend: Backend, code: str = "SZ01", user: str = "co
         )
         await uow.commit()
     chat = Chat(backend.conversations, user=user)
-    await chat.onboard(name="Coordinator Li")
+    await chat.onboard(language=language, name="Coordinator Li")
     return chat
 
 
@@ -243,3 +245,31 @@ async def test_the_waiting_list_shows_offers_and_a_decline_returns_to_it(
     await coordinator.send("The space is full this year")
     assert "Declined. The family has been told why." in coordinator.text
     assert "Nobody is waiting." in coordinator.text  # back on the waiting list
+
+
+async def test_staff_see_each_season_with_its_year_among_past_summers(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    async with backend.db.uow() as uow:
+        await create_season(
+            uow,
+            factory_code="SZ01",
+            starts_on=date(2018, 7, 9),
+            ends_on=date(2018, 8, 17),
+            min_age_years=3,
+            max_age_years=12,
+            capacity=30,
+            registration_deadline=date(2018, 7, 1),
+        )
+        await uow.commit()
+    year = today().year + 1
+    for language, this_summer, that_summer in (
+        ("en", f"SZ01 Jul 5 – Aug 20, {year}", "SZ01 Jul 9 – Aug 17, 2018"),
+        ("zh_Hans", f"SZ01 {year}年7月5日至8月20日", "SZ01 2018年7月9日至8月17日"),
+    ):
+        chat = await coordinator_chat(backend, user=f"coord-{language}", language=language)
+        await chat.press("staff")
+        labels = [plain(c.label) for reply in chat.last for c in reply.choices]
+        assert labels[:2] == [this_summer, that_summer], labels
+        await chat.press(next(p for p in chat.payloads if p.startswith("st:season:")))
+        assert str(year) in chat.text.splitlines()[0]
