@@ -24,7 +24,7 @@ from bot.wechat.api import WeChatApi, WeChatNotConfigured
 from bot.wechat.factory import create_wechat_channel
 from bot.wechat.sender import WeChatSender
 from bot.worker import OutboxWorker
-from ffs_bot.db.claims import POLLER, ChatClaims, SoleRole
+from ffs_bot.db.claims import POLLER, SENDER, ChatClaims, SoleRole
 from ffs_bot.delivery import Sender
 from ffs_bot.model import Channel
 
@@ -137,7 +137,10 @@ async def run_service(app: App, stop: asyncio.Event | None = None, *, worker: bo
     settle_heap()
     if worker:
         outbox = OutboxWorker(
-            app.db, _senders(app, bot, wechat_api), max_attempts=settings.outbox_max_attempts
+            app.db,
+            _senders(app, bot, wechat_api),
+            max_attempts=settings.outbox_max_attempts,
+            role=SoleRole.for_engine(app.engine, SENDER),
         )
         tasks.append(asyncio.create_task(outbox.run(worker_stop), name="outbox"))
         tasks.extend(_background_jobs(app, worker_stop))
@@ -170,7 +173,10 @@ async def run_worker(app: App, stop: asyncio.Event | None = None) -> None:
         await bot.initialize()
     wechat_api = _wechat_api(app)
     outbox = OutboxWorker(
-        app.db, _senders(app, bot, wechat_api), max_attempts=app.settings.outbox_max_attempts
+        app.db,
+        _senders(app, bot, wechat_api),
+        max_attempts=app.settings.outbox_max_attempts,
+        role=SoleRole.for_engine(app.engine, SENDER),
     )
     jobs = _background_jobs(app, stop)
     settle_heap()

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.scheduler import sleep_unless
+from ffs_bot.db.claims import SoleRole
 from ffs_bot.db.outage import is_unavailable, retry_delay
 from ffs_bot.db.tables import utcnow
 from ffs_bot.db.uow import Database
@@ -28,9 +29,19 @@ __all__ = ["OutboxWorker"]
 
 log = logging.getLogger(__name__)
 
+# How often a worker confirms it holds the sender role, or asks for it while another has it.
+ROLE_CHECK_SECONDS = 1.0
+
 
 class OutboxWorker:
-    """Keeps up to `in_flight` sends going; the senders' rate limiters space them out."""
+    """Keeps up to `in_flight` sends going; the senders' rate limiters space them out.
+
+    With a `role` (PostgreSQL), only the worker that holds it sends: each process paces its
+    own sends, and Telegram's 30 a second is for the bot as a whole, so two sending at once
+    would only earn 429s. Another worker stands by and takes over when the holder's
+    connection goes (its process stopped or died). Claims, not the role, keep a push from
+    being sent twice.
+    """
 
     def __init__(
         self,
@@ -41,7 +52,9 @@ class OutboxWorker:
         lease: timedelta = timedelta(minutes=2),
         max_attempts: int = 5,
         idle_wait: float = 1.0,
+        role: SoleRole | None = None,
     ) -> None:
+        """Wire the worker; `role` makes it one of several that take turns (see above)."""
         self._db = db
         self._senders = dict(senders)
         self._in_flight = in_flight
@@ -52,6 +65,11 @@ class OutboxWorker:
         self._settled = asyncio.Event()
         # The lease ends of claims that failed as they ran: perhaps made, never sent.
         self._unsure: list[datetime] = []
+        self._role = role
+        # When the role was last confirmed held (the loop's clock), and whether it was
+        # (None: not asked yet, so the first answer is logged either way).
+        self._role_checked = -ROLE_CHECK_SECONDS
+        self._sending: bool | None = True if role is None else None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; then let the sends under way finish."""
@@ -59,6 +77,9 @@ class OutboxWorker:
         try:
             while not stop.is_set():
                 try:
+                    if not await self._may_send():
+                        await sleep_unless(stop, ROLE_CHECK_SECONDS)
+                        continue
                     started = await self.fill()
                 except Exception as exc:
                     # A worker that stopped here would leave pushes unsent while the
@@ -75,6 +96,30 @@ class OutboxWorker:
                     await self._wait(stop)
         finally:
             await self.finish()
+            if self._role is not None:
+                await self._role.release()
+
+    async def _may_send(self) -> bool:
+        """Whether this worker sends now: it holds the sender role, or there is none.
+
+        Confirmed once a second, not before every claim: a holder whose connection died
+        may send for up to a second more while another takes over. That costs pace, not
+        duplicates.
+        """
+        if self._role is None:
+            return True
+        loop = asyncio.get_running_loop()
+        if self._sending and loop.time() - self._role_checked < ROLE_CHECK_SECONDS:
+            return True
+        held = await self._role.check()
+        self._role_checked = loop.time()
+        if held != self._sending:
+            if held:
+                log.info("sending pushes; other workers stand by")
+            else:
+                log.info("another worker sends pushes; standing by to take over")
+        self._sending = held
+        return held
 
     async def fill(self) -> int:
         """Claim as many due rows as there is room for and start sending them."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import ARRAY, Integer, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["POLLER", "ChatClaims", "ClaimTicket", "SoleRole"]
+__all__ = ["POLLER", "SENDER", "ChatClaims", "ClaimTicket", "SoleRole"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ NAMESPACE = 0x0FF5C4A7
 ROLE_NAMESPACE = 0x0FF5C4A8
 # The role of the process that polls Telegram for updates.
 POLLER = "telegram-poller"
+# The outbox worker that sends: the channels' rate limits are per bot, not per process.
+SENDER = "outbox-sender"
 # How long to wait before asking again for a chat another process is answering.
 RETRY_SECONDS = 0.01
 # A process gone with its machine (or cut off by the network) closes nothing: the server

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
+from bot import worker as worker_module
 from bot.telegram.sender import TelegramSender
 from bot.worker import OutboxWorker
+from ffs_bot.db.claims import SENDER, SoleRole
 from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.tables import OutboxRow, PersonRow, utcnow
 from ffs_bot.db.uow import Database, UnitOfWork
@@ -42,6 +46,12 @@ def worker_for(db: Database, api: FakeBotApi, clock: FakeClock | None = None, **
     limiter = RecordingLimiter(clock or FakeClock())
     bot = make_bot(api, limiter)
     return OutboxWorker(db, {"telegram": TelegramSender(bot)}, **kwargs), limiter, bot
+
+
+async def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - polls a fake's record, no event to wait on
+            await asyncio.sleep(0.01)
 
 
 async def statuses(db: Database) -> dict[str, int]:
@@ -161,8 +171,6 @@ async def test_two_workers_never_send_the_same_row(backend: Backend) -> None:
         other_db = Database(create_session_factory(other_engine))
         first, _l1, _b1 = worker_for(backend.db, api, in_flight=8)
         second, _l2, _b2 = worker_for(other_db, api, in_flight=8)
-        import asyncio
-
         await asyncio.gather(first.drain(), second.drain())
     finally:
         await other_engine.dispose()
@@ -233,3 +241,51 @@ async def test_a_claim_lost_as_it_commits_is_put_back_and_sent_once(
     sent = [int(params["chat_id"]) for params in api.of("sendMessage")]
     assert sorted(sent) == [chat for chat, _text in pushes]
     assert await statuses(backend.db) == {"sent": len(pushes)}
+
+
+async def test_one_worker_sends_while_another_stands_by_and_takes_over(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Telegram's 30 a second is the bot's: two workers sending at once would earn 429s.
+    if backend.name == "sqlite":
+        assert SoleRole.for_engine(backend.engine, SENDER) is None
+        return
+    monkeypatch.setattr(worker_module, "ROLE_CHECK_SECONDS", 0.05)
+    engines = [create_engine(backend.url) for _ in range(2)]
+    apis = [FakeBotApi(), FakeBotApi()]
+    workers = [
+        worker_for(
+            Database(create_session_factory(engine)),
+            api,
+            idle_wait=0.02,
+            role=SoleRole.for_engine(engine, SENDER),
+        )[0]
+        for engine, api in zip(engines, apis, strict=True)
+    ]
+    stops = [asyncio.Event(), asyncio.Event()]
+    runs: list[asyncio.Task[None]] = []
+    try:
+        runs.append(asyncio.create_task(workers[0].run(stops[0])))
+        await push(backend.db, [(500, "before")])
+        await wait_for(lambda: len(apis[0].of("sendMessage")) == 1)
+        runs.append(asyncio.create_task(workers[1].run(stops[1])))
+        await push(backend.db, [(chat, "while both run") for chat in range(501, 541)])
+        await wait_for(lambda: len(apis[0].of("sendMessage")) == 41)
+        await asyncio.sleep(0.3)  # several of the second worker's checks
+        assert apis[1].of("sendMessage") == []
+        # The first stops (a deploy, a crash): the second takes over by itself.
+        stops[0].set()
+        await runs[0]
+        await push(backend.db, [(chat, "after") for chat in range(541, 551)])
+        await wait_for(lambda: len(apis[1].of("sendMessage")) == 10)
+        assert len(apis[0].of("sendMessage")) == 41
+        async with asyncio.timeout(10):
+            # The last ones settling: polls the database, no event to wait on.
+            while await statuses(backend.db) != {"sent": 51}:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    finally:
+        for stop in stops:
+            stop.set()
+        await asyncio.gather(*runs, return_exceptions=True)
+        for engine in engines:
+            await engine.dispose()
