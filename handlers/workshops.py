@@ -181,6 +181,7 @@ class WorkshopStep(Step):
 
 
 def _booking_text(ctx: Context, booking: Booking, workshop: Workshop) -> str:
+    """What a booking or an answered offer came to, said once as a note above the list."""
     if booking.status == BookingStatus.CONFIRMED:
         return ctx._(
             "Booked: “{topic}”, {when}. Your check-in code is {code}. "
@@ -203,6 +204,26 @@ def _booking_text(ctx: Context, booking: Booking, workshop: Workshop) -> str:
     )
 
 
+def _booking_line(ctx: Context, booking: Booking, workshop: Workshop) -> str:
+    """One booking in the person's list: what, when, and where it stands, on one line."""
+    topic, start = workshop.topic, _when(ctx, workshop)
+    if booking.status == BookingStatus.CONFIRMED:
+        return ctx._(
+            "“{topic}”, {when}: booked, check-in code {code}",
+            topic=topic,
+            when=start,
+            code=booking.code,
+        )
+    if booking.status == BookingStatus.OFFERED:
+        return ctx._("“{topic}”, {when}: seat offered, answer below", topic=topic, when=start)
+    return ctx._(
+        "“{topic}”, {when}: waiting list, number {n}",
+        topic=topic,
+        when=start,
+        n=booking.queue_position or 0,
+    )
+
+
 class MineStep(Step):
     """The person's bookings, each with a way to cancel (or answer an offer)."""
 
@@ -221,7 +242,7 @@ class MineStep(Step):
         buttons: list[Choice] = []
         for n, booking in enumerate(found, 1):
             assert booking.workshop is not None
-            lines.append(f"{n}. " + _booking_text(ctx, booking, booking.workshop))
+            lines.append(f"{n}. " + _booking_line(ctx, booking, booking.workshop))
             if booking.status == BookingStatus.OFFERED:
                 buttons += [
                     Choice(ctx._("Yes, seat {n}", n=n), workshop_offer_payload("yes", booking.id)),

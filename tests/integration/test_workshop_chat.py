@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from ffs_bot.db.tables import BookingRow, FeedbackRow, OutboxRow
+from ffs_bot.i18n import Translator
 from ffs_bot.messages import replies_from_json
 from ffs_bot.services import workshops
+from ffs_bot.workshop_notices import when
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
 
 
-async def plan(backend: Backend, capacity: int, start: datetime | None = None) -> int:
+async def plan(
+    backend: Backend, capacity: int, start: datetime | None = None, topic: str = "Calling home"
+) -> int:
     start = start or datetime.now(UTC) + timedelta(days=3)
     async with backend.db.uow() as uow:
         made = await workshops.create_workshop(
@@ -21,7 +26,7 @@ async def plan(backend: Backend, capacity: int, start: datetime | None = None) -
             factory_code="SZ01",
             starts_at=start,
             ends_at=start + timedelta(hours=3),
-            topic="Calling home",
+            topic=topic,
             language="en",
             capacity=capacity,
             place="Canteen, 2nd floor",
@@ -149,8 +154,95 @@ async def test_the_answer_to_a_booking_lists_the_bookings_as_my_bookings_do(
     assert answer.startswith("Booked: “Calling home”")
     listed = answer.split("\n\n", 1)[1]
     # The soonest first: the one just booked, then the later one, then the waiting list.
-    assert listed.index("1. Booked") < listed.index("2. Booked") < listed.index("3. “Calling")
-    assert "You are number 1 on the waiting list" in listed
+    _title, one, two, three = listed.split("\n")
+    assert one.startswith("1. “Calling home”") and ": booked, check-in code " in one
+    assert two.startswith("2. “Calling home”") and ": booked, check-in code " in two
+    assert three.startswith("3. “Calling home”") and three.endswith(": waiting list, number 1")
     await chat.press("ws:list")
     await chat.press("ws:mine")
     assert (chat.text, chat.payloads) == (listed, buttons)
+
+
+# What the list, its buttons and the note after booking say in each language.
+SAID = {
+    "en": {
+        "title": "Your workshop bookings:",
+        "booked": "“{topic}”, {when}: booked, check-in code {code}",
+        "offered": "“{topic}”, {when}: seat offered, answer below",
+        "waiting": "“{topic}”, {when}: waiting list, number {n}",
+        "note": "Booked: “{topic}”, {when}. Your check-in code is {code}. "
+        "We will remind you before it starts.",
+    },
+    "zh_Hans": {
+        "title": "您报名的课堂：",
+        "booked": "“{topic}”，{when}：已报名，签到码 {code}",
+        "offered": "“{topic}”，{when}：有空位了，请在下面回答",
+        "waiting": "“{topic}”，{when}：候补第{n}位",
+        "note": "报名成功：“{topic}”，{when}。您的签到码是{code}。开课前我们会提醒您。",
+    },
+}
+BUTTONS = {
+    "en": ["Yes, seat 1", "No, pass on 1", "Cancel 2", "Cancel 3", "All workshops"],
+    "zh_Hans": ["要，第1个", "不要，第1个让给别人", "取消第2个", "取消第3个", "所有课堂"],
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh_Hans"])
+async def test_the_list_has_one_short_line_per_booking_and_no_second_confirmation(
+    backend: Backend, translators: dict[str, Translator], language: str
+) -> None:
+    await seed_factories(backend.db)
+    soon = datetime.now(UTC) + timedelta(days=2)
+    offered = await plan(backend, capacity=1, start=soon, topic="Reading together")
+    booked = await plan(backend, capacity=5, start=soon + timedelta(days=1), topic="Homework")
+    waiting = await plan(backend, capacity=1, start=soon + timedelta(days=2), topic="Play")
+    other = Chat(backend.conversations, user="other")
+    await other.onboard(name="Parent B")
+    for workshop_id in (offered, waiting):
+        await book_in_chat(other, workshop_id)
+    chat = Chat(backend.conversations)
+    await chat.onboard(language=language)
+    for workshop_id in (offered, waiting, booked):
+        await book_in_chat(chat, workshop_id)
+    async with backend.db.uow() as uow:
+        shown = {w: await workshops.get_workshop(uow, w) for w in (offered, booked, waiting)}
+        code = await uow.session.scalar(
+            select(BookingRow.code).where(BookingRow.workshop_id == booked)
+        )
+    said = SAID[language]
+
+    def say(what: str, workshop_id: int, **values: object) -> str:
+        w = shown[workshop_id]
+        start = when(translators[language], w.starts_at, w.ends_at, w.timezone)
+        return said[what].format(topic=w.topic, when=start, **values)
+
+    note = say("note", booked, code=code)
+    title, line_booked = said["title"], "2. " + say("booked", booked, code=code)
+    line_waiting = "3. " + say("waiting", waiting, n=1)
+    # The new booking is told once, as the note; the list then has a short line for each.
+    line_queued = "1. " + say("waiting", offered, n=1)
+    assert chat.text == f"{note}\n\n{title}\n{line_queued}\n{line_booked}\n{line_waiting}"
+    assert chat.text.count(note) == 1
+    # The other person gives up the first seat: it is offered; the buttons match the numbers.
+    await other.send("menu")
+    await other.press("ws")
+    await other.press("ws:mine")
+    await other.press(next(p for p in other.payloads if p.startswith("ws:cancel:")))
+    await other.press("ws:cancel:yes")
+    await chat.send("menu")
+    await chat.press("ws")
+    await chat.press("ws:mine")
+    line_offered = "1. " + say("offered", offered)
+    assert chat.text == f"{title}\n{line_offered}\n{line_booked}\n{line_waiting}"
+    assert [c.label for c in chat.last[-1].choices] == BUTTONS[language]
+    async with backend.db.uow() as uow:
+        rows = await uow.session.scalars(select(BookingRow))
+        ids = {(b.workshop_id, b.status): b.id for b in rows}
+    offer = ids[offered, "offered"]
+    assert chat.payloads == [
+        f"wso:yes:{offer}",
+        f"wso:no:{offer}",
+        f"ws:cancel:{ids[booked, 'confirmed']}",
+        f"ws:cancel:{ids[waiting, 'waitlisted']}",
+        "ws:list",
+    ]
