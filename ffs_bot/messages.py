@@ -66,7 +66,9 @@ class Reply:
     A `brief` reply is a short notice (a stale button, say) that a channel may show as a
     passing pop-up instead of a message. With an attachment, the text is the file's caption.
     An `edit` reply to a button press replaces the pressed message where the channel can
-    (figures refreshed in place), and is sent as a new message where it cannot.
+    (figures refreshed in place), and is sent as a new message where it cannot. A reply
+    that asks for a number has its choices shown without numbers on text channels, so a
+    typed number is the answer and not a choice.
     """
 
     text: str
@@ -74,6 +76,7 @@ class Reply:
     brief: bool = False
     attachment: Attachment | None = None
     edit: bool = False
+    numbered: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """Return the reply as plain JSON-ready data."""
@@ -87,13 +90,19 @@ class Reply:
             data["attachment"] = self.attachment.to_json()
         if self.edit:
             data["edit"] = True
+        if not self.numbered:
+            data["numbered"] = False
         return data
 
 
 def numbered_text(reply: Reply, indent: str = "") -> str:
     """Show a reply as plain text with its choices numbered, for channels without buttons."""
     lines = [reply.text]
-    lines.extend(f"{indent}{i}. {choice.label}" for i, choice in enumerate(reply.choices, 1))
+    if reply.numbered:
+        lines.extend(f"{indent}{i}. {c.label}" for i, c in enumerate(reply.choices, 1))
+    else:
+        # Bracketed words are what text-message services ask people to send back.
+        lines.extend(f"{indent}【{c.label}】" for c in reply.choices)
     return "\n".join(lines)
 
 
@@ -110,6 +119,7 @@ def replies_from_json(data: list[dict[str, Any]]) -> list[Reply]:
             choices=tuple(Choice(str(c["label"]), str(c["payload"])) for c in item["choices"]),
             brief=bool(item.get("brief", False)),
             edit=bool(item.get("edit", False)),
+            numbered=bool(item.get("numbered", True)),
             attachment=(
                 Attachment.from_json(item["attachment"]) if item.get("attachment") else None
             ),

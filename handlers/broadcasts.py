@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
-from ffs_bot.messages import Choice, Reply
+from ffs_bot.messages import Choice
 from ffs_bot.services import broadcasts, season_admin, staff, workshops
 from ffs_bot.services.broadcasts import Audience, AudienceKind, Broadcast
 from ffs_bot.services.factories import get_factory
@@ -339,7 +340,7 @@ class SentStep(Step):
             await ctx.reprompt()
             last = ctx.replies[-1]
             # Figures change in the message that was pressed, not in a new one.
-            ctx.replies[-1] = Reply(last.text, last.choices, edit=True)
+            ctx.replies[-1] = dataclasses.replace(last, edit=True)
             return True
         if payload == "bc:new":
             await ctx.go(BROADCAST)

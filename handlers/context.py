@@ -70,12 +70,17 @@ class Context:
         """Put a line (an error, a confirmation) at the top of the next message."""
         self.notes.append(text)
 
-    def say(self, text: str, choices: Iterable[Choice] = ()) -> None:
-        """Add a reply; its choices become the ones a typed number or label picks from."""
+    def say(self, text: str, choices: Iterable[Choice] = (), *, numbered: bool = True) -> None:
+        """Add a reply; its choices become the ones a typed number or label picks from.
+
+        A question whose answer is a number passes `numbered=False`: its choices are then
+        picked by label only, and a typed "1" reaches the step as the number one.
+        """
         buttons = tuple(choices)
-        self.replies.append(Reply("\n\n".join([*self.notes, text]), buttons))
+        self.replies.append(Reply("\n\n".join([*self.notes, text]), buttons, numbered=numbered))
         self.notes.clear()
-        self.state.choices = [{"label": c.label, "payload": c.payload} for c in buttons]
+        by = {} if numbered else {"by": "label"}
+        self.state.choices = [{"label": c.label, "payload": c.payload, **by} for c in buttons]
 
     def say_brief(self, text: str) -> None:
         """Add a short notice that leaves the current question and its buttons as they are."""

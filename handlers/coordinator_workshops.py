@@ -448,7 +448,11 @@ class PlanStep(Step):
         if field is None:
             await ctx.go(STAFF_WORKSHOPS)
             return
-        ctx.say(_question(ctx, field), [Choice(ctx._("Cancel"), "cancel")])
+        ctx.say(
+            _question(ctx, field),
+            [Choice(ctx._("Cancel"), "cancel")],
+            numbered=field != "capacity",
+        )
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the answer; with the last one, plan the workshop."""

@@ -209,7 +209,11 @@ class FormStep(Step):
         if field is None:
             await ctx.go(STAFF)
             return
-        ctx.say(_question(ctx, field), [Choice(ctx._("Cancel"), "cancel")])
+        ctx.say(
+            _question(ctx, field),
+            [Choice(ctx._("Cancel"), "cancel")],
+            numbered=field != "capacity",
+        )
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the value; when all are in, save."""

@@ -87,12 +87,17 @@ def parse_command(text: str) -> ParsedCommand | None:
 
 
 def match_choice(choices: list[dict[str, str]], text: str) -> str | None:
-    """Return the payload of the choice typed by its number (1, 2, ...) or its label."""
+    """Return the payload of the choice typed by its number (1, 2, ...) or its label.
+
+    Choices stored with `"by": "label"` were shown without numbers (their question asks for
+    a number), so typed digits never pick them.
+    """
     folded = _fold(text)
     if folded.isdecimal() and len(folded) <= 3:
+        numbered = [choice for choice in choices if choice.get("by") != "label"]
         index = int(folded)
-        if 1 <= index <= len(choices):
-            return choices[index - 1]["payload"]
+        if 1 <= index <= len(numbered):
+            return numbered[index - 1]["payload"]
         return None
     for choice in choices:
         if _fold(choice["label"]) == folded:

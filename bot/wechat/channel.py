@@ -170,7 +170,7 @@ class WeChatChannel:
         plain: list[Reply] = []
         files: list[Reply] = []
         for reply in replies:
-            plain.append(Reply(reply.text, reply.choices))
+            plain.append(Reply(reply.text, reply.choices, numbered=reply.numbered))
             attachment = reply.attachment
             if attachment is None:
                 continue

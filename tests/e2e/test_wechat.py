@@ -12,7 +12,14 @@ from sqlalchemy import func, select
 from bot.web import WECHAT_PATH, create_web_app
 from bot.wechat.adapter import Keys
 from bot.wechat.channel import SUCCESS, WeChatChannel
-from ffs_bot.db.tables import BookingRow, IdentityRow, OutboxRow, PersonRow, RegistrationRow
+from ffs_bot.db.tables import (
+    BookingRow,
+    IdentityRow,
+    OutboxRow,
+    PersonRow,
+    RegistrationRow,
+    SeasonRow,
+)
 from ffs_bot.i18n import Translator
 from ffs_bot.messages import replies_from_json
 from ffs_bot.model import RoleName
@@ -272,3 +279,34 @@ async def test_a_file_wechat_cannot_carry_is_explained_in_the_readers_language(
     answer = await wechat.text("o-coord", option(answer.text or "", "报名名单（Excel）"))
     assert "微信发不了文件 registrations-SZ01-" in (answer.text or ""), answer.text
     assert "0行" in (answer.text or "").replace(" ", "")
+
+
+async def test_a_number_typed_at_a_question_asking_for_one_is_that_number(
+    backend: Backend, client: TestClient
+) -> None:
+    await seed_factories(backend.db)
+    async with backend.db.uow() as uow:
+        await grant_role(
+            uow,
+            channel="wechat",
+            external_user_id="o-coord",
+            role=RoleName.COORDINATOR,
+            factory_codes=["SZ01"],
+        )
+        await uow.commit()
+    wechat = WeChatServer(client)
+    answer = await wechat.event("o-coord", "subscribe", "qrscene_f-SZ01")
+    answer = await wechat.text("o-coord", option(answer.text or "", "中文"))
+    answer = await wechat.text("o-coord", option(answer.text or "", "同意"))
+    answer = await wechat.text("o-coord", "李老师")
+    answer = await wechat.text("o-coord", option(answer.text or "", "管理托管班"))
+    answer = await wechat.text("o-coord", option(answer.text or "", "开一期新的托管"))
+    answer = await wechat.text("o-coord", "7/5-8/20")
+    answer = await wechat.text("o-coord", "3-12")
+    assert (answer.text or "").endswith("请输入数字，比如30。\n【取消】"), answer.text
+    answer = await wechat.text("o-coord", "1")
+    assert "报名最后一天" in (answer.text or "") and "1. 取消" in (answer.text or "")
+    for answer_text in ("6/30", "-", "-"):
+        answer = await wechat.text("o-coord", answer_text)
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(SeasonRow.capacity)) == 1

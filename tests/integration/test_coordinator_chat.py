@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
+from bot.console import render_reply
 from ffs_bot.db.tables import OutboxRow, SeasonRow
 from ffs_bot.messages import replies_from_json
 from ffs_bot.model import RoleName
@@ -91,6 +93,36 @@ async def test_open_a_season_in_chat_with_wrong_answers_on_the_way(backend: Back
     await chat.press("st:new")
     await chat.send("7/5-8/20")
     await chat.send("cancel")
+    async with backend.db.uow() as uow:
+        assert len(list(await uow.session.scalars(select(SeasonRow)))) == 1
+
+
+@pytest.mark.parametrize(("language", "cancel"), [("en", "Cancel"), ("zh_Hans", "取消")])
+async def test_a_typed_one_is_one_place_and_cancel_goes_by_its_word(
+    backend: Backend, language: str, cancel: str
+) -> None:
+    await seed_factories(backend.db)
+    chat = await coordinator_chat(backend, language=language)
+    await chat.press("staff")
+    await chat.press("st:new")
+    await chat.send("7/5-8/20")
+    await chat.send("3-12")
+    # On text channels the places question shows its Cancel as a word, not as "1.".
+    assert [render_reply(reply) for reply in chat.last][-1].endswith(f"\n  【{cancel}】")
+    await chat.send("1")
+    assert chat.last[-1].numbered and chat.payloads == ["cancel"]
+    await chat.send("6/30")
+    await chat.send("-")
+    await chat.send("-")
+    async with backend.db.uow() as uow:
+        season = await uow.session.scalar(select(SeasonRow))
+    assert season is not None and season.capacity == 1
+    await chat.press("staff")
+    await chat.press("st:new")
+    await chat.send("7/5-8/20")
+    await chat.send("3-12")
+    await chat.send(cancel.lower())
+    assert chat.text.startswith(("Cancelled.", "已取消")) and "staff" in chat.payloads
     async with backend.db.uow() as uow:
         assert len(list(await uow.session.scalars(select(SeasonRow)))) == 1
 

@@ -114,6 +114,10 @@ async def test_edit_a_workshop_in_chat(backend: Backend) -> None:
     await chat.press("sw:field:capacity")
     await chat.send("0")
     assert "from 1 to 500" in chat.text
+    await chat.send("1")  # one place, not the Cancel shown beside the question
+    assert "Saved." in chat.text and "Seats 0 of 1 held" in chat.text
+    await chat.press("sw:edit")
+    await chat.press("sw:field:capacity")
     await chat.send("40")
     assert "Saved." in chat.text and "Seats 0 of 40 held" in chat.text
     await chat.press("sw:edit")

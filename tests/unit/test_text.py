@@ -67,6 +67,15 @@ def test_no_choices_means_numbers_are_plain_text() -> None:
     assert match_choice([], "1") is None
 
 
+def test_choices_shown_without_numbers_are_picked_by_word_and_leave_numbers_to_the_step() -> None:
+    by_label = [{"label": "Cancel", "payload": "cancel", "by": "label"}]
+    assert match_choice(by_label, "1") is None
+    assert match_choice(by_label, "１") is None
+    assert match_choice(by_label, " cancel ") == "cancel"
+    mixed = [*by_label, {"label": "Back", "payload": "back"}]
+    assert match_choice(mixed, "1") == "back"
+
+
 def test_clean_text_drops_control_characters_and_broken_surrogates() -> None:
     assert clean_text(" a\x00b\x1bc\ud800d\n e ") == "abcd\n e"
     assert clean_text("\udc80") == ""  # not a "?", which would read as the help command
