@@ -95,6 +95,23 @@ def _status_text(ctx: Context, name: str, registration: Registration) -> str:
     )
 
 
+def _list_line(ctx: Context, name: str, registration: Registration) -> str:
+    """One registration in the family's list: who, which days, and where it stands."""
+    days = ctx.t.date_range(registration.starts_on, registration.ends_on)
+    if registration.status is RegistrationStatus.CONFIRMED:
+        return ctx._("{name}, {days}: has a place", name=name, days=days)
+    if registration.status is RegistrationStatus.OFFERED:
+        return ctx._("{name}, {days}: place offered, answer below", name=name, days=days)
+    if registration.status is RegistrationStatus.REQUESTED:
+        return ctx._("{name}, {days}: the coordinator will confirm", name=name, days=days)
+    return ctx._(
+        "{name}, {days}: waiting list, number {n}",
+        name=name,
+        days=days,
+        n=registration.queue_position or 0,
+    )
+
+
 class SummerStep(Step):
     """The open season at the person's factory."""
 
@@ -356,7 +373,7 @@ class MineStep(Step):
             text = "\n".join(
                 [
                     ctx._("Registrations:"),
-                    *("• " + _status_text(ctx, f.child_name, f.registration) for f in found),
+                    *("• " + _list_line(ctx, f.child_name, f.registration) for f in found),
                 ]
             )
         buttons: list[Choice] = []

@@ -305,3 +305,76 @@ async def test_staff_see_each_season_with_its_year_among_past_summers(backend: B
         assert labels[:2] == [this_summer, that_summer], labels
         await chat.press(next(p for p in chat.payloads if p.startswith("st:season:")))
         assert str(year) in chat.text.splitlines()[0]
+
+
+# A family's registration list, one short line each, in each language.
+FAMILY_LIST = {
+    "en": (
+        "Registrations:\n"
+        "• Ann, Jul 5 – Aug 20: has a place\n"
+        "• Tim, Jul 5 – Aug 20: the coordinator will confirm\n"
+        "• Lily, Jul 5 – Aug 20: place offered, answer below\n"
+        "• Ming, Jul 5 – Aug 20: waiting list, number 1"
+    ),
+    "zh_Hans": (
+        "报名情况：\n"
+        "• Ann，7月5日至8月20日：已报上名\n"
+        "• Tim，7月5日至8月20日：等项目负责人确认\n"
+        "• Lily，7月5日至8月20日：有名额留给您，请在下面回答\n"
+        "• Ming，7月5日至8月20日：候补第1位"
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh_Hans"])
+async def test_the_family_list_has_a_short_line_per_child_and_the_news_once(
+    backend: Backend, language: str
+) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend, capacity=3)
+    other = Chat(backend.conversations, user="other")
+    await other.onboard(name="Parent Bo")
+    await add_in_chat(other, "Bo", "2019-02")
+    await register_in_chat(other)
+    family = Chat(backend.conversations, user="family")
+    await family.onboard(name="Parent Ann")
+
+    async def register(name: str) -> None:
+        await family.send("menu")
+        await add_in_chat(family, name, "2019-05")
+        await family.send("menu")
+        await family.press("summer")
+        await family.press("summer:register")
+        await family.press(next(c.payload for c in family.last[0].choices if c.label == name))
+        await family.press("summer:whole")
+
+    await register("Ann")
+    # The coordinator now confirms each place: the next child is only requested.
+    coordinator = await coordinator_chat(backend)
+    await coordinator.press("staff")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:season:")))
+    await coordinator.press("st:edit")
+    await coordinator.press("st:autoconfirm")
+    for name in ("Tim", "Lily", "Ming"):
+        await register(name)
+    # The news is said once, then the list has its short line.
+    assert plain(family.text) == (
+        "Ming is number 2 on the waiting list for Jul 5 – Aug 20. We will tell you if a place "
+        "opens.\n\nRegistrations:\n• Ann, Jul 5 – Aug 20: has a place\n"
+        "• Tim, Jul 5 – Aug 20: the coordinator will confirm\n"
+        "• Lily, Jul 5 – Aug 20: waiting list, number 1\n"
+        "• Ming, Jul 5 – Aug 20: waiting list, number 2"
+    )
+    await other.press(next(p for p in other.payloads if p.startswith("summer:cancel:")))
+    await other.press("summer:cancel:yes")  # Bo's place is offered to Lily
+    if language != "en":
+        await family.press("language")
+        await family.press(f"lang:{language}")
+    await family.send("menu")
+    await family.press("summer")
+    await family.press("summer:mine")
+    assert plain(family.text) == FAMILY_LIST[language]
+    # A button for each line, in the same order; the offered place has Yes and No.
+    labels = [c.label for c in family.last[0].choices]
+    names = ["Ann", "Tim", "Lily", "Lily", "Ming"]
+    assert all(name in label for name, label in zip(names, labels[:-1], strict=True))

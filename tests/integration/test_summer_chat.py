@@ -57,7 +57,10 @@ async def test_register_for_the_whole_season_then_cancel(backend: Backend) -> No
     await chat.send("menu")
     await add_in_chat(chat, "Lily", "2019-05")
     await register_in_chat(chat)
-    assert "Lily has a place, Jul 5 – Aug 20." in plain(chat.text)
+    # The sentence once, then the list's short line.
+    assert plain(chat.text) == (
+        "Lily has a place, Jul 5 – Aug 20.\n\nRegistrations:\n• Lily, Jul 5 – Aug 20: has a place"
+    )
     await chat.press(next(p for p in chat.payloads if p.startswith("summer:cancel:")))
     await chat.press("summer:cancel:yes")
     assert "Cancelled." in chat.text and "None of your children is registered." in chat.text
@@ -170,7 +173,11 @@ async def test_the_answer_to_a_registration_lists_the_whole_family_as_my_registr
     answer, buttons = plain(chat.text), chat.payloads
     assert answer.startswith("Lily is number 2 on the waiting list for Jul 10 – Aug 15.")
     listed = answer.split("\n\n", 1)[1]
-    assert listed.index("Lily is number 2") < listed.index("Ming is number 1")  # latest first
+    assert listed == (  # latest first
+        "Registrations:\n"
+        "• Lily, Jul 10 – Aug 15: waiting list, number 2\n"
+        "• Ming, Jul 5 – Aug 20: waiting list, number 1"
+    )
     await chat.send("menu")
     await chat.press("summer")
     await chat.press("summer:mine")
