@@ -12,7 +12,6 @@ import csv
 import gc
 import io
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import Forbidden, NotFound
-from ffs_bot.i18n import N_, Translator
+from ffs_bot.i18n import N_, Translator, display_width
 from ffs_bot.model import Gender, age_in_months
 from ffs_bot.services.factories import normalise_code
 from ffs_bot.services.season_admin import (
@@ -756,10 +755,7 @@ def _number_format(value: Cell) -> str | None:
 
 def _width(value: Cell) -> int:
     """Roughly how many narrow characters the value takes; Chinese characters take two."""
-    text = _csv_text(value)
-    if text.isascii():
-        return len(text)
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return display_width(_csv_text(value))
 
 
 def _sheet_title(title: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gettext
 import io
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -54,6 +55,13 @@ def negotiate_language(code: str | None) -> str:
     if primary == "en":
         return "en"
     return DEFAULT_LANGUAGE
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes on a screen or in a sheet: Chinese characters take two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 class Translator:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -54,7 +53,7 @@ from ffs_bot.db.tables import (
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import Forbidden, NotFound
 from ffs_bot.exports import XLSX_MIME, Cell, ExportFile, Table, to_xlsx_sheets
-from ffs_bot.i18n import N_, Translator
+from ffs_bot.i18n import N_, Translator, display_width
 from ffs_bot.model import RoleName
 from ffs_bot.services.factories import normalise_code
 from ffs_bot.services.seasons import Funding, RegistrationStatus
@@ -704,13 +703,8 @@ async def report_files(
     return await asyncio.to_thread(render_report_files, report, translator)
 
 
-def _text_width(text: str) -> int:
-    """Terminal columns the text takes: Chinese characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _pad(text: str, width: int, *, right: bool) -> str:
-    gap = " " * max(width - _text_width(text), 0)
+    gap = " " * max(width - display_width(text), 0)
     return gap + text if right else text + gap
 
 
@@ -725,7 +719,7 @@ def text_table(table: Table) -> str:
         for column in zip(*table.rows, strict=True)
     ] or [False] * len(table.header)
     widths = [
-        max([_text_width(label), *(_text_width(row[i]) for row in cells)])
+        max([display_width(label), *(display_width(row[i]) for row in cells)])
         for i, label in enumerate(table.header)
     ]
 

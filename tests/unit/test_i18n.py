@@ -9,7 +9,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from ffs_bot.i18n import LANGUAGES, negotiate_language
+from ffs_bot.i18n import LANGUAGES, display_width, negotiate_language
 from tests.conftest import LOCALES, REPO
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -122,3 +122,10 @@ def test_plural_messages_choose_by_number(translators) -> None:
     assert translators["en"].ngettext(singular, plural, 1, shown=1).startswith("1 factory matches")
     assert translators["en"].ngettext(singular, plural, 7, shown=5).startswith("7 factories match")
     assert translators["zh_Hans"].ngettext(singular, plural, 7, shown=5).startswith("有 7 家")
+
+
+def test_display_width_counts_chinese_characters_as_two_columns() -> None:
+    assert display_width("SZ01") == 4
+    assert display_width("深圳 SZ01") == 9
+    assert display_width("ＳＺ") == 4  # full-width Latin, as Chinese keyboards type it
+    assert display_width("") == 0
