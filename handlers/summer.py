@@ -40,6 +40,7 @@ def _season_text(ctx: Context, season: Season) -> str:
     ) + ("\n" + ctx._("How to get there: {place}", place=season.place) if season.place else "")
 
 
+_REGISTER_FOR = "summer:register:"  # and a season's id, when more than one is open
 _HELD = "summer.season"  # the season held to register for, in Context.read
 _FAMILY = "summer.family"  # the family's registrations just after registering, likewise
 
@@ -131,25 +132,49 @@ class SummerStep(Step):
                 [mine, menu.main_menu_choice(ctx)],
             )
             return
-        season = found[0]
-        ctx.state.data["season_id"] = season.id
+        if len(found) == 1:
+            ctx.state.data["season_id"] = found[0].id
+            register = [Choice(ctx._("Register a child"), "summer:register")]
+        else:
+            # Two holidays can take registrations at once: a winter space and next summer's.
+            register = [
+                Choice(
+                    ctx._(
+                        "Register for {dates}",
+                        dates=ctx.t.date_range(season.starts_on, season.ends_on),
+                    ),
+                    f"{_REGISTER_FOR}{season.id}",
+                )
+                for season in found
+            ]
         ctx.say(
-            _season_text(ctx, season),
-            [
-                Choice(ctx._("Register a child"), "summer:register"),
-                mine,
-                menu.main_menu_choice(ctx),
-            ],
+            "\n\n".join(_season_text(ctx, season) for season in found),
+            [*register, mine, menu.main_menu_choice(ctx)],
         )
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Pick a child to register, or see the registrations."""
-        if payload == "summer:register" and await _season(ctx) is not None:
-            await ctx.go(PICK_CHILD)
-        elif payload == "summer:mine":
+        if payload == "summer:mine":
             await ctx.go(MINE)
+            return True
+        if payload == "summer:register":
+            chosen = await _season(ctx) is not None
         else:
+            chosen = payload.startswith(_REGISTER_FOR) and await self._choose(ctx, payload)
+        if chosen:
+            await ctx.go(PICK_CHILD)
+        return chosen
+
+    @staticmethod
+    async def _choose(ctx: Context, payload: str) -> bool:
+        """Hold the season a button names, if it still takes registrations here."""
+        number = payload.removeprefix(_REGISTER_FOR)
+        if not number.isdecimal() or not ctx.person.factory_id:
             return False
+        found = await seasons.open_seasons(ctx.uow, ctx.person.factory_id, today())
+        if int(number) not in {season.id for season in found}:
+            return False
+        ctx.state.data["season_id"] = int(number)
         return True
 
 

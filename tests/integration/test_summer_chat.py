@@ -182,3 +182,66 @@ async def test_the_answer_to_a_registration_lists_the_whole_family_as_my_registr
     await chat.press("summer")
     await chat.press("summer:mine")
     assert (plain(chat.text), chat.payloads) == (listed, buttons)
+
+
+async def season_at(backend: Backend, code: str, start: date, end: date, deadline: date) -> int:
+    async with backend.db.uow() as uow:
+        season = await create_season(
+            uow,
+            factory_code=code,
+            starts_on=start,
+            ends_on=end,
+            min_age_years=3,
+            max_age_years=12,
+            capacity=10,
+            registration_deadline=deadline,
+        )
+        await uow.commit()
+    return season.id
+
+
+async def test_two_seasons_taking_registrations_are_both_shown_and_either_can_be_chosen(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    year = today().year + 1
+    winter = await season_at(
+        backend, "SZ01", date(year, 1, 20), date(year, 2, 20), date(year, 1, 10)
+    )
+    summer = await season_at(
+        backend, "SZ01", date(year, 7, 5), date(year, 8, 20), date(year, 6, 30)
+    )
+    elsewhere = await season_at(
+        backend, "SZ02", date(year, 7, 5), date(year, 8, 20), date(year, 6, 30)
+    )
+    chat = Chat(backend.conversations)
+    await chat.onboard()
+    await add_in_chat(chat, "Lily", "2019-05")
+    await chat.send("menu")
+    await chat.press("summer")
+    assert plain(chat.text).startswith("Family-Friendly Space: Jan 20 – Feb 20\n")
+    assert "\n\nFamily-Friendly Space: Jul 5 – Aug 20\n" in plain(chat.text)
+    assert [plain(c.label) for c in chat.last[0].choices][:2] == [
+        "Register for Jan 20 – Feb 20",
+        "Register for Jul 5 – Aug 20",
+    ]
+    # Another factory's season, or one that does not exist, is no button of this person's.
+    for forged in (elsewhere, 999):
+        await chat.press(f"summer:register:{forged}")
+        assert "no longer active" in chat.text
+        await chat.press("summer")
+    await chat.press(f"summer:register:{summer}")
+    await chat.press(next(p for p in chat.payloads if p.startswith("summer:child:")))
+    await chat.press("summer:whole")
+    assert plain(chat.text).startswith("Lily has a place, Jul 5 – Aug 20.")
+    async with backend.db.uow() as uow:
+        assert list(await uow.session.scalars(select(RegistrationRow.season_id))) == [summer]
+    # In Chinese the buttons name the dates the same way.
+    other = Chat(backend.conversations, user="zh")
+    await other.onboard(language="zh_Hans")
+    await other.press("summer")
+    assert [c.label for c in other.last[0].choices][:2] == [
+        "报名1月20日至2月20日这一期",
+        "报名7月5日至8月20日这一期",
+    ]
+    assert other.payloads[:2] == [f"summer:register:{winter}", f"summer:register:{summer}"]
