@@ -114,12 +114,12 @@ def _list_line(ctx: Context, name: str, registration: Registration) -> str:
 
 
 class SummerStep(Step):
-    """The open season at the person's factory."""
+    """The seasons taking registrations at the person's factory (mostly one)."""
 
     name = SUMMER
 
     async def prompt(self, ctx: Context) -> None:
-        """Show the season, or say there is none open."""
+        """Show the seasons taking registrations, or say there is none."""
         found = (
             await seasons.open_seasons(ctx.uow, ctx.person.factory_id, today())
             if ctx.person.factory_id
@@ -167,7 +167,7 @@ class SummerStep(Step):
 
     @staticmethod
     async def _choose(ctx: Context, payload: str) -> bool:
-        """Hold the season a button names, if it still takes registrations here."""
+        """Choose the season a button names, if it still takes registrations here."""
         number = payload.removeprefix(_REGISTER_FOR)
         if not number.isdecimal() or not ctx.person.factory_id:
             return False
