@@ -159,7 +159,10 @@ async def run_human(
             language_hint=language_code,
             message_id=uuid.uuid4().hex,
         )
-        for reply in await engine.handle(inbound):
+        await show(await engine.handle(inbound))
+
+    async def show(replies: list[Reply]) -> None:
+        for reply in replies:
             stdout.write(render_reply(reply) + "\n")
             if reply.attachment is not None:
                 saved = save_attachment(reply.attachment, files_dir or Path("."))
@@ -170,7 +173,8 @@ async def run_human(
         stdout.write("> ")
         stdout.flush()
 
-    await send("/start")
+    # Started again, the console asks again where the person was, as a phone would show it.
+    await show(await engine.resume(Channel.CONSOLE.value, user_id, language_code))
     while True:
         # An over-long line arrives cut short but still too long: the bot says so.
         raw, _too_long = await _read_line(stdin)

@@ -124,25 +124,14 @@ class ConversationEngine:
             async with self._uow_factory() as uow:
                 # A re-delivered message is recognised at the end, when recording its answer
                 # finds the earlier one: re-deliveries are rare, a read on every message not.
-                person, identity, state = await open_conversation(
+                ctx = await self._open(
                     uow, inbound.channel, inbound.user_id, inbound.language_hint
                 )
-                ctx = Context(
-                    uow,
-                    person,
-                    identity,
-                    state,
-                    self._translators,
-                    self._router,
-                    self._notify,
-                    self._workshop_notify,
-                    retention_days=self._retention_days,
-                )
                 language = ctx.language
-                pace = count_message(state, datetime.now(UTC), self._max_per_minute)
+                pace = count_message(ctx.state, datetime.now(UTC), self._max_per_minute)
                 # Screened whatever the pace: a cry for help sent in a flood is still heard.
                 await self._screen(ctx, inbound)
-                if pace is Pace.OK and renewal_due(person):
+                if pace is Pace.OK and renewal_due(ctx.person):
                     await self._renewal(ctx, inbound)
                 elif pace is Pace.OK:
                     await self._step(ctx, inbound)
@@ -174,6 +163,44 @@ class ConversationEngine:
             if inbound.text is not None and self._phrases.match(inbound.text[:_SCREENED_CHARS]):
                 return [Reply(helpline(t, staff_told=False)), *failed]
             return failed
+
+    async def resume(self, channel: str, user_id: str, language_hint: str | None) -> list[Reply]:
+        """Ask again the question a person was at, or greet a newcomer (a console restarted).
+
+        Unlike /start, which a person sends to begin again, nothing typed so far is dropped:
+        a form half filled in stays half filled in.
+        """
+        try:
+            async with self._uow_factory() as uow:
+                ctx = await self._open(uow, channel, user_id, language_hint)
+                if ctx.state.step in self._router and not renewal_due(ctx.person):
+                    await ctx.reprompt()
+                else:
+                    await onboarding.start(ctx, "")
+                ctx.flush_notes()
+                await save_state(uow, ctx.identity.id, ctx.state)
+                await uow.commit()
+                return ctx.replies
+        except Exception:
+            log.exception("could not resume a conversation on channel %s", channel)
+            return [Reply(self._translators[negotiate_language(language_hint)]._(FAILURE))]
+
+    async def _open(
+        self, uow: UnitOfWork, channel: str, user_id: str, language_hint: str | None
+    ) -> Context:
+        """The person, their identity and their conversation, for one message."""
+        person, identity, state = await open_conversation(uow, channel, user_id, language_hint)
+        return Context(
+            uow,
+            person,
+            identity,
+            state,
+            self._translators,
+            self._router,
+            self._notify,
+            self._workshop_notify,
+            retention_days=self._retention_days,
+        )
 
     async def _finish(self, ctx: Context, inbound: Inbound) -> bool:
         """Save the state and record the answer; False if the message was handled already."""

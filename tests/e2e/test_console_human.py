@@ -56,6 +56,21 @@ def test_restarting_mid_conversation_picks_up_where_the_person_was(env: dict[str
     assert "What should we call you?" in second
 
 
+def test_restarting_mid_task_asks_the_same_question_and_keeps_what_was_typed(
+    env: dict[str, str],
+) -> None:
+    signed_up = ["English", "DG01", "1", "Ah Ming"]
+    first = chat(env, [*signed_up, "My children", "Add a child", "I agree", "Lily"])
+    assert first.rstrip().endswith(
+        "> When was Lily born? Type the year and month, for example "
+        "2018-03 or 2018年3月.\n  1. Cancel\n\n>"
+    )
+    second = chat(env, ["2019-05", "Girl", "Mother"])
+    # Not the main menu: the question the person was at, with the name typed before.
+    assert second.split("\n\n")[1].startswith("When was Lily born?")
+    assert "Is Lily a girl or a boy?" in second and "Saved: Lily." in second
+
+
 def test_each_console_user_is_a_separate_person(env: dict[str, str]) -> None:
     chat(env, ["English", "DG01", "1", "Ah Ming"])
     other = subprocess.run(

@@ -127,6 +127,31 @@ async def test_a_typed_one_is_one_place_and_cancel_goes_by_its_word(
         assert len(list(await uow.session.scalars(select(SeasonRow)))) == 1
 
 
+async def test_resuming_asks_the_question_again_and_keeps_the_half_filled_form(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    chat = await coordinator_chat(backend)
+    await chat.press("staff")
+    await chat.press("st:new")
+    await chat.send("7/5-8/20")
+    await chat.send("3-12")
+    asked = chat.last
+    assert await backend.conversations.resume("console", "coord", None) == asked
+    for answer in ("25", "6/30", "-", "-"):
+        await chat.send(answer)
+    async with backend.db.uow() as uow:
+        season = await uow.session.scalar(select(SeasonRow))
+    assert season is not None
+    assert (season.min_age_years, season.max_age_years, season.capacity) == (3, 12, 25)
+    # Someone new is greeted as /start would greet them.
+    (greeting,) = await backend.conversations.resume("console", "newcomer", "en")
+    assert greeting.text.startswith("Hello!") and [c.payload for c in greeting.choices] == [
+        "lang:en",
+        "lang:zh_Hans",
+    ]
+
+
 async def test_confirm_and_decline_in_chat_tell_the_family(backend: Backend) -> None:
     await seed_factories(backend.db)
     await open_season(backend)
