@@ -303,6 +303,12 @@ class ConversationEngine:
             await self._press(ctx, payload)
             return
         if not await self._router.get(ctx.state.step).on_text(ctx, text):
+            # A section of the main menu typed by its name opens from anywhere, as it would
+            # from the main menu (only text no step took: a child may be called "我的孩子").
+            section = menu.section_named(ctx, text) if ctx.person.onboarded else None
+            if section is not None:
+                await menu.jump(ctx, menu.JUMP_PREFIX + section)
+                return
             # After the helplines, "didn't understand" would read as a brush-off.
             if not ctx.replies:
                 ctx.note(ctx._("Sorry, I didn't understand that. Tap a button, or send help."))

@@ -9,6 +9,7 @@ from ffs_bot.services.staff import has_role, staff_scope
 from handlers import onboarding, privacy
 from handlers.context import Context
 from handlers.router import Step
+from handlers.text import match_choice
 
 __all__ = [
     "JUMP_PREFIX",
@@ -19,6 +20,7 @@ __all__ = [
     "jump",
     "main_menu_choice",
     "open_menu",
+    "section_named",
     "steps",
 ]
 
@@ -64,6 +66,26 @@ async def jump(ctx: Context, payload: str) -> None:
     await ctx.go(section)
 
 
+# The sections' names on the main menu, in every language: typed anywhere, they open it.
+_SECTION_NAMES = {
+    "summer": N_("Summer space"),
+    WORKSHOPS: N_("Parent workshops"),
+    TIPS: N_("Parenting tips"),
+    "children": N_("My children"),
+    "account": N_("My details"),
+}
+
+
+def section_named(ctx: Context, text: str) -> str | None:
+    """The menu section whose name was typed, in either language ("暑期托管", "My children")."""
+    names = [
+        {"label": t._(msgid), "payload": section, "by": "label"}
+        for t in ctx.translators.values()
+        for section, msgid in _SECTION_NAMES.items()
+    ]
+    return match_choice(names, text)
+
+
 def help_text(ctx: Context) -> str:
     """Explain the words that work everywhere."""
     return ctx._(
@@ -72,6 +94,7 @@ def help_text(ctx: Context) -> str:
         "• language: 中文 or English\n"
         "• cancel: stop what you are doing\n"
         "• help: this message\n"
+        "• the name of a part of the menu, such as Parenting tips: opens it\n"
         "Or tap a button."
     )
 
@@ -99,11 +122,7 @@ class MainMenuStep(Step):
     async def prompt(self, ctx: Context) -> None:
         """Show the menu's buttons; staff also see the way to the seasons they run."""
         buttons = [
-            Choice(ctx._("Summer space"), "summer"),
-            Choice(ctx._("Parent workshops"), WORKSHOPS),
-            Choice(ctx._("Parenting tips"), TIPS),
-            Choice(ctx._("My children"), "children"),
-            Choice(ctx._("My details"), "account"),
+            *(Choice(ctx._(msgid), section) for section, msgid in _SECTION_NAMES.items()),
             Choice(ctx.both(N_("Language")), "language"),
             Choice(ctx._("Help"), "help"),
         ]

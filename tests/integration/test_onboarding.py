@@ -184,6 +184,31 @@ async def test_unknown_text_gets_a_hint_and_the_menu(backend: Backend) -> None:
     assert "account" in chat.payloads
 
 
+async def test_a_menu_section_typed_by_name_opens_from_anywhere_in_either_language(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    chat = Chat(backend.conversations)
+    await chat.onboard()
+    await chat.press("account")
+    await chat.send("育儿小贴士")  # the Chinese name, typed by an English reader
+    assert chat.text.startswith("Left what you were doing; nothing unfinished was saved.\n\n")
+    assert chat.payloads == ["tips:more", "tips:setup", "menu"]
+    await chat.send("  MY CHILDREN ")
+    assert "not added any children" in chat.text
+    # Text a step takes is that step's: a child may be called what a section is called.
+    await chat.press("child:add")
+    await chat.press("childnotice:yes")
+    await chat.send("My details")
+    assert "When was My details born?" in chat.text
+    # Not signed up yet, a section's name is not a way round the sign-up.
+    newcomer = Chat(backend.conversations, user="new")
+    await newcomer.send("/start")
+    await newcomer.press("lang:en")
+    await newcomer.send("Summer space")
+    assert "Which factory" in newcomer.text
+
+
 async def test_change_name_and_factory_from_my_details(backend: Backend) -> None:
     await seed_factories(backend.db)
     chat = Chat(backend.conversations)
