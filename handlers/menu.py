@@ -32,7 +32,15 @@ REPORT = "report"  # the programme report, handlers.reports
 MENU_PAYLOAD = "menu"
 # A channel's own persistent menu (WeChat's custom menu) sends `go:<section>` from any step.
 JUMP_PREFIX = "go:"
-SECTIONS = ("summer", WORKSHOPS, TIPS, "children", "account")
+# The sections everyone has, by name on the main menu; typed anywhere, a name opens its part.
+_SECTION_NAMES = {
+    "summer": N_("Summer space"),
+    WORKSHOPS: N_("Parent workshops"),
+    TIPS: N_("Parenting tips"),
+    "children": N_("My children"),
+    "account": N_("My details"),
+}
+SECTIONS = tuple(_SECTION_NAMES)
 
 
 def main_menu_choice(ctx: Context) -> Choice:
@@ -64,16 +72,6 @@ async def jump(ctx: Context, payload: str) -> None:
         ctx.note(ctx._("Left what you were doing; nothing unfinished was saved."))
     ctx.state.data.clear()
     await ctx.go(section)
-
-
-# The sections' names on the main menu, in every language: typed anywhere, they open it.
-_SECTION_NAMES = {
-    "summer": N_("Summer space"),
-    WORKSHOPS: N_("Parent workshops"),
-    TIPS: N_("Parenting tips"),
-    "children": N_("My children"),
-    "account": N_("My details"),
-}
 
 
 def section_named(ctx: Context, text: str) -> str | None:
@@ -138,7 +136,7 @@ class MainMenuStep(Step):
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Open the part of the menu that was pressed."""
         if (
-            payload in ("account", "children", "summer", WORKSHOPS, TIPS)
+            payload in SECTIONS
             or (payload == STAFF and await _runs_a_factory(ctx))
             or (payload == REPORT and await has_role(ctx.uow, ctx.person.id))
         ):
