@@ -33,6 +33,7 @@ from tests.wechat_harness import (
     APP_ID,
     OLD_AES_KEY,
     TOKEN,
+    Answer,
     WeChatServer,
     event_xml,
     option,
@@ -253,11 +254,10 @@ async def test_menu_links_and_unknown_events_need_no_answer(
     assert answer.status == 200 and answer.body == SUCCESS
 
 
-async def test_a_file_wechat_cannot_carry_is_explained_in_the_readers_language(
+async def coordinator_on_wechat(
     backend: Backend, client: TestClient
-) -> None:
-    await seed_factories(backend.db)
-    await open_season(backend)
+) -> tuple[WeChatServer, Answer]:
+    """SZ01's coordinator, signed up in Chinese on WeChat, at the staff screen."""
     async with backend.db.uow() as uow:
         await grant_role(
             uow,
@@ -273,6 +273,15 @@ async def test_a_file_wechat_cannot_carry_is_explained_in_the_readers_language(
     answer = await wechat.text("o-coord", option(answer.text or "", "同意"))
     answer = await wechat.text("o-coord", "李老师")
     answer = await wechat.text("o-coord", option(answer.text or "", "管理托管班"))
+    return wechat, answer
+
+
+async def test_a_file_wechat_cannot_carry_is_explained_in_the_readers_language(
+    backend: Backend, client: TestClient
+) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend)
+    wechat, answer = await coordinator_on_wechat(backend, client)
     if "导出成文件" not in (answer.text or ""):  # one season: it opens at once, else pick it
         answer = await wechat.text("o-coord", "1")
     answer = await wechat.text("o-coord", option(answer.text or "", "导出成文件"))
@@ -285,21 +294,7 @@ async def test_a_number_typed_at_a_question_asking_for_one_is_that_number(
     backend: Backend, client: TestClient
 ) -> None:
     await seed_factories(backend.db)
-    async with backend.db.uow() as uow:
-        await grant_role(
-            uow,
-            channel="wechat",
-            external_user_id="o-coord",
-            role=RoleName.COORDINATOR,
-            factory_codes=["SZ01"],
-        )
-        await uow.commit()
-    wechat = WeChatServer(client)
-    answer = await wechat.event("o-coord", "subscribe", "qrscene_f-SZ01")
-    answer = await wechat.text("o-coord", option(answer.text or "", "中文"))
-    answer = await wechat.text("o-coord", option(answer.text or "", "同意"))
-    answer = await wechat.text("o-coord", "李老师")
-    answer = await wechat.text("o-coord", option(answer.text or "", "管理托管班"))
+    wechat, answer = await coordinator_on_wechat(backend, client)
     answer = await wechat.text("o-coord", option(answer.text or "", "开一期新的托管"))
     answer = await wechat.text("o-coord", "7/5-8/20")
     answer = await wechat.text("o-coord", "3-12")
