@@ -14,20 +14,29 @@ from tests.helpers import Chat, seed_factories
 from tests.integration.test_children import add_in_chat
 
 
-async def open_season(backend: Backend, capacity: int = 10) -> None:
-    year = today().year + 1
+async def season_at(
+    backend: Backend, code: str, start: date, end: date, deadline: date, capacity: int = 10
+) -> int:
     async with backend.db.uow() as uow:
-        await create_season(
+        season = await create_season(
             uow,
-            factory_code="SZ01",
-            starts_on=date(year, 7, 5),
-            ends_on=date(year, 8, 20),
+            factory_code=code,
+            starts_on=start,
+            ends_on=end,
             min_age_years=3,
             max_age_years=12,
             capacity=capacity,
-            registration_deadline=date(year, 6, 30),
+            registration_deadline=deadline,
         )
         await uow.commit()
+    return season.id
+
+
+async def open_season(backend: Backend, capacity: int = 10) -> None:
+    year = today().year + 1
+    await season_at(
+        backend, "SZ01", date(year, 7, 5), date(year, 8, 20), date(year, 6, 30), capacity
+    )
 
 
 def plain(text: str) -> str:
@@ -182,22 +191,6 @@ async def test_the_answer_to_a_registration_lists_the_whole_family_as_my_registr
     await chat.press("summer")
     await chat.press("summer:mine")
     assert (plain(chat.text), chat.payloads) == (listed, buttons)
-
-
-async def season_at(backend: Backend, code: str, start: date, end: date, deadline: date) -> int:
-    async with backend.db.uow() as uow:
-        season = await create_season(
-            uow,
-            factory_code=code,
-            starts_on=start,
-            ends_on=end,
-            min_age_years=3,
-            max_age_years=12,
-            capacity=10,
-            registration_deadline=deadline,
-        )
-        await uow.commit()
-    return season.id
 
 
 async def test_two_seasons_taking_registrations_are_both_shown_and_either_can_be_chosen(
