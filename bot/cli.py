@@ -41,8 +41,9 @@ from ffs_bot.i18n import DEFAULT_LANGUAGE
 from ffs_bot.model import Channel, RoleName
 from ffs_bot.reports import (
     programme_report,
-    render_report_files,
+    report_chart_file,
     report_tables,
+    report_workbook,
     text_table,
 )
 from ffs_bot.services import factories, staff, tips
@@ -379,12 +380,12 @@ async def _report(app: App, args: argparse.Namespace) -> int:
             )
     except NotFound as exc:
         raise UsageError(str(exc)) from exc
-    if args.chart or args.xlsx:
-        png, xlsx = await asyncio.to_thread(render_report_files, report)
-        for path, exported in ((args.chart, png), (args.xlsx, xlsx)):
-            if path:
-                await asyncio.to_thread(_write_atomically, Path(path), exported.content)
-                print(f"Wrote {path}.", file=sys.stderr)
+    # Each file only when asked for: a workbook needs no font, only the chart does.
+    for path, render in ((args.xlsx, report_workbook), (args.chart, report_chart_file)):
+        if path:
+            exported = await asyncio.to_thread(render, report)
+            await asyncio.to_thread(_write_atomically, Path(path), exported.content)
+            print(f"Wrote {path}.", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return EXIT_OK

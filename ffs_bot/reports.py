@@ -66,8 +66,10 @@ __all__ = [
     "factories_table",
     "programme_report",
     "render_report_files",
+    "report_chart_file",
     "report_files",
     "report_tables",
+    "report_workbook",
     "sponsors_table",
     "summary_table",
     "text_table",
@@ -653,10 +655,21 @@ def report_tables(report: Report, translator: Translator | None = None) -> list[
     ]
 
 
-def render_report_files(report: Report, translator: Translator | None = None) -> list[ExportFile]:
-    """The report as files for a person: the children-and-parents chart, then the workbook.
+def _stem(report: Report) -> str:
+    stem = f"ffs-report-{report.year}"
+    return stem if report.factory_code is None else f"{stem}-{report.factory_code}"
 
-    CPU-bound (a few hundred milliseconds for the chart): run it outside a transaction.
+
+def report_workbook(report: Report, translator: Translator | None = None) -> ExportFile:
+    """The report's tables as a workbook, a sheet each; it needs no font."""
+    workbook = to_xlsx_sheets(report_tables(report, translator))
+    return ExportFile(f"{_stem(report)}.xlsx", workbook, XLSX_MIME)
+
+
+def report_chart_file(report: Report, translator: Translator | None = None) -> ExportFile:
+    """The children-and-parents chart as a PNG file.
+
+    CPU-bound (a few hundred milliseconds): run it outside a transaction.
 
     Raises:
         CjkFontMissing: no Chinese font is installed for the chart.
@@ -664,14 +677,16 @@ def render_report_files(report: Report, translator: Translator | None = None) ->
     # Imported here: matplotlib takes half a second to load, which only charts should pay.
     from ffs_bot.charts import PNG_MIME, report_chart
 
-    stem = f"ffs-report-{report.year}"
-    if report.factory_code is not None:
-        stem += f"-{report.factory_code}"
-    workbook = to_xlsx_sheets(report_tables(report, translator))
-    return [
-        ExportFile(f"{stem}.png", report_chart(report, translator), PNG_MIME),
-        ExportFile(f"{stem}.xlsx", workbook, XLSX_MIME),
-    ]
+    return ExportFile(f"{_stem(report)}.png", report_chart(report, translator), PNG_MIME)
+
+
+def render_report_files(report: Report, translator: Translator | None = None) -> list[ExportFile]:
+    """The report as files for a person: the chart, then the workbook.
+
+    Raises:
+        CjkFontMissing: no Chinese font is installed for the chart.
+    """
+    return [report_chart_file(report, translator), report_workbook(report, translator)]
 
 
 async def report_files(

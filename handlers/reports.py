@@ -6,9 +6,9 @@ import asyncio
 from datetime import date
 
 from ffs_bot import reports
-from ffs_bot.charts import CjkFontMissing
 from ffs_bot.errors import Forbidden, NotFound
-from ffs_bot.exports import XLSX_MIME, ExportFile, to_xlsx_sheets
+from ffs_bot.exports import ExportFile
+from ffs_bot.fonts import CjkFontMissing
 from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.services import staff
 from handlers import menu
@@ -55,13 +55,13 @@ class ReportStep(Step):
             )
         except (Forbidden, NotFound):
             return False
+        files: list[ExportFile] = []
         try:
             # Drawn in a worker thread: the event loop answers others meanwhile.
-            files = await asyncio.to_thread(reports.render_report_files, report, ctx.t)
+            files.append(await asyncio.to_thread(reports.report_chart_file, report, ctx.t))
         except CjkFontMissing:
-            workbook = to_xlsx_sheets(reports.report_tables(report, ctx.t))
-            files = [ExportFile(f"report-{year}.xlsx", workbook, XLSX_MIME)]
             ctx.note(ctx._("The chart cannot be drawn on this server (no Chinese font)."))
+        files.append(await asyncio.to_thread(reports.report_workbook, report, ctx.t))
         summary = reports.text_table(reports.summary_table(report, ctx.t))
         ctx.replies.append(Reply(summary))
         for made in files:

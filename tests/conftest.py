@@ -47,6 +47,20 @@ def naughty_strings() -> list[str]:
     return strings
 
 
+@pytest.fixture
+def no_cjk_font(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """A machine with no font that has Chinese glyphs: charts cannot be drawn."""
+    from ffs_bot import charts, fonts
+
+    monkeypatch.setattr(fonts, "DEBIAN_FILES", (tmp_path / "missing.ttc",))
+    monkeypatch.setattr(fonts, "FONT_FOLDERS", (tmp_path,))
+    fonts.cjk_font_file.cache_clear()
+    charts.cjk_font_family.cache_clear()
+    yield
+    fonts.cjk_font_file.cache_clear()
+    charts.cjk_font_family.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def translators() -> dict[str, Translator]:
     return load_translators(LOCALES)

@@ -100,9 +100,25 @@ def test_report_also_writes_the_chart_and_the_workbook(
     )
     assert result.code == 0
     assert json.loads(result.out)["children_confirmed"] == 5
-    assert result.err == f"Wrote {chart}.\nWrote {book}.\n"
+    assert result.err == f"Wrote {book}.\nWrote {chart}.\n"
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert load_workbook(book).sheetnames == ["Summary", "Factories", "Sponsors"]
+
+
+@pytest.mark.usefixtures("seeded", "no_cjk_font")
+def test_a_workbook_needs_no_font_and_a_chart_without_one_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    chart, book = tmp_path / "chart.png", tmp_path / "report.xlsx"
+    result = cli(capsys, "report", "--year", "2018", "--xlsx", str(book))
+    assert (result.code, result.err) == (0, f"Wrote {book}.\n")
+    assert load_workbook(book).sheetnames == ["Summary", "Factories", "Sponsors"]
+    book.unlink()
+    result = cli(capsys, "report", "--year", "2018", "--xlsx", str(book), "--chart", str(chart))
+    assert result.code == 1
+    assert result.err.startswith(f"Wrote {book}.\nffs-bot: report charts need a font")
+    assert "apt-get install fonts-wqy-microhei" in result.err
+    assert book.exists() and not chart.exists()
 
 
 def test_the_demo_reproduces_the_2018_programme(

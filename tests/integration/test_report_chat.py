@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ffs_bot.model import RoleName
 from ffs_bot.services.staff import grant_role
 from tests.conftest import Backend
@@ -41,3 +43,22 @@ async def test_a_sponsor_viewer_gets_counts_and_files_but_no_names(backend: Back
         assert all(secret.encode() not in f.content for f in files)
     await family.press("report")  # not theirs
     assert "no longer active" in family.text
+
+
+@pytest.mark.usefixtures("no_cjk_font")
+async def test_without_a_chinese_font_staff_still_get_the_figures_and_the_workbook(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    async with backend.db.uow() as uow:
+        await grant_role(
+            uow, channel="console", external_user_id="admin", role=RoleName.ADMIN, factory_codes=[]
+        )
+        await uow.commit()
+    admin = Chat(backend.conversations, user="admin")
+    await admin.onboard(name="Admin")
+    await admin.press("report")
+    await admin.press(next(p for p in admin.payloads if p.startswith("rep:")))
+    files = [reply.attachment for reply in admin.last if reply.attachment is not None]
+    assert [f.filename.rsplit(".", 1)[1] for f in files] == ["xlsx"]
+    assert "no Chinese font" in admin.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,11 @@ from matplotlib.image import imread
 from matplotlib.text import Text
 from openpyxl import load_workbook
 
-from ffs_bot import charts
+from ffs_bot import charts, fonts
 from ffs_bot.charts import CjkFontMissing, report_chart, report_figure
 from ffs_bot.exports import XLSX_MIME
 from ffs_bot.i18n import Translator
-from ffs_bot.reports import FactoryFigures, Report, render_report_files
+from ffs_bot.reports import FactoryFigures, Report, render_report_files, report_workbook
 from ffs_bot.services.seasons import Funding
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -84,19 +83,31 @@ def test_without_the_cjk_font_chinese_would_be_boxes_and_matplotlib_says_so() ->
         figure.savefig(io.BytesIO(), format="png")
 
 
-@pytest.fixture
-def no_cjk_font(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setattr(charts, "CJK_FAMILIES", ("No Such Font",))
-    monkeypatch.setattr(charts, "CJK_FILES", (tmp_path / "missing.ttc",))
-    charts.cjk_font_family.cache_clear()
-    yield
-    charts.cjk_font_family.cache_clear()
-
-
 @pytest.mark.usefixtures("no_cjk_font")
 def test_without_a_cjk_font_the_chart_fails_clearly_instead_of_drawing_boxes() -> None:
     with pytest.raises(CjkFontMissing, match="fonts-wqy-microhei"):
         report_chart(REPORT)
+
+
+@pytest.mark.usefixtures("no_cjk_font")
+def test_the_workbook_needs_no_font(translators: dict[str, Translator]) -> None:
+    book = load_workbook(io.BytesIO(report_workbook(REPORT, translators["zh_Hans"]).content))
+    assert book.sheetnames == ["概况", "工厂", "赞助方"]
+
+
+def test_a_font_is_found_in_any_font_folder_the_best_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("deep/er/DroidSansFallbackFull.ttf", "noto/NotoSansCJK-Regular.ttc"):
+        (tmp_path / name).parent.mkdir(parents=True)
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setattr(fonts, "DEBIAN_FILES", ())
+    monkeypatch.setattr(fonts, "FONT_FOLDERS", (tmp_path / "nowhere", tmp_path))
+    fonts.cjk_font_file.cache_clear()
+    try:
+        assert fonts.cjk_font_file() == tmp_path / "noto/NotoSansCJK-Regular.ttc"
+    finally:
+        fonts.cjk_font_file.cache_clear()
 
 
 def test_report_files_are_the_chart_and_a_workbook_of_every_table(
