@@ -1,7 +1,9 @@
 """WeChat's side of the wire: signatures, safe-mode AES, and messages to and from Inbounds.
 
 wechatpy does the parsing, the signature checks and the AES; this module decides what each
-message means to us. Nothing here touches the network or the database.
+message means to us. Nothing here touches the network or the database. wechatpy (with
+cryptography, requests and httpx: 25 MiB) is imported when the first WeChat request comes, so
+a process that serves only Telegram, or only the command line, never loads it.
 """
 
 from __future__ import annotations
@@ -9,16 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from wechatpy import events, messages, parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.replies import TextReply
-from wechatpy.utils import check_signature
+from typing import TYPE_CHECKING, Any
 
 from ffs_bot.messages import Inbound
 from ffs_bot.model import Channel
+
+if TYPE_CHECKING:
+    from wechatpy.crypto import WeChatCrypto
 
 __all__ = [
     "CHANNEL",
@@ -53,6 +52,8 @@ class Keys:
 
     def cryptos(self) -> list[WeChatCrypto]:
         """One decrypter per configured key, the current key first."""
+        from wechatpy.crypto import WeChatCrypto
+
         return [WeChatCrypto(self.token, key, self.app_id) for key in self.aes_keys]
 
 
@@ -82,6 +83,9 @@ class WeChatMessage:
 
 
 def _check(keys: Keys, query: Mapping[str, str], now: float | None) -> None:
+    from wechatpy.exceptions import InvalidSignatureException
+    from wechatpy.utils import check_signature
+
     try:
         check_signature(
             keys.token, query.get("signature", ""), query.get("timestamp", ""), query["nonce"]
@@ -114,6 +118,8 @@ def open_envelope(
     Raises:
         Refused: the signature does not hold, or no key decrypts the message.
     """
+    from wechatpy.exceptions import InvalidSignatureException
+
     _check(keys, query, now)
     try:
         text = body.decode("utf-8")
@@ -151,6 +157,8 @@ def convert(xml: str) -> WeChatMessage:
     Raises:
         ValueError: the XML is malformed, or lacks the sender or the time.
     """
+    from wechatpy import parse_message
+
     try:
         return _convert(parse_message(xml))
     except ValueError:
@@ -161,6 +169,8 @@ def convert(xml: str) -> WeChatMessage:
 
 
 def _convert(message: Any) -> WeChatMessage:
+    from wechatpy import events, messages
+
     openid = str(message.source or "")
     account = str(message.target or "")
     if not openid:
@@ -192,6 +202,8 @@ def _convert(message: Any) -> WeChatMessage:
 
 def passive_reply(envelope: Envelope, message: WeChatMessage, text: str) -> str:
     """The XML answering a message directly, sealed with the key the message came with."""
+    from wechatpy.replies import TextReply
+
     reply = TextReply(source=message.account, target=message.openid, content=text).render()
     if envelope.crypto is None:
         return str(reply)

@@ -11,7 +11,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ffs_bot.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from ffs_bot.db.migrate import (
+    SCHEMA_REVISION,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from ffs_bot.db.tables import Base, ScheduledPushRow
 from tests.conftest import Backend
 from tests.helpers import seed_factories
@@ -98,3 +104,8 @@ async def test_0014_makes_the_bookings_pushes_still_to_go_their_workshops(
             "workshop.remind.120m",
             "workshop.remind.1440m",
         ]
+
+
+def test_the_schema_revision_a_start_checks_for_is_alembics_head() -> None:
+    # A start that finds SCHEMA_REVISION stored skips Alembic: it must be the newest migration.
+    assert head_revision() == SCHEMA_REVISION
