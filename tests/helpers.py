@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date, time
+
+from babel.dates import format_interval, format_skeleton
 
 from ffs_bot.db.uow import Database
 from ffs_bot.messages import Inbound, Reply
@@ -17,6 +20,34 @@ FACTORIES = [
 ]
 
 _ids = itertools.count(1)
+
+# Dates as the bot writes them. Which fields a date shows is ours to decide (Translator in
+# ffs_bot/i18n.py picks a CLDR skeleton: year or not, weekday or not); how CLDR spells them
+# is Babel's, and changes between releases (Babel 2.14 writes a Chinese span with a year as
+# 2027年7月5日至8月20日, 2.19 as 2027年7月5日 – 8月20日). So tests build the text they expect
+# from the dates they expect and the skeleton we chose, with whichever Babel is installed: a
+# wrong day, a missing year or weekday, or the ends swapped still fail, CLDR's dashes do not.
+
+
+def month_text(year: int, month: int, language: str = "en") -> str:
+    """A birth month the way Translator.month writes it (2018年3月, Mar 2018)."""
+    return str(format_skeleton("yMMM", date(year, month, 1), locale=language))
+
+
+def days_text(start: date, end: date, language: str = "en", *, with_year: bool = False) -> str:
+    """A span of days the way Translator.date_range writes it (7月5日至8月20日, Jul 5 – Aug 20)."""
+    skeleton = "yMMMd" if with_year else "MMMd"
+    return str(format_interval(start, end, skeleton, locale=language))
+
+
+def weekday_text(day: date, language: str = "en") -> str:
+    """A local day with its weekday the way Translator.weekday_date writes it (7月14日周三)."""
+    return str(format_skeleton("MMMdE", day, locale=language))
+
+
+def hours_text(start: time, end: time, language: str = "en") -> str:
+    """Two local times the way Translator.time_range writes them (09:00–12:00)."""
+    return str(format_interval(start, end, "Hm", locale=language))
 
 
 async def seed_factories(db: Database) -> None:

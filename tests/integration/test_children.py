@@ -14,7 +14,7 @@ from ffs_bot.privacy import CHILD_CONSENT, CHILD_NOTICE_VERSION, HEALTH_CONSENT
 from ffs_bot.services import children, erasure
 from ffs_bot.services.people import touch_identity
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, month_text, seed_factories
 
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 8, tzinfo=UTC)
@@ -151,13 +151,14 @@ async def test_adding_a_child_in_chat_after_the_notice(backend: Backend) -> None
     assert chat.payloads == ["gender:girl", "gender:boy", "gender:none"]
     await chat.send("男孩")
     await chat.press("rel:mother")
-    assert "已保存：小明" in chat.text and "2018年3月出生" in chat.text
+    born = month_text(2018, 3, "zh_Hans")  # 2018年3月, however CLDR writes it
+    assert "已保存：小明" in chat.text and f"{born}出生" in chat.text
     assert "cv:health" in chat.payloads
     # The last button pressed again: no second child.
     await chat.press("rel:mother")
     assert await count(backend, ChildRow) == 1
     await chat.press("children")
-    assert "小明，2018年3月出生" in chat.text
+    assert f"小明，{born}出生" in chat.text
     child_buttons = [p for p in chat.payloads if p.startswith("child:") and p[6:].isdigit()]
     assert len(child_buttons) == 1
     assert chat.payloads[-3:] == ["child:add", "child:join", "menu"]

@@ -15,9 +15,9 @@ from ffs_bot.services.seasons import create_season
 from ffs_bot.services.staff import grant_role
 from handlers.children import today
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, days_text, seed_factories
 from tests.integration.test_children import add_in_chat
-from tests.integration.test_summer_chat import open_season, plain, register_in_chat
+from tests.integration.test_summer_chat import SEASON, next_summer, open_season, register_in_chat
 
 
 async def coordinator_chat(
@@ -212,7 +212,7 @@ async def test_a_freed_place_is_offered_and_taken_from_any_step(backend: Backend
         assert row is not None
         yes = replies_from_json(row.content)[0].choices[0].payload
     await second.press(yes)
-    assert "Tom has a place" in plain(second.text)
+    assert "Tom has a place" in second.text
     await second.press(yes)  # the push's button, pressed again
     assert "This offer has ended" in second.text
 
@@ -320,35 +320,36 @@ async def test_staff_see_each_season_with_its_year_among_past_summers(backend: B
         )
         await uow.commit()
     year = today().year + 1
-    for language, this_summer, that_summer in (
-        ("en", f"SZ01 Jul 5 – Aug 20, {year}", "SZ01 Jul 9 – Aug 17, 2018"),
-        ("zh_Hans", f"SZ01 {year}年7月5日至8月20日", "SZ01 2018年7月9日至8月17日"),
-    ):
+    for language in ("en", "zh_Hans"):
+        # Each summer with its year (ours to decide), the latest first, in CLDR's words.
+        this_summer = days_text(date(year, 7, 5), date(year, 8, 20), language, with_year=True)
+        that_summer = days_text(date(2018, 7, 9), date(2018, 8, 17), language, with_year=True)
         chat = await coordinator_chat(backend, user=f"coord-{language}", language=language)
         await chat.press("staff")
-        labels = [plain(c.label) for reply in chat.last for c in reply.choices]
-        assert labels[:2] == [this_summer, that_summer], labels
+        labels = [c.label for reply in chat.last for c in reply.choices]
+        assert labels[:2] == [f"SZ01 {this_summer}", f"SZ01 {that_summer}"], labels
         await chat.press(next(p for p in chat.payloads if p.startswith("st:season:")))
         assert str(year) in chat.text.splitlines()[0]
 
 
-# A family's registration list, one short line each, in each language.
-FAMILY_LIST = {
-    "en": (
-        "Registrations:\n"
-        "• Ann, Jul 5 – Aug 20: has a place\n"
-        "• Tim, Jul 5 – Aug 20: the coordinator will confirm\n"
-        "• Lily, Jul 5 – Aug 20: place offered, answer below\n"
-        "• Ming, Jul 5 – Aug 20: waiting list, number 1"
-    ),
-    "zh_Hans": (
+def family_list(language: str) -> str:
+    """A family's registration list, one short line each, all for the whole season."""
+    days = next_summer(*SEASON, language)
+    if language == "en":
+        return (
+            "Registrations:\n"
+            f"• Ann, {days}: has a place\n"
+            f"• Tim, {days}: the coordinator will confirm\n"
+            f"• Lily, {days}: place offered, answer below\n"
+            f"• Ming, {days}: waiting list, number 1"
+        )
+    return (
         "报名情况：\n"
-        "• Ann，7月5日至8月20日：已报上名\n"
-        "• Tim，7月5日至8月20日：等项目负责人确认\n"
-        "• Lily，7月5日至8月20日：有名额留给您，请在下面回答\n"
-        "• Ming，7月5日至8月20日：候补第1位"
-    ),
-}
+        f"• Ann，{days}：已报上名\n"
+        f"• Tim，{days}：等项目负责人确认\n"
+        f"• Lily，{days}：有名额留给您，请在下面回答\n"
+        f"• Ming，{days}：候补第1位"
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "zh_Hans"])
@@ -383,12 +384,13 @@ async def test_the_family_list_has_a_short_line_per_child_and_the_news_once(
     for name in ("Tim", "Lily", "Ming"):
         await register(name)
     # The news is said once, then the list has its short line.
-    assert plain(family.text) == (
-        "Ming is number 2 on the waiting list for Jul 5 – Aug 20. We will tell you if a place "
-        "opens.\n\nRegistrations:\n• Ann, Jul 5 – Aug 20: has a place\n"
-        "• Tim, Jul 5 – Aug 20: the coordinator will confirm\n"
-        "• Lily, Jul 5 – Aug 20: waiting list, number 1\n"
-        "• Ming, Jul 5 – Aug 20: waiting list, number 2"
+    days = next_summer(*SEASON)
+    assert family.text == (
+        f"Ming is number 2 on the waiting list for {days}. We will tell you if a place "
+        f"opens.\n\nRegistrations:\n• Ann, {days}: has a place\n"
+        f"• Tim, {days}: the coordinator will confirm\n"
+        f"• Lily, {days}: waiting list, number 1\n"
+        f"• Ming, {days}: waiting list, number 2"
     )
     await other.press(next(p for p in other.payloads if p.startswith("summer:cancel:")))
     await other.press("summer:cancel:yes")  # Bo's place is offered to Lily
@@ -398,7 +400,7 @@ async def test_the_family_list_has_a_short_line_per_child_and_the_news_once(
     await family.send("menu")
     await family.press("summer")
     await family.press("summer:mine")
-    assert plain(family.text) == FAMILY_LIST[language]
+    assert family.text == family_list(language)
     # A button for each line, in the same order; the offered place has Yes and No.
     labels = [c.label for c in family.last[0].choices]
     names = ["Ann", "Tim", "Lily", "Lily", "Ming"]

@@ -10,7 +10,7 @@ from ffs_bot.db.tables import RegistrationRow, SeasonRow
 from ffs_bot.services.seasons import create_season
 from handlers.children import today
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, days_text, seed_factories
 from tests.integration.test_children import add_in_chat
 
 
@@ -39,9 +39,13 @@ async def open_season(backend: Backend, capacity: int = 10) -> None:
     )
 
 
-def plain(text: str) -> str:
-    # Babel puts thin spaces around the dash of an English date range.
-    return text.replace("\u2009", " ")
+def next_summer(start: tuple[int, int], end: tuple[int, int], language: str = "en") -> str:
+    """Days of next year, month and day each, as the bot writes a span of them."""
+    year = today().year + 1
+    return days_text(date(year, *start), date(year, *end), language)
+
+
+SEASON = ((7, 5), (8, 20))  # open_season's first and last day
 
 
 async def register_in_chat(chat: Chat, days: str | None = None) -> None:
@@ -67,8 +71,9 @@ async def test_register_for_the_whole_season_then_cancel(backend: Backend) -> No
     await add_in_chat(chat, "Lily", "2019-05")
     await register_in_chat(chat)
     # The sentence once, then the list's short line.
-    assert plain(chat.text) == (
-        "Lily has a place, Jul 5 – Aug 20.\n\nRegistrations:\n• Lily, Jul 5 – Aug 20: has a place"
+    whole = next_summer(*SEASON)
+    assert chat.text == (
+        f"Lily has a place, {whole}.\n\nRegistrations:\n• Lily, {whole}: has a place"
     )
     await chat.press(next(p for p in chat.payloads if p.startswith("summer:cancel:")))
     await chat.press("summer:cancel:yes")
@@ -84,7 +89,7 @@ async def test_a_full_space_puts_the_child_on_the_waiting_list(backend: Backend)
     await first.onboard()
     await add_in_chat(first, "Lily", "2019-05")
     await register_in_chat(first, "7/10-8/15")
-    assert "Lily has a place, Jul 10 – Aug 15." in plain(first.text)
+    assert f"Lily has a place, {next_summer((7, 10), (8, 15))}." in first.text
     second = Chat(backend.conversations, user="second")
     await second.onboard()
     await add_in_chat(second, "Ming", "2020-01")
@@ -106,7 +111,7 @@ async def test_dates_outside_the_season_and_a_child_too_young_are_explained(
     await chat.onboard()
     await add_in_chat(chat, "Baby", f"{today().year}-01")
     await register_in_chat(chat, "6/1-8/15")
-    assert "Please choose days between Jul 5 – Aug 20" in plain(chat.text)
+    assert f"Please choose days between {next_summer(*SEASON)}" in chat.text
     await chat.send("7/6-7/20")
     assert "children aged 3 to 12" in chat.text and "Baby is not in that range" in chat.text
     async with backend.db.uow() as uow:
@@ -149,7 +154,7 @@ async def test_register_for_chosen_weeks_with_buttons_only(backend: Backend) -> 
     await chat.press("summer:week:0")  # an earlier week's old button
     assert "no longer active" in chat.text
     await chat.send("2")  # typing the number works as well as tapping: weeks 2 to 3
-    assert "Lily has a place, Jul 12 – 25." in plain(chat.text)
+    assert f"Lily has a place, {next_summer((7, 12), (7, 25))}." in chat.text
     async with backend.db.uow() as uow:
         row = await uow.session.scalar(select(RegistrationRow))
     assert row is not None and (row.starts_on.day, row.ends_on.day) == (12, 25)
@@ -179,18 +184,19 @@ async def test_the_answer_to_a_registration_lists_the_whole_family_as_my_registr
             await chat.press("summer:whole")
         else:
             await chat.send(days)
-    answer, buttons = plain(chat.text), chat.payloads
-    assert answer.startswith("Lily is number 2 on the waiting list for Jul 10 – Aug 15.")
+    answer, buttons = chat.text, chat.payloads
+    chosen, whole = next_summer((7, 10), (8, 15)), next_summer(*SEASON)
+    assert answer.startswith(f"Lily is number 2 on the waiting list for {chosen}.")
     listed = answer.split("\n\n", 1)[1]
     assert listed == (  # latest first
         "Registrations:\n"
-        "• Lily, Jul 10 – Aug 15: waiting list, number 2\n"
-        "• Ming, Jul 5 – Aug 20: waiting list, number 1"
+        f"• Lily, {chosen}: waiting list, number 2\n"
+        f"• Ming, {whole}: waiting list, number 1"
     )
     await chat.send("menu")
     await chat.press("summer")
     await chat.press("summer:mine")
-    assert (plain(chat.text), chat.payloads) == (listed, buttons)
+    assert (chat.text, chat.payloads) == (listed, buttons)
 
 
 async def test_two_seasons_taking_registrations_are_both_shown_and_either_can_be_chosen(
@@ -212,11 +218,12 @@ async def test_two_seasons_taking_registrations_are_both_shown_and_either_can_be
     await add_in_chat(chat, "Lily", "2019-05")
     await chat.send("menu")
     await chat.press("summer")
-    assert plain(chat.text).startswith("Family-Friendly Space: Jan 20 – Feb 20\n")
-    assert "\n\nFamily-Friendly Space: Jul 5 – Aug 20\n" in plain(chat.text)
-    assert [plain(c.label) for c in chat.last[0].choices][:2] == [
-        "Register for Jan 20 – Feb 20",
-        "Register for Jul 5 – Aug 20",
+    winter_days, summer_days = next_summer((1, 20), (2, 20)), next_summer(*SEASON)
+    assert chat.text.startswith(f"Family-Friendly Space: {winter_days}\n")
+    assert f"\n\nFamily-Friendly Space: {summer_days}\n" in chat.text
+    assert [c.label for c in chat.last[0].choices][:2] == [
+        f"Register for {winter_days}",
+        f"Register for {summer_days}",
     ]
     # Another factory's season, or one that does not exist, is no button of this person's.
     for forged in (elsewhere, 999):
@@ -226,7 +233,7 @@ async def test_two_seasons_taking_registrations_are_both_shown_and_either_can_be
     await chat.press(f"summer:register:{summer}")
     await chat.press(next(p for p in chat.payloads if p.startswith("summer:child:")))
     await chat.press("summer:whole")
-    assert plain(chat.text).startswith("Lily has a place, Jul 5 – Aug 20.")
+    assert chat.text.startswith(f"Lily has a place, {summer_days}.")
     async with backend.db.uow() as uow:
         assert list(await uow.session.scalars(select(RegistrationRow.season_id))) == [summer]
     # In Chinese the buttons name the dates the same way.
@@ -234,7 +241,7 @@ async def test_two_seasons_taking_registrations_are_both_shown_and_either_can_be
     await other.onboard(language="zh_Hans")
     await other.press("summer")
     assert [c.label for c in other.last[0].choices][:2] == [
-        "报名1月20日至2月20日这一期",
-        "报名7月5日至8月20日这一期",
+        f"报名{next_summer((1, 20), (2, 20), 'zh_Hans')}这一期",
+        f"报名{next_summer(*SEASON, 'zh_Hans')}这一期",
     ]
     assert other.payloads[:2] == [f"summer:register:{winter}", f"summer:register:{summer}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from ffs_bot.services.erasure import forget_person
 from ffs_bot.services.people import touch_identity
 from ffs_bot.workshop_notices import WorkshopNotifier, WorkshopRules
 from tests.conftest import Backend
-from tests.helpers import seed_factories
+from tests.helpers import hours_text, seed_factories, weekday_text
 from tests.integration.test_season_admin import staff
 
 NOW = datetime(2027, 7, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shenzhen
@@ -308,7 +308,11 @@ async def test_reminders_fire_once_out_of_quiet_hours_and_not_for_cancelled_book
         (row,) = list(await uow.session.scalars(select(OutboxRow)))
     text = replies_from_json(row.content)[0].text
     assert "Calling home" in text and kept.code in text and "Canteen" in text
-    assert "7月14日周三 07:30–10:30" in text  # the CLDR day and half-day in Chinese
+    # The local day with its weekday and the local hours, in Chinese: the 14th from 07:30,
+    # not the 13th at 23:30 as in UTC.
+    day = weekday_text(date(2027, 7, 14), "zh_Hans")  # a Wednesday
+    hours = hours_text(time(7, 30), time(10, 30), "zh_Hans")
+    assert f"{day} {hours}" in text
 
 
 async def test_check_in_by_booking_code_or_door_code_and_feedback_once(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from babel.dates import format_date
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -105,6 +106,34 @@ def test_translators_translate_fill_placeholders_and_format_dates(translators) -
     when = datetime(2026, 7, 14, 1, 0, tzinfo=UTC)
     assert "9:00" in zh.datetime(when, "Asia/Shanghai", "short")
     assert "2026" in en.datetime(when, "Asia/Shanghai")
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", text)]
+
+
+def test_dates_show_the_fields_we_chose_in_order_whatever_cldr_puts_between_them(
+    translators,
+) -> None:
+    # Babel releases change what stands between the fields (至 or a dash, spaces or none), so
+    # this reads only the numbers and the weekday: which fields, which days, in which order.
+    zh, en = translators["zh_Hans"], translators["en"]
+    start, end = date(2027, 7, 5), date(2027, 8, 20)
+    at = datetime(2027, 7, 13, 23, 30, tzinfo=UTC)  # Wednesday the 14th, 07:30 in Shanghai
+    assert _numbers(zh.month(2018, 3)) == [2018, 3]
+    assert _numbers(zh.day(date(2027, 6, 30))) == [6, 30]
+    assert _numbers(zh.date_range(start, end)) == [7, 5, 8, 20]
+    assert _numbers(zh.date_range(start, end, with_year=True)) == [2027, 7, 5, 8, 20]
+    assert _numbers(zh.weekday_date(at, "Asia/Shanghai")) == [7, 14]
+    assert _numbers(zh.time_range(at, at + timedelta(hours=3), "Asia/Shanghai")) == [7, 30, 10, 30]
+    # English writes the year where CLDR puts it, and only when asked for.
+    assert _numbers(en.date_range(start, end)) == [5, 20]
+    with_year = _numbers(en.date_range(start, end, with_year=True))
+    assert sorted(with_year) == [5, 20, 2027] and with_year.index(5) < with_year.index(20)
+    # The weekday is the local day's, not the 13th's as in UTC.
+    for t in (zh, en):
+        wednesday = format_date(date(2027, 7, 14), "E", locale=t.locale)
+        assert wednesday in t.weekday_date(at, "Asia/Shanghai")
 
 
 def test_a_user_value_with_braces_is_not_taken_for_a_placeholder(translators) -> None:
