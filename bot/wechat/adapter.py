@@ -2,7 +2,7 @@
 
 wechatpy does the parsing, the signature checks and the AES; this module decides what each
 message means to us. Nothing here touches the network or the database. wechatpy (with
-cryptography, requests and httpx: 25 MiB) is imported when the first WeChat request comes, so
+PyCryptodome, requests and httpx: 25 MiB) is imported when the first WeChat request comes, so
 a process that serves only Telegram, or only the command line, never loads it.
 """
 

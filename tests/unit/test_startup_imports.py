@@ -15,7 +15,7 @@ import pytest
 CHARTS = {"matplotlib", "numpy", "PIL", "ffs_bot.charts"}
 WORKBOOKS = {"openpyxl", "lxml"}
 MIGRATIONS = {"alembic", "mako", "pygments"}
-CHANNELS = {"telegram", "aiohttp", "wechatpy", "cryptography", "httpx", "bot.run"}
+CHANNELS = {"telegram", "aiohttp", "wechatpy", "Crypto", "cryptography", "httpx", "bot.run"}
 
 
 def loaded_by(*modules: str) -> set[str]:
