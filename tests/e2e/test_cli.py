@@ -67,7 +67,7 @@ def ffs_bot() -> Path:
     """The installed console script."""
     script = Path(sys.executable).parent / "ffs-bot"
     found = script if script.is_file() else shutil.which("ffs-bot")
-    assert found, "the ffs-bot console script is not installed: pip install -e '.[test]'"
+    assert found, "the ffs-bot console script is not installed: run make test"
     return Path(found)
 
 
