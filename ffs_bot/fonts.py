@@ -5,7 +5,8 @@ chart is drawn in one of the fonts below or not at all. A workbook, a CSV file o
 needs a font.
 
 Standard library only, so `make` can ask before the virtual environment exists:
-`python3 ffs_bot/fonts.py` prints the font it would use, or says what to install and exits 1.
+`python3 ffs_bot/fonts.py` prints the font it would use, or says what to install and exits 1;
+`--package` prints the Debian package that provides one.
 """
 
 from __future__ import annotations
@@ -41,13 +42,15 @@ DEBIAN_FILES = (
     Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
     Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
 )
+# The usual font folders; `~` is the user's, read when searched, not when imported (a
+# process run under a uid with no home must still start).
 FONT_FOLDERS = (
-    Path("/usr/share/fonts"),
-    Path("/usr/local/share/fonts"),
-    Path.home() / ".local/share/fonts",
-    Path.home() / ".fonts",
-    Path("/Library/Fonts"),
-    Path.home() / "Library/Fonts",
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "~/.local/share/fonts",
+    "~/.fonts",
+    "/Library/Fonts",
+    "~/Library/Fonts",
 )
 
 
@@ -55,10 +58,10 @@ class CjkFontMissing(FileNotFoundError):
     """No font with Chinese glyphs is installed, so a chart would show boxes."""
 
 
-def _search(folders: Iterable[Path], names: tuple[str, ...]) -> Path | None:
+def _search(folders: Iterable[str], names: tuple[str, ...]) -> Path | None:
     found: dict[str, Path] = {}
     for folder in folders:
-        for root, _dirs, files in os.walk(folder):
+        for root, _dirs, files in os.walk(os.path.expanduser(folder)):
             for name in set(files).intersection(names):
                 found.setdefault(name, Path(root) / name)
     return next((found[name] for name in names if name in found), None)
@@ -80,8 +83,14 @@ def cjk_font_file() -> Path:
     return found
 
 
-def main() -> int:
-    """Print the Chinese font charts would use, or what to install; exit 1 without one."""
+def main(argv: list[str]) -> int:
+    """Print the Chinese font charts would use, or what to install; exit 1 without one.
+
+    With `--package`, print the Debian package that provides one.
+    """
+    if argv == ["--package"]:
+        print(CJK_FONT_PACKAGE)
+        return 0
     try:
         print(f"Chinese font for charts: {cjk_font_file()}")
     except CjkFontMissing as exc:
@@ -91,4 +100,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

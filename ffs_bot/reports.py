@@ -12,7 +12,6 @@ or details, so it is safe to hand to a sponsor.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,9 +64,7 @@ __all__ = [
     "Report",
     "factories_table",
     "programme_report",
-    "render_report_files",
     "report_chart_file",
-    "report_files",
     "report_tables",
     "report_workbook",
     "sponsors_table",
@@ -678,44 +675,6 @@ def report_chart_file(report: Report, translator: Translator | None = None) -> E
     from ffs_bot.charts import PNG_MIME, report_chart
 
     return ExportFile(f"{_stem(report)}.png", report_chart(report, translator), PNG_MIME)
-
-
-def render_report_files(report: Report, translator: Translator | None = None) -> list[ExportFile]:
-    """The report as files for a person: the chart, then the workbook.
-
-    Raises:
-        CjkFontMissing: no Chinese font is installed for the chart.
-    """
-    return [report_chart_file(report, translator), report_workbook(report, translator)]
-
-
-async def report_files(
-    uow: UnitOfWork,
-    *,
-    year: int,
-    factory_code: str | None = None,
-    viewer_person_id: int | None = None,
-    translator: Translator | None = None,
-    timezone: str = DEFAULT_TIMEZONE,
-    now: datetime | None = None,
-) -> list[ExportFile]:
-    """Count the year as `programme_report` does, then draw the chart and write the workbook.
-
-    The drawing runs in a worker thread, so the event loop answers others meanwhile.
-
-    Raises:
-        NotFound, Forbidden: as for `programme_report`.
-        CjkFontMissing: no Chinese font is installed for the chart.
-    """
-    report = await programme_report(
-        uow,
-        year=year,
-        factory_code=factory_code,
-        viewer_person_id=viewer_person_id,
-        timezone=timezone,
-        now=now,
-    )
-    return await asyncio.to_thread(render_report_files, report, translator)
 
 
 def _pad(text: str, width: int, *, right: bool) -> str:

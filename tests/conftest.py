@@ -53,7 +53,7 @@ def no_cjk_font(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Non
     from ffs_bot import charts, fonts
 
     monkeypatch.setattr(fonts, "DEBIAN_FILES", (tmp_path / "missing.ttc",))
-    monkeypatch.setattr(fonts, "FONT_FOLDERS", (tmp_path,))
+    monkeypatch.setattr(fonts, "FONT_FOLDERS", (str(tmp_path),))
     fonts.cjk_font_file.cache_clear()
     charts.cjk_font_family.cache_clear()
     yield

@@ -103,9 +103,9 @@ class FloodLimiter(BaseRateLimiter[bool]):
         self._max_retries = max_retries
         self._clock = clock
         self._sleep = sleep
-        # Telegram counts a bot's sends in any second, whichever process made them. One
-        # started just after another (a restart, a worker taking over) cannot know what that
-        # one sent in its last second, so its first push waits for that second to pass.
+        # Telegram counts a bot's sends in any second, whichever process made them. A process
+        # started just after another stopped (a restart, a deploy) cannot know what that one
+        # sent in its last second, so its first push waits for that second to pass.
         self._next = clock() + 1.0
         self._pause_until = 0.0
         self._chat_next: dict[str, float] = {}

@@ -15,7 +15,7 @@ from ffs_bot import charts, fonts
 from ffs_bot.charts import CjkFontMissing, report_chart, report_figure
 from ffs_bot.exports import XLSX_MIME
 from ffs_bot.i18n import Translator
-from ffs_bot.reports import FactoryFigures, Report, render_report_files, report_workbook
+from ffs_bot.reports import FactoryFigures, Report, report_chart_file, report_workbook
 from ffs_bot.services.seasons import Funding
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -102,7 +102,7 @@ def test_a_font_is_found_in_any_font_folder_the_best_first(
         (tmp_path / name).parent.mkdir(parents=True)
         (tmp_path / name).write_bytes(b"")
     monkeypatch.setattr(fonts, "DEBIAN_FILES", ())
-    monkeypatch.setattr(fonts, "FONT_FOLDERS", (tmp_path / "nowhere", tmp_path))
+    monkeypatch.setattr(fonts, "FONT_FOLDERS", (str(tmp_path / "nowhere"), str(tmp_path)))
     fonts.cjk_font_file.cache_clear()
     try:
         assert fonts.cjk_font_file() == tmp_path / "noto/NotoSansCJK-Regular.ttc"
@@ -113,7 +113,8 @@ def test_a_font_is_found_in_any_font_folder_the_best_first(
 def test_report_files_are_the_chart_and_a_workbook_of_every_table(
     translators: dict[str, Translator],
 ) -> None:
-    png, xlsx = render_report_files(REPORT, translators["zh_Hans"])
+    png = report_chart_file(REPORT, translators["zh_Hans"])
+    xlsx = report_workbook(REPORT, translators["zh_Hans"])
     assert (png.filename, png.mime) == ("ffs-report-2018.png", "image/png")
     assert png.content.startswith(PNG_SIGNATURE)
     assert (xlsx.filename, xlsx.mime) == ("ffs-report-2018.xlsx", XLSX_MIME)
@@ -128,7 +129,7 @@ def test_report_files_are_the_chart_and_a_workbook_of_every_table(
         ("TÜV Rheinland", "F1, F2")
     ]
     one = Report(year=2018, factory_code="F1", factories=REPORT.factories[1:2])
-    assert [f.filename for f in render_report_files(one)] == [
+    assert [report_chart_file(one).filename, report_workbook(one).filename] == [
         "ffs-report-2018-F1.png",
         "ffs-report-2018-F1.xlsx",
     ]

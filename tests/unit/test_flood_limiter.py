@@ -67,8 +67,8 @@ async def test_many_chats_are_paced_at_30_a_second() -> None:
 
 
 async def test_a_new_process_waits_out_the_second_its_predecessor_may_have_used() -> None:
-    # Telegram counts the bot's sends, not a process's: a worker restarted (or taking over)
-    # may follow one that sent 30 in its last second, so its first push waits a second.
+    # Telegram counts the bot's sends, not a process's: a worker restarted may follow one
+    # that sent 30 in its last second, so its first push waits a second.
     clock = FakeClock()
     limiter = RecordingLimiter(clock)
     await limiter.process_request(ok, (), {}, "sendMessage", {"chat_id": 1}, True)
