@@ -48,10 +48,8 @@ from report_scale import YEAR, fill, scratch_database, time_reports  # noqa: E40
 from ffs_bot.db.engine import create_session_factory  # noqa: E402
 from ffs_bot.db.uow import Database  # noqa: E402
 from ffs_bot.exports import (  # noqa: E402
-    Table,
     attendance_table,
     bookings_table,
-    export_table,
     registrations_table,
     workshop_attendance_table,
 )
@@ -60,6 +58,7 @@ from ffs_bot.messages import Inbound, Reply  # noqa: E402
 from ffs_bot.services.seasons import create_season  # noqa: E402
 from ffs_bot.services.tips import import_tips  # noqa: E402
 from ffs_bot.services.workshops import create_workshop  # noqa: E402
+from ffs_bot.spreadsheets import Table, export_table  # noqa: E402
 from ffs_bot.tips import parse_library  # noqa: E402
 from handlers.engine import ConversationEngine, build_router  # noqa: E402
 

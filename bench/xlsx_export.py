@@ -3,7 +3,7 @@
 Without `--families`: a synthetic table shaped like the workshop bookings export (12
 columns: text, numbers, days, times, a check-in time in four rows of five, a rating in two of
 five, a comment in one of ten; `--rows` rows) is made a workbook `--repeats` times as
-`ffs-bot export` makes its file (`exports.export_table`, written to memory), then once more
+`ffs-bot export` makes its file (`spreadsheets.export_table`, written to memory), then once more
 under tracemalloc for the peak memory the writing took beyond the table itself.
 
 With `--families N`: a fresh database is filled as `bench/scale.py` fills it (SQLite in a
@@ -47,15 +47,13 @@ from ffs_bot.db.engine import create_session_factory  # noqa: E402
 from ffs_bot.db.uow import Database  # noqa: E402
 from ffs_bot.exports import (  # noqa: E402
     BOOKING_COLUMNS,
-    Cell,
-    Table,
     attendance_table,
     bookings_table,
-    export_table,
     registrations_table,
-    to_xlsx,
     workshop_attendance_table,
 )
+from ffs_bot.spreadsheets import Cell, Table, export_table  # noqa: E402
+from ffs_bot.xlsx import to_xlsx_sheets  # noqa: E402
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
@@ -108,7 +106,7 @@ def _peak_of_writing(table: Table) -> int:
     gc.collect()
     tracemalloc.start()
     try:
-        to_xlsx(table)
+        to_xlsx_sheets([table])
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

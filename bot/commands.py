@@ -32,10 +32,8 @@ from ffs_bot.demo import DEMO_SEASON_FACTORY, load_demo, make_demo_coordinator
 from ffs_bot.demo.history import HISTORY_YEAR
 from ffs_bot.errors import FfsError, NotFound
 from ffs_bot.exports import (
-    Table,
     attendance_table,
     bookings_table,
-    export_table,
     registrations_table,
     workshop_attendance_table,
 )
@@ -50,6 +48,7 @@ from ffs_bot.reports import (
 )
 from ffs_bot.services import factories, staff, tips
 from ffs_bot.services.audit import list_events, record_event
+from ffs_bot.spreadsheets import Table, export_table
 from ffs_bot.tips import parse_library
 
 __all__ = ["COMMANDS", "run_command"]

@@ -1,23 +1,16 @@
-"""Rosters, bookings and attendance as tables, and those tables as CSV or XLSX files.
+"""Rosters, bookings and attendance as tables, which `ffs_bot.spreadsheets` makes files of.
 
 A coordinator exports only their own factories; the operator at the command line (no acting
 person) may export every factory. Season tables are read through the season services.
-Every text cell a worker could have typed is made safe for spreadsheets: one that starts like
-a formula gets a leading apostrophe, so Excel shows it instead of running it.
 """
 
 from __future__ import annotations
 
-import csv
-import gc
-import io
-import re
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from operator import itemgetter, methodcaller
-from typing import TYPE_CHECKING, Any, Literal, cast
+from datetime import datetime, timedelta
+from operator import itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Row, case, func, select
@@ -38,7 +31,7 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import Forbidden, NotFound
-from ffs_bot.i18n import N_, Translator, display_width
+from ffs_bot.i18n import N_, Translator
 from ffs_bot.model import Gender, age_in_months
 from ffs_bot.services.factories import normalise_code
 from ffs_bot.services.season_admin import (
@@ -55,36 +48,14 @@ from ffs_bot.services.seasons import (
 )
 from ffs_bot.services.staff import require_factory, staff_scope
 from ffs_bot.services.workshops import LIVE, BookingStatus
-
-if TYPE_CHECKING:
-    # openpyxl (with lxml) is imported by the functions that write a workbook, when one is
-    # written: 60 ms and 15 MiB that a process answering chats should not pay at start.
-    from openpyxl.cell import Cell as XlsxCell
-    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from ffs_bot.spreadsheets import Cell, Table, bulk, table_gettext
 
 __all__ = [
-    "CSV_MIME",
-    "XLSX_MIME",
-    "Cell",
-    "ExportFile",
-    "Format",
-    "Table",
     "attendance_table",
     "bookings_table",
-    "export_file",
-    "export_table",
     "registrations_table",
-    "to_csv",
-    "to_xlsx",
-    "to_xlsx_sheets",
     "workshop_attendance_table",
 ]
-
-# A naive datetime or time in a table is the factory's wall-clock time.
-Cell = str | int | date | datetime | time | None
-Format = Literal["csv", "xlsx"]
-CSV_MIME = "text/csv"
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 REGISTRATION_COLUMNS = (
     N_("Factory"),
@@ -156,33 +127,6 @@ GENDER_LABELS = {Gender.GIRL.value: N_("Girl"), Gender.BOY.value: N_("Boy")}
 # Reasons the service stores as codes; any other reason is the coordinator's own words.
 REASON_LABELS = {OFFER_DECLINED: N_("Offer turned down"), OFFER_EXPIRED: N_("Offer expired")}
 
-# OWASP's list: what Excel, LibreOffice and Google Sheets take as the start of a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_STEM_UNSAFE = re.compile(r"[^\w.-]+")
-# What XML 1.0 cannot hold (so neither can an XLSX file): most control characters, U+FFFE,
-# U+FFFF and lone surrogates. openpyxl refuses only the control characters.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_SHEET_TITLE_UNSAFE = re.compile(r"[\[\]:*?/\\]")
-_MIN_WIDTH, _MAX_WIDTH = 8, 50
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A titled table: a header row and the rows under it."""
-
-    title: str
-    header: tuple[str, ...]
-    rows: list[tuple[Cell, ...]]
-
-
-@dataclass(frozen=True, slots=True)
-class ExportFile:
-    """A file to hand to a person or write to disk."""
-
-    filename: str
-    content: bytes
-    mime: str
-
 
 @dataclass(frozen=True, slots=True)
 class _SeasonAt:
@@ -191,30 +135,6 @@ class _SeasonAt:
     season: Season
     factory_code: str
     timezone: str
-
-
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while a table is read, built or written.
-
-    A whole programme's export makes a million rows, tuples and strings that all live until
-    the file is written: the collector walked them again and again, a fifth of the export's
-    time, and none of them is part of a cycle it could free.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _gettext(translator: Translator | None) -> Callable[[str], str]:
-    if translator is None:
-        # The operator at the command line reads the English msgids as they are.
-        return lambda msgid: msgid
-    return translator._
 
 
 async def _factory_id(uow: UnitOfWork, factory_code: str) -> int:
@@ -301,10 +221,10 @@ async def registrations_table(
         NotFound: an unknown factory code or season, or a season not at that factory.
         Forbidden: a person who runs none of those factories.
     """
-    _ = _gettext(translator)
+    _ = table_gettext(translator)
     in_scope = await _seasons(uow, actor_person_id, factory_code, season_id)
     # `_seasons` checked the actor may see each of them.
-    with _bulk():
+    with bulk():
         found = await registrations_of_seasons(uow, in_scope.season_ids)
         by_season: dict[int, list[Row[*tuple[Any, ...]]]] = {
             at.season.id: [] for at in in_scope.seasons
@@ -372,10 +292,10 @@ async def attendance_table(
     Raises:
         NotFound, Forbidden: as for `registrations_table`.
     """
-    _ = _gettext(translator)
+    _ = table_gettext(translator)
     in_scope = await _seasons(uow, actor_person_id, factory_code, season_id)
     dialect = uow.dialect
-    with _bulk():
+    with bulk():
         # Every season's days in one statement (or one per thousand seasons), as plain columns
         # in the order they are sorted by: a whole programme is hundreds of thousands of days.
         query = (
@@ -511,12 +431,12 @@ async def bookings_table(
         NotFound: an unknown factory code or workshop, or a workshop not at that factory.
         Forbidden: a person who runs none of those factories.
     """
-    _ = _gettext(translator)
+    _ = table_gettext(translator)
     where = await _workshops_where(uow, actor_person_id, factory_code, workshop_id, now)
     statuses = {status: _(label) for status, label in BOOKING_STATUS_LABELS.items()}
     zones: dict[str, ZoneInfo] = {}
     rows: list[tuple[Cell, ...]] = []
-    with _bulk():
+    with bulk():
         found = await _booked(
             uow,
             where,
@@ -578,11 +498,11 @@ async def workshop_attendance_table(
     Raises:
         NotFound, Forbidden: as for `bookings_table`.
     """
-    _ = _gettext(translator)
+    _ = table_gettext(translator)
     where = await _workshops_where(uow, actor_person_id, factory_code, workshop_id, now)
     zones: dict[str, ZoneInfo] = {}
     rows: list[tuple[Cell, ...]] = []
-    with _bulk():
+    with bulk():
         found = await _booked(uow, where, BookingRow.checked_in_at.is_not(None))
         # Sorted here, not in SQL: SQLite and PostgreSQL collate names differently. By
         # workshop start, workshop, name and booking: the first four columns read.
@@ -617,270 +537,3 @@ async def workshop_attendance_table(
 
 
 _BY_START_AND_NAME = itemgetter(0, 1, 2, 3)  # of the rows `_booked` reads
-
-
-def _safe_text(text: str) -> str:
-    """Text a spreadsheet shows as it is, never runs as a formula."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _csv_text(value: Cell) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):  # before date: a datetime is a date too
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return value.strftime("%H:%M")
-    if isinstance(value, int):
-        return str(value)
-    return _safe_text(value)
-
-
-# How CSV shows a cell, by its exact type, for the types the csv module would write
-# otherwise; None, int and date it writes itself as `_csv_text` would ("", str(), ISO).
-# Any other type (a subclass of str, say) goes through `_csv_text`.
-_CSV_AS_IS = frozenset({type(None), int, date})
-_CSV_BY_TYPE: dict[type, Callable[[Any], str]] = {
-    str: _safe_text,
-    datetime: methodcaller("isoformat", " ", "minutes"),
-    time: methodcaller("isoformat", "minutes"),
-}
-# A formula start at the start of a line: the cells of a column joined by line breaks.
-_LINE_STARTS_LIKE_FORMULA = re.compile("^[=+@\t\r-]", re.MULTILINE)
-
-
-def _text_passes(column: Sequence[Cell], needs_work: re.Pattern[str]) -> bool:
-    """Whether no cell of a column of text (and None) has what `needs_work` finds.
-
-    Joined by line breaks, a cell that starts like a formula starts a line. A line break
-    inside a cell may start one too: then the column goes cell by cell, to be sure.
-    """
-    return not needs_work.search("\n".join(filter(None, cast("Sequence[str | None]", column))))
-
-
-def _csv_cells(cells: Sequence[Cell]) -> Sequence[Cell]:
-    """The cells as CSV writes them."""
-    return [
-        cell if type(cell) in _CSV_AS_IS else _CSV_BY_TYPE.get(type(cell), _csv_text)(cell)
-        for cell in cells
-    ]
-
-
-def _csv_column(column: Sequence[Cell]) -> Sequence[Cell]:
-    """A column's cells as CSV writes them, with work only where a cell needs any.
-
-    A whole programme's export is two million cells; most are numbers, days or text that
-    starts like no formula, and those columns pass as they are.
-    """
-    types = set(map(type, column))
-    kinds = types - {type(None)}
-    if kinds == {date}:
-        # A summer has few days: each is written once, not once a row.
-        days: dict[Cell, Cell] = {day: str(day) for day in set(column) - {None}}
-        return list(map(days.get, column))  # None stays None
-    if kinds <= _CSV_AS_IS:
-        return column
-    if kinds == {str}:
-        if _text_passes(column, _LINE_STARTS_LIKE_FORMULA):
-            return column
-    elif len(types) == 1:  # one type, and no None
-        convert = _CSV_BY_TYPE.get(kinds.pop())
-        if convert is not None:
-            return list(map(convert, column))
-    return _csv_cells(column)
-
-
-# Rows converted and written at a time: small enough to stay in the processor's caches.
-_BATCH = 4096
-
-
-def _by_column(
-    rows: Sequence[Sequence[Cell]],
-    column_as: Callable[[Sequence[Cell]], Sequence[Any]],
-    cells_as: Callable[[Sequence[Cell]], Sequence[Any]],
-) -> Iterable[Sequence[Any]]:
-    """The rows with their cells converted column by column (row by row if ragged)."""
-    widths = set(map(len, rows))
-    if len(widths) != 1:
-        return map(cells_as, rows)  # none, or ragged: row by row
-    columns = [column_as(list(map(itemgetter(i), rows))) for i in range(widths.pop())]
-    return zip(*columns, strict=True)
-
-
-def to_csv(table: Table) -> bytes:
-    """The table as CSV in UTF-8 with a byte order mark, which Excel needs to read Chinese."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([_safe_text(label) for label in table.header])
-    with _bulk():
-        rows = table.rows
-        for start in range(0, len(rows), _BATCH):
-            writer.writerows(_by_column(rows[start : start + _BATCH], _csv_column, _csv_cells))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def _xlsx_text(text: str) -> str:
-    safe = _safe_text(_NOT_XML.sub("", text))
-    # Line breaks as Excel writes them; XML would read a lone CR back as LF anyway.
-    return safe.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _xlsx_value(value: Cell) -> Cell:
-    return _xlsx_text(value) if isinstance(value, str) else value
-
-
-# What `_xlsx_value` would change in a column of text joined by line breaks.
-_XLSX_TEXT_NEEDS_WORK = re.compile(
-    f"{_LINE_STARTS_LIKE_FORMULA.pattern}|\r|{_NOT_XML.pattern}", re.MULTILINE
-)
-# How a workbook shows days and times, by their exact type; `_number_format` for any other.
-_XLSX_FORMATS: dict[type, str] = {
-    datetime: "yyyy-mm-dd hh:mm",
-    date: "yyyy-mm-dd",
-    time: "hh:mm",
-}
-
-
-def _number_format(value: Cell) -> str | None:
-    if isinstance(value, datetime):  # before date: a datetime is a date too
-        return _XLSX_FORMATS[datetime]
-    if isinstance(value, date):
-        return _XLSX_FORMATS[date]
-    if isinstance(value, time):
-        return _XLSX_FORMATS[time]
-    return None
-
-
-def _width(value: Cell) -> int:
-    """Roughly how many narrow characters the value takes; Chinese characters take two."""
-    return display_width(_csv_text(value))
-
-
-def _sheet_title(title: str) -> str:
-    # Excel refuses these characters in a sheet name, and names longer than 31.
-    return _SHEET_TITLE_UNSAFE.sub(" ", title)[:31].strip() or "Sheet"
-
-
-def to_xlsx(table: Table) -> bytes:
-    """The table as an Excel workbook: bold, frozen header; days and times as real cells."""
-    return to_xlsx_sheets([table])
-
-
-def to_xlsx_sheets(tables: Sequence[Table]) -> bytes:
-    """The tables as one Excel workbook, a sheet each, in order.
-
-    Written in openpyxl's write-only mode: each row goes to the sheet's XML as it is
-    appended, and no cell is kept, so a whole programme's rows are never held twice.
-    """
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    with _bulk():
-        for table in tables:
-            _write_sheet(workbook.create_sheet(_sheet_title(table.title)), table)
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _write_sheet(sheet: WriteOnlyWorksheet, table: Table) -> None:
-    """Write the table on a write-only sheet; what comes before the rows is set first."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    rows = table.rows
-    for index, label in enumerate(table.header):
-        # Each value measured once: a column holds few distinct days, times or labels.
-        values = {label, *map(itemgetter(index), rows)}
-        width = min(max(max(map(_width, values)) + 2, _MIN_WIDTH), _MAX_WIDTH)
-        # types-openpyxl leaves out what WriteOnlyWorksheet shares with Worksheet.
-        sheet.column_dimensions[get_column_letter(index + 1)].width = width  # type: ignore[attr-defined]
-    sheet.freeze_panes = "A2"  # the header stays in view while scrolling
-    bold = Font(bold=True)
-    header = []
-    for label in table.header:
-        cell = WriteOnlyCell(sheet, _xlsx_text(label))
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    cells = _XlsxCells(sheet)
-    for start in range(0, len(rows), _BATCH):
-        for row in _by_column(rows[start : start + _BATCH], cells.column, cells.row):
-            sheet.append(row)
-    last_column = get_column_letter(max(1, len(table.header), *map(len, rows)))
-    sheet.auto_filter.ref = f"A1:{last_column}{len(rows) + 1}"  # type: ignore[attr-defined]
-
-
-class _XlsxCells:
-    """A sheet's cells as openpyxl's write-only mode takes them, with work only where needed.
-
-    A plain value is passed as it is: openpyxl writes it through one cell it reuses. A day
-    or a time needs a cell of its own that carries its number format. (Copying one style
-    made per sheet into each, through openpyxl's private `_style`, saved 1-2 % of the time
-    of 60,000 bookings: within the noise, not worth reaching inside.)
-    """
-
-    def __init__(self, sheet: WriteOnlyWorksheet) -> None:
-        from openpyxl.cell import WriteOnlyCell
-
-        self._sheet = sheet
-        self._new_cell = WriteOnlyCell
-
-    def _dated(self, value: Cell, number_format: str) -> XlsxCell:
-        cell = self._new_cell(self._sheet)
-        # The format before the value: openpyxl gives a day or time without one its own.
-        cell.number_format = number_format
-        cell.value = value
-        return cell
-
-    def _cell(self, value: Cell) -> Cell | XlsxCell:
-        number_format = _number_format(value)
-        return _xlsx_value(value) if number_format is None else self._dated(value, number_format)
-
-    def row(self, values: Sequence[Cell]) -> list[Cell | XlsxCell]:
-        """A row's cells, one by one."""
-        return list(map(self._cell, values))
-
-    def column(self, column: Sequence[Cell]) -> Sequence[Cell | XlsxCell]:
-        """A column's cells: numbers, and text that needs no change, pass as they are."""
-        kinds = set(map(type, column)) - {type(None)}
-        if kinds <= {int}:
-            return column
-        if kinds == {str}:
-            if _text_passes(column, _XLSX_TEXT_NEEDS_WORK):
-                return column
-        elif len(kinds) == 1:
-            number_format = _XLSX_FORMATS.get(kinds.pop())
-            if number_format is not None:
-                return [
-                    None if value is None else self._dated(value, number_format)
-                    for value in column
-                ]
-        return self.row(column)
-
-
-def export_file(table: Table, fmt: Format, stem: str) -> ExportFile:
-    """The table as a named CSV or XLSX file; `stem` is made safe for a file name."""
-    safe_stem = _STEM_UNSAFE.sub("_", stem).strip("._") or "export"
-    if fmt == "csv":
-        return ExportFile(f"{safe_stem}.csv", to_csv(table), CSV_MIME)
-    return ExportFile(f"{safe_stem}.xlsx", to_xlsx(table), XLSX_MIME)
-
-
-async def export_table(
-    build: Callable[[], Awaitable[Table]], fmt: Format, stem: str
-) -> tuple[ExportFile, int]:
-    """Build a table and make it a named file, as `export_file`; also its number of rows.
-
-    The cyclic garbage collector is held off until the table is gone: its million objects
-    are freed as they were made, by reference counting, and never walked at all.
-    """
-    with _bulk():
-        table = await build()
-        rows = len(table.rows)
-        exported = export_file(table, fmt, stem)
-        del table
-    return exported, rows

@@ -13,7 +13,7 @@ or details, so it is safe to hand to a sponsor.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -51,12 +51,12 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import Forbidden, NotFound
-from ffs_bot.exports import XLSX_MIME, Cell, ExportFile, Table, to_xlsx_sheets
 from ffs_bot.i18n import N_, Translator, display_width
 from ffs_bot.model import RoleName
 from ffs_bot.services.factories import normalise_code
 from ffs_bot.services.seasons import Funding, RegistrationStatus
 from ffs_bot.services.workshops import BookingStatus
+from ffs_bot.spreadsheets import XLSX_MIME, Cell, ExportFile, Table, table_gettext, workbook
 
 __all__ = [
     "DEFAULT_TIMEZONE",
@@ -586,13 +586,6 @@ async def _count_tips(
     return sent, helpful
 
 
-def _gettext(translator: Translator | None) -> Callable[[str], str]:
-    if translator is None:
-        # The operator at the command line reads the English msgids as they are.
-        return lambda msgid: msgid
-    return translator._
-
-
 def _rating_cell(value: float | None) -> Cell:
     # Tables hold text and whole numbers; one decimal is what a rating out of 5 needs.
     return None if value is None else f"{value:.1f}"
@@ -600,7 +593,7 @@ def _rating_cell(value: float | None) -> Cell:
 
 def summary_table(report: Report, translator: Translator | None = None) -> Table:
     """The headline figures, one per row."""
-    _ = _gettext(translator)
+    _ = table_gettext(translator)
     rows: list[tuple[Cell, ...]] = [
         (_(SUMMARY_LABELS[key]), _rating_cell(value) if isinstance(value, float) else value)
         for key, value in report.figures().items()
@@ -610,7 +603,7 @@ def summary_table(report: Report, translator: Translator | None = None) -> Table
 
 def factories_table(report: Report, translator: Translator | None = None) -> Table:
     """A row per factory: its space, its families and its workshops."""
-    _ = _gettext(translator)
+    _ = table_gettext(translator)
     language = None if translator is None else translator.language
     rows: list[tuple[Cell, ...]] = [
         (
@@ -636,7 +629,7 @@ def factories_table(report: Report, translator: Translator | None = None) -> Tab
 
 def sponsors_table(report: Report, translator: Translator | None = None) -> Table:
     """Each sponsor with the factories it paid for."""
-    _ = _gettext(translator)
+    _ = table_gettext(translator)
     rows: list[tuple[Cell, ...]] = [
         (name, ", ".join(codes)) for name, codes in report.sponsors.items()
     ]
@@ -659,8 +652,8 @@ def _stem(report: Report) -> str:
 
 def report_workbook(report: Report, translator: Translator | None = None) -> ExportFile:
     """The report's tables as a workbook, a sheet each; it needs no font."""
-    workbook = to_xlsx_sheets(report_tables(report, translator))
-    return ExportFile(f"{_stem(report)}.xlsx", workbook, XLSX_MIME)
+    tables = workbook(report_tables(report, translator))
+    return ExportFile(f"{_stem(report)}.xlsx", tables, XLSX_MIME)
 
 
 def report_chart_file(report: Report, translator: Translator | None = None) -> ExportFile:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from ffs_bot import exports
+from ffs_bot import exports, spreadsheets
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.i18n import N_
 from ffs_bot.messages import Attachment, Choice, Reply
@@ -544,7 +544,7 @@ class ExportStep(Step):
             subject_id=found.season.id,
             rows=len(table.rows),
         )
-        made = exports.export_file(
+        made = spreadsheets.export_file(
             table,
             "csv" if fmt == "csv" else "xlsx",
             f"{kind}-{found.factory_code}-{found.season.id}",

@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ffs_bot import exports
+from ffs_bot import exports, spreadsheets
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.services import staff, workshops
@@ -186,7 +186,7 @@ class WorkshopStep(Step):
             subject_id=workshop.id,
             rows=len(table.rows),
         )
-        made = exports.export_file(
+        made = spreadsheets.export_file(
             table, "csv" if payload.endswith("csv") else "xlsx", f"workshop-{workshop.id}"
         )
         ctx.replies.append(

@@ -7,10 +7,10 @@ from datetime import date
 
 from ffs_bot import reports
 from ffs_bot.errors import Forbidden, NotFound
-from ffs_bot.exports import ExportFile
 from ffs_bot.fonts import CjkFontMissing
 from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.services import staff
+from ffs_bot.spreadsheets import ExportFile
 from handlers import menu
 from handlers.context import Context
 from handlers.router import Step

@@ -34,8 +34,8 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import NotFound
-from ffs_bot.exports import CSV_MIME, ExportFile, Table, to_csv
 from ffs_bot.services.children import list_children
+from ffs_bot.spreadsheets import CSV_MIME, ExportFile, Table, to_csv
 
 __all__ = ["JSON_MIME", "collect", "data_files", "flatten"]
 

@@ -13,11 +13,9 @@ from sqlalchemy import select, update
 from ffs_bot.db.tables import ChildRow, FactoryRow, RegistrationRow
 from ffs_bot.errors import Forbidden, NotFound
 from ffs_bot.exports import (
-    Table,
     attendance_table,
     bookings_table,
     registrations_table,
-    to_csv,
     workshop_attendance_table,
 )
 from ffs_bot.i18n import Translator
@@ -31,6 +29,7 @@ from ffs_bot.services.children import (
 )
 from ffs_bot.services.people import set_display_name
 from ffs_bot.services.seasons import create_season
+from ffs_bot.spreadsheets import Table, to_csv
 from tests.conftest import Backend
 from tests.helpers import seed_factories
 from tests.integration.test_season_admin import staff

@@ -13,10 +13,10 @@ from openpyxl import load_workbook
 
 from ffs_bot import charts, fonts
 from ffs_bot.charts import CjkFontMissing, report_chart, report_figure
-from ffs_bot.exports import XLSX_MIME
 from ffs_bot.i18n import Translator
 from ffs_bot.reports import FactoryFigures, Report, report_chart_file, report_workbook
 from ffs_bot.services.seasons import Funding
+from ffs_bot.spreadsheets import XLSX_MIME
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES = ["深圳龙岗欢乐玩具厂", "东莞长安彩虹玩具厂", "河源新港玩具厂"]

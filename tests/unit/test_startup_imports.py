@@ -11,7 +11,7 @@ import sys
 
 # Heavy, and each needed by one command or one kind of message only.
 CHARTS = {"matplotlib", "numpy", "PIL", "ffs_bot.charts"}
-WORKBOOKS = {"openpyxl", "lxml"}
+WORKBOOKS = {"openpyxl", "lxml", "ffs_bot.xlsx"}
 MIGRATIONS = {"alembic", "mako", "pygments"}
 CHANNELS = {"telegram", "aiohttp", "wechatpy", "Crypto", "cryptography", "httpx", "bot.run"}
 
