@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -39,6 +40,7 @@ __all__ = [
     "GuardianRow",
     "IdentityRow",
     "InboundUpdateRow",
+    "InviteAttemptRow",
     "OutboxRow",
     "PersonRow",
     "ProcessedInboundRow",
@@ -48,6 +50,7 @@ __all__ = [
     "ScheduledPushRow",
     "SeasonRow",
     "SeasonSponsorRow",
+    "SignedRequestRow",
     "SponsorRow",
     "TipDeliveryRow",
     "TipRow",
@@ -238,6 +241,21 @@ class ChildInviteRow(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
     used_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    # The code's first letters: what finds the invite, so a wrong rest counts against it.
+    lookup: Mapped[str] = mapped_column(String(8), index=True)
+    # Wrong codes typed against this invite (its lookup right, the rest wrong).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class InviteAttemptRow(Base):
+    """A wrong invite code typed by a person: how many they may still try is counted here."""
+
+    __tablename__ = "invite_attempt"
+    __table_args__ = (Index("ix_invite_attempt_person", "person_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class SeasonRow(Base):
@@ -564,6 +582,21 @@ class AuditEventRow(Base):
     subject_type: Mapped[str] = mapped_column(String(32), default="")
     subject_id: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SignedRequestRow(Base):
+    """A signed (timestamp, nonce) pair a channel used, bound to the body it first came with.
+
+    Kept for the clock window in which the pair's signature is accepted, and then deleted.
+    """
+
+    __tablename__ = "signed_request"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class InboundUpdateRow(Base):

@@ -281,6 +281,7 @@ async def create_invite(uow: UnitOfWork, person_id: int, child_id: int) -> tuple
             ChildInviteRow,
             {
                 "code": code,
+                "lookup": code[:4],
                 "child_id": child_id,
                 "created_by": person_id,
                 "created_at": utcnow(),
