@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.telegram.adapter import update_id
 from bot.telegram.channel import TelegramChannel
 from bot.wechat.adapter import Refused
 from bot.wechat.channel import WeChatChannel
@@ -45,15 +46,24 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def telegram_webhook(request: web.Request) -> web.Response:
-    """Check the secret, store the update durably, answer 200; answering happens later."""
-    given = request.headers.get(SECRET_HEADER, "")
-    if not hmac.compare_digest(given.encode(), request.app[SECRET_KEY].encode()):
+    """Check the secret, store the update durably, answer 200; answering happens later.
+
+    What Telegram sees decides whether it sends the update again: 403 when the secret is
+    wrong (not from Telegram), 400 when the body is not an update (not JSON, nested past
+    reading, no update id a column holds: Telegram sends none of these), 503 while the
+    database is down (it is sent again later), and 200 once stored, also for an update that
+    cannot be read (stored finished, with a note: sent again, it would fail again).
+    """
+    # aiohttp keeps bytes that are not UTF-8 as surrogates: compared as the bytes they were.
+    given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, request.app[SECRET_KEY].encode()):
         return web.Response(status=403, text="forbidden")
     try:
         body: Any = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # Not JSON, or nested deeper than Python reads: Telegram sends neither.
         return web.Response(status=400, text="malformed update")
-    if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
+    if update_id(body) is None:
         return web.Response(status=400, text="malformed update")
     try:
         await request.app[TELEGRAM_KEY].accept([body])

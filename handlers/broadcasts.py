@@ -15,6 +15,7 @@ from ffs_bot.services.factories import get_factory
 from handlers import menu
 from handlers.context import Context
 from handlers.coordinator_workshops import parse_moment
+from handlers.payloads import payload_id, record_id
 from handlers.router import Step
 
 __all__ = ["BROADCAST", "steps"]
@@ -149,14 +150,14 @@ class WhoStep(Step):
             audience = Audience(AudienceKind.EVERYONE)
         elif kind == "f" and value == "all":
             audience = Audience(AudienceKind.FACTORIES, tuple(sorted(scope.factory_ids)))
-        elif kind in ("f", "s", "w") and value.isdecimal():
+        elif kind in ("f", "s", "w") and (number := record_id(value)) is not None:
             audience = Audience(
                 {
                     "f": AudienceKind.FACTORIES,
                     "s": AudienceKind.SEASON,
                     "w": AudienceKind.WORKSHOP,
                 }[kind],
-                (int(value),),
+                (number,),
             )
         else:
             return False
@@ -345,11 +346,10 @@ class SentStep(Step):
         if payload == "bc:new":
             await ctx.go(BROADCAST)
             return True
-        number = payload.removeprefix("bc:cancel:")
-        if not payload.startswith("bc:cancel:") or not number.isdecimal():
+        if (number := payload_id(payload, "bc:cancel:")) is None:
             return False
         try:
-            await broadcasts.cancel_broadcast(ctx.uow, ctx.person.id, int(number))
+            await broadcasts.cancel_broadcast(ctx.uow, ctx.person.id, number)
         except (NotFound, Forbidden, ConflictError):
             return False
         ctx.note(ctx._("Cancelled. Nobody got it."))

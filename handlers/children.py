@@ -13,6 +13,7 @@ from ffs_bot.services import children, erasure
 from ffs_bot.services.people import MAX_DISPLAY_NAME, clean_display_name
 from handlers import account, menu
 from handlers.context import Context
+from handlers.payloads import payload_id
 from handlers.router import Step
 
 __all__ = ["CHILDREN", "RELATION_LABELS", "VIEW", "child_notice", "steps", "today"]
@@ -151,8 +152,8 @@ class ChildrenStep(Step):
         if payload == "child:join":
             await ctx.go(JOIN)
             return True
-        if payload.startswith("child:") and payload[6:].isdecimal():
-            ctx.state.data["child_id"] = int(payload[6:])
+        if (number := payload_id(payload, "child:")) is not None:
+            ctx.state.data["child_id"] = number
             if await _current_child(ctx) is None:
                 return False
             await ctx.go(VIEW)

@@ -20,6 +20,7 @@ from ffs_bot.services.season_admin import RosterEntry, SeasonChanges, StaffSeaso
 from ffs_bot.services.seasons import RegistrationStatus
 from handlers import menu
 from handlers.context import Context
+from handlers.payloads import payload_id, record_id
 from handlers.router import Step
 
 __all__ = ["STAFF", "back_to_season", "current_season", "season_lost", "steps"]
@@ -126,10 +127,9 @@ class StaffStep(Step):
             ctx.state.data["form"] = {"mode": "new", "factory_id": only, "values": {}}
             await ctx.go(FORM)
             return True
-        number = payload.removeprefix("st:season:")
-        if not payload.startswith("st:season:") or not number.isdecimal():
+        if (number := payload_id(payload, "st:season:")) is None:
             return False
-        ctx.state.data["staff_season"] = int(number)
+        ctx.state.data["staff_season"] = number
         if await current_season(ctx) is None:
             return False
         await ctx.go(SEASON)
@@ -330,17 +330,18 @@ class _EntriesStep(Step):
         if payload == "st:back":
             await ctx.go(SEASON)
             return True
-        action, _, number = payload.removeprefix("st:").partition(":")
-        if action not in ("ok", "no") or not number.isdecimal() or not payload.startswith("st:"):
+        action, _, text = payload.removeprefix("st:").partition(":")
+        number = record_id(text)
+        if action not in ("ok", "no") or number is None or not payload.startswith("st:"):
             return False
         if action == "no":
-            ctx.state.data["decline"] = int(number)
+            ctx.state.data["decline"] = number
             ctx.state.data["decline_from"] = self.name
             await ctx.go(DECLINE)
             return True
         try:
             if not await season_admin.confirm_registration(
-                ctx.uow, ctx.notify, ctx.person.id, int(number)
+                ctx.uow, ctx.notify, ctx.person.id, number
             ):
                 return False  # pressed twice
         except (NotFound, Forbidden, ConflictError):
@@ -478,14 +479,16 @@ class RosterStep(Step):
         if payload == "st:back":
             await ctx.go(SEASON)
             return True
-        action, _, number = payload.removeprefix("st:").partition(":")
+        action, _, text = payload.removeprefix("st:").partition(":")
+        if action not in ("in", "out") or (number := record_id(text)) is None:
+            return False
         found = await current_season(ctx)
-        if action not in ("in", "out") or not number.isdecimal() or found is None:
+        if found is None:
             return False
         today = _local_today(found.timezone)
         act = season_admin.check_in if action == "in" else season_admin.check_out
         try:
-            _attendance, changed = await act(ctx.uow, ctx.person.id, int(number), today)
+            _attendance, changed = await act(ctx.uow, ctx.person.id, number, today)
         except (NotFound, Forbidden, ConflictError, InvalidInput):
             return False
         if not changed:

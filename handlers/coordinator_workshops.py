@@ -23,6 +23,7 @@ from ffs_bot.services.workshops import BookingStatus, Workshop, WorkshopChanges
 from ffs_bot.workshop_notices import when
 from handlers import menu
 from handlers.context import Context
+from handlers.payloads import payload_id
 from handlers.router import Step
 
 __all__ = ["STAFF_WORKSHOPS", "parse_moment", "parse_when", "steps"]
@@ -109,10 +110,9 @@ class StaffWorkshopsStep(Step):
             ctx.state.data["plan"] = {"factory": only} if only else {}
             await ctx.go(PLAN)
             return True
-        number = payload.removeprefix("sw:open:")
-        if not payload.startswith("sw:open:") or not number.isdecimal():
+        if (number := payload_id(payload, "sw:open:")) is None:
             return False
-        ctx.state.data["staff_workshop"] = int(number)
+        ctx.state.data["staff_workshop"] = number
         if await _current(ctx) is None:
             return False
         await ctx.go(ONE)

@@ -14,6 +14,7 @@ from handlers import menu
 from handlers.children import CHILDREN, today
 from handlers.confirm import ConfirmCancelStep
 from handlers.context import Context
+from handlers.payloads import payload_id, record_id
 from handlers.router import Step
 
 __all__ = ["SUMMER", "answer_offer", "steps"]
@@ -168,13 +169,13 @@ class SummerStep(Step):
     @staticmethod
     async def _choose(ctx: Context, payload: str) -> bool:
         """Choose the season a button names, if it still takes registrations here."""
-        number = payload.removeprefix(_REGISTER_FOR)
-        if not number.isdecimal() or not ctx.person.factory_id:
+        number = payload_id(payload, _REGISTER_FOR)
+        if number is None or not ctx.person.factory_id:
             return False
         found = await seasons.open_seasons(ctx.uow, ctx.person.factory_id, today())
-        if int(number) not in {season.id for season in found}:
+        if number not in {season.id for season in found}:
             return False
-        ctx.state.data["season_id"] = int(number)
+        ctx.state.data["season_id"] = number
         return True
 
 
@@ -205,14 +206,13 @@ class PickChildStep(Step):
         if payload == CHILDREN:
             await ctx.go(CHILDREN)
             return True
-        number = payload.removeprefix("summer:child:")
-        if not payload.startswith("summer:child:") or not number.isdecimal():
+        if (number := payload_id(payload, "summer:child:")) is None:
             return False
         try:
-            await children.get_child(ctx.uow, ctx.person.id, int(number))
+            await children.get_child(ctx.uow, ctx.person.id, number)
         except NotFound:
             return False
-        ctx.state.data["child_id"] = int(number)
+        ctx.state.data["child_id"] = number
         await ctx.go(DAYS)
         return True
 
@@ -425,16 +425,15 @@ class MineStep(Step):
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Ask before cancelling."""
-        number = payload.removeprefix("summer:cancel:")
-        if not payload.startswith("summer:cancel:") or not number.isdecimal():
+        if (number := payload_id(payload, "summer:cancel:")) is None:
             return False
         ids = {
             f.registration.id
             for f in await seasons.list_family_registrations(ctx.uow, ctx.person.id)
         }
-        if int(number) not in ids:
+        if number not in ids:
             return False
-        ctx.state.data["registration_id"] = int(number)
+        ctx.state.data["registration_id"] = number
         await ctx.go(CANCEL)
         return True
 
@@ -455,12 +454,13 @@ class CancelStep(ConfirmCancelStep):
 
 async def answer_offer(ctx: Context, payload: str) -> bool:
     """Take or pass on an offered place, from the push's buttons or the family's list."""
-    answer, _, number = payload.removeprefix("offer:").partition(":")
-    if not payload.startswith("offer:") or answer not in ("yes", "no") or not number.isdecimal():
+    answer, _, text = payload.removeprefix("offer:").partition(":")
+    number = record_id(text)
+    if not payload.startswith("offer:") or answer not in ("yes", "no") or number is None:
         return False
     try:
         registration = await seasons.answer_offer(
-            ctx.uow, ctx.notify, ctx.person.id, int(number), accept=answer == "yes"
+            ctx.uow, ctx.notify, ctx.person.id, number, accept=answer == "yes"
         )
     except NotFound:
         return False

@@ -8,6 +8,7 @@ from ffs_bot.services import staff, tips
 from ffs_bot.services.tips import HOURS, Frequency
 from handlers import menu
 from handlers.context import Context
+from handlers.payloads import record_id
 from handlers.router import Step
 
 __all__ = ["FIGURES", "TIPS", "global_press", "steps"]
@@ -213,11 +214,12 @@ class FiguresStep(Step):
 
 async def global_press(ctx: Context, payload: str) -> bool:
     """Answer the "was this helpful?" buttons of a tip, whatever step the person is at."""
-    answer, _, number = payload.removeprefix("tip:").partition(":")
-    if not payload.startswith("tip:") or answer not in ("y", "n") or not number.isdecimal():
+    answer, _, text = payload.removeprefix("tip:").partition(":")
+    number = record_id(text)
+    if not payload.startswith("tip:") or answer not in ("y", "n") or number is None:
         return False
     try:
-        changed = await tips.answer_helpful(ctx.uow, ctx.person.id, int(number), answer == "y")
+        changed = await tips.answer_helpful(ctx.uow, ctx.person.id, number, answer == "y")
     except NotFound:
         return False
     ctx.say_brief(

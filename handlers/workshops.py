@@ -11,6 +11,7 @@ from ffs_bot.workshop_notices import when, workshop_offer_payload
 from handlers import menu
 from handlers.confirm import ConfirmCancelStep
 from handlers.context import Context
+from handlers.payloads import payload_id, record_id
 from handlers.router import Step
 
 __all__ = ["WORKSHOPS", "global_press", "steps"]
@@ -101,10 +102,9 @@ class WorkshopsStep(Step):
         if payload in ("ws:mine", "ws:door"):
             await ctx.go(MINE if payload == "ws:mine" else DOOR)
             return True
-        number = payload.removeprefix("ws:open:")
-        if not payload.startswith("ws:open:") or not number.isdecimal():
+        if (number := payload_id(payload, "ws:open:")) is None:
             return False
-        ctx.state.data["workshop"] = int(number)
+        ctx.state.data["workshop"] = number
         if await _chosen(ctx) is None:
             return False
         await ctx.go(ONE)
@@ -259,12 +259,11 @@ class MineStep(Step):
         if payload == "ws:list":
             await ctx.go(WORKSHOPS)
             return True
-        number = payload.removeprefix("ws:cancel:")
-        if not payload.startswith("ws:cancel:") or not number.isdecimal():
+        if (number := payload_id(payload, "ws:cancel:")) is None:
             return False
-        if int(number) not in {b.id for b in await workshops.my_bookings(ctx.uow, ctx.person.id)}:
+        if number not in {b.id for b in await workshops.my_bookings(ctx.uow, ctx.person.id)}:
             return False
-        ctx.state.data["booking"] = int(number)
+        ctx.state.data["booking"] = number
         await ctx.go(CANCEL)
         return True
 
@@ -377,12 +376,12 @@ async def global_press(ctx: Context, payload: str) -> bool:
 
 
 async def _answer_offer(ctx: Context, payload: str) -> bool:
-    answer, _, number = payload.removeprefix("wso:").partition(":")
-    if answer not in ("yes", "no") or not number.isdecimal():
+    answer, _, text = payload.removeprefix("wso:").partition(":")
+    if answer not in ("yes", "no") or (number := record_id(text)) is None:
         return False
     try:
         booking, _next = await workshops.answer_offer(
-            ctx.uow, ctx.workshop_notify, ctx.person.id, int(number), accept=answer == "yes"
+            ctx.uow, ctx.workshop_notify, ctx.person.id, number, accept=answer == "yes"
         )
     except NotFound:
         return False
@@ -400,11 +399,13 @@ async def _answer_offer(ctx: Context, payload: str) -> bool:
 
 
 async def _rate(ctx: Context, payload: str) -> bool:
-    number, _, rating = payload.removeprefix("wsr:").partition(":")
-    if not number.isdecimal() or not rating.lstrip("-").isdecimal():
+    text, _, rating = payload.removeprefix("wsr:").partition(":")
+    number = record_id(text)
+    # The rating is checked by the service (1 to 5); a long number is not a rating either.
+    if number is None or len(rating) > 3 or not rating.lstrip("-").isdecimal():
         return False
     try:
-        fresh = await workshops.rate(ctx.uow, ctx.person.id, int(number), int(rating))
+        fresh = await workshops.rate(ctx.uow, ctx.person.id, number, int(rating))
     except NotFound:
         return False
     except InvalidInput as problem:

@@ -20,10 +20,15 @@ __all__ = [
     "convert",
     "message_arguments",
     "send_reply",
+    "unreadable",
+    "update_id",
 ]
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 CHANNEL = Channel.TELEGRAM.value
+# Telegram's ids are integers of at most 52 bits (update ids of 31); a wider one, a float or
+# text is not Telegram's, and no column of ours holds it.
+MAX_ID = 2**63
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,19 @@ class Converted:
     reachable: bool | None = None
 
 
+def _id(value: Any) -> int:
+    """An id as Telegram sends one: an integer a 64-bit column holds (not a bool or float)."""
+    if type(value) is not int or not -MAX_ID <= value < MAX_ID:
+        raise ValueError("not an id")
+    return value
+
+
+def update_id(body: Any) -> int | None:
+    """The update's id, or None when the body is not an update at all."""
+    number = body.get("update_id") if isinstance(body, dict) else None
+    return number if type(number) is int and 0 <= number < MAX_ID else None
+
+
 def chat_key(body: dict[str, Any]) -> str:
     """The key that keeps one person's updates in order, read from a raw update."""
     for field in ("message", "callback_query", "my_chat_member", "edited_message"):
@@ -45,8 +63,25 @@ def chat_key(body: dict[str, Any]) -> str:
         if isinstance(part, dict):
             sender = part.get("from") or part.get("chat") or {}
             if isinstance(sender, dict) and "id" in sender:
-                return str(sender["id"])
+                try:
+                    return str(_id(sender["id"]))
+                except ValueError:
+                    break
     return "unknown"
+
+
+def unreadable(body: dict[str, Any]) -> str | None:
+    """Why an update cannot be read (and so never answered), or None when it can.
+
+    What `convert` ignores (a group's message, a kind we do not ask for) is readable.
+    """
+    try:
+        # Not JSON as the standard has it (NaN, Infinity), or nested too deep to store.
+        json.dumps(body, allow_nan=False)
+        convert(body)
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+        return f"cannot be read: {type(exc).__name__}"
+    return None
 
 
 def convert(body: dict[str, Any]) -> Converted | None:
@@ -62,9 +97,9 @@ def convert(body: dict[str, Any]) -> Converted | None:
         user = message.get("from")
         if user is None or message["chat"]["type"] != ChatType.PRIVATE:
             return None
-        user_id = str(int(user["id"]))
+        user_id = str(_id(user["id"]))
         return Converted(
-            chat_id=int(message["chat"]["id"]),
+            chat_id=_id(message["chat"]["id"]),
             user_id=user_id,
             inbound=Inbound(
                 channel=CHANNEL,
@@ -81,9 +116,9 @@ def convert(body: dict[str, Any]) -> Converted | None:
         if pressed is None or pressed["chat"]["type"] != ChatType.PRIVATE:
             return None
         user = query["from"]
-        user_id = str(int(user["id"]))
+        user_id = str(_id(user["id"]))
         return Converted(
-            chat_id=int(pressed["chat"]["id"]),
+            chat_id=_id(pressed["chat"]["id"]),
             user_id=user_id,
             inbound=Inbound(
                 channel=CHANNEL,
@@ -93,7 +128,7 @@ def convert(body: dict[str, Any]) -> Converted | None:
                 message_id=external_id,
             ),
             callback_query_id=str(query["id"]),
-            pressed_message_id=int(pressed["message_id"]),
+            pressed_message_id=_id(pressed["message_id"]),
         )
     member = body.get("my_chat_member")
     if member is not None:
@@ -101,8 +136,8 @@ def convert(body: dict[str, Any]) -> Converted | None:
             return None
         status = member["new_chat_member"]["status"]
         return Converted(
-            chat_id=int(member["chat"]["id"]),
-            user_id=str(int(member["from"]["id"])),
+            chat_id=_id(member["chat"]["id"]),
+            user_id=str(_id(member["from"]["id"])),
             reachable=status not in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT),
         )
     return None

@@ -29,6 +29,8 @@ from bot.telegram.adapter import (
     chat_key,
     convert,
     send_reply,
+    unreadable,
+    update_id,
 )
 from bot.telegram.adapter import message_arguments as reply_arguments
 from bot.telegram.bot import JsonBot
@@ -43,6 +45,7 @@ from ffs_bot.services.updates import (
     chat_pending,
     mark_updates_done,
     pending_updates,
+    store_unreadable,
     store_updates,
 )
 from handlers.engine import ConversationEngine
@@ -170,21 +173,32 @@ class TelegramChannel:
             self._submit(stored)
 
     async def _store(self, bodies: list[dict[str, Any]]) -> list[StoredUpdate]:
-        """Store raw updates durably; return the ones not stored before (see `accept`)."""
-        rows = [
-            (str(body["update_id"]), chat_key(body), body)
-            for body in bodies
-            if isinstance(body.get("update_id"), int)
-        ]
+        """Store raw updates durably; return the ones not stored before (see `accept`).
+
+        An update that cannot be read is stored finished, with a note in its place: were it
+        left to answer, it would fail the same way at every restart.
+        """
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        notes: list[tuple[str, str]] = []
+        for body in bodies:
+            if (number := update_id(body)) is None:
+                continue
+            if (problem := unreadable(body)) is not None:
+                notes.append((str(number), problem))
+            else:
+                rows.append((str(number), chat_key(body), body))
         try:
             async with self._db.uow() as uow:
                 new = await store_updates(uow, CHANNEL, rows)
+                dropped = await store_unreadable(uow, CHANNEL, notes)
                 await uow.commit()
         except Exception as exc:
             if is_unavailable(exc):
                 await self._tell_outage([_readable(body) for body in bodies])
             raise
         self._told.clear()
+        for external_id in dropped:
+            log.warning("update %s cannot be read; stored as finished", external_id)
         return new
 
     async def _take_up_leftovers(self) -> None:
@@ -261,7 +275,9 @@ class TelegramChannel:
                     wait = min(2.0**failures, 30.0)
                 await sleep_unless(stop, wait)
                 return offset, failures
-            offset = int(updates[-1]["update_id"]) + 1
+            # Confirmed past the last one with an id: the others were never Telegram's.
+            numbers = [number for body in updates if (number := update_id(body)) is not None]
+            offset = max(numbers) + 1 if numbers else offset
         return offset, 0
 
     async def _hold_poller(self, stop: asyncio.Event) -> bool:
@@ -426,10 +442,8 @@ class TelegramChannel:
 
     async def _answer_stored(self, stored: StoredUpdate) -> None:
         """Answer one stored update."""
+        # What is stored was read when it was stored; None is what we ignore.
         converted = _readable(stored.body)
-        if converted is None:
-            # An update we cannot read would fail the same way after every restart.
-            log.warning("dropping unreadable update %s", stored.external_id)
         failures = 0
         while converted is not None:
             try:

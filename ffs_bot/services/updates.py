@@ -19,8 +19,12 @@ __all__ = [
     "mark_updates_done",
     "pending_updates",
     "purge_done",
+    "store_unreadable",
     "store_updates",
 ]
+
+# The chat key of updates that cannot be read: they are stored done, never answered.
+UNREADABLE_CHAT = "unreadable"
 
 _UPDATES = table_of(InboundUpdateRow)
 _MARK_DONE = (
@@ -86,6 +90,35 @@ async def store_updates(
         for external_id, chat_key, body in updates
         if external_id in new_ids
     ]
+
+
+async def store_unreadable(
+    uow: UnitOfWork, channel: str, notes: list[tuple[str, str]]
+) -> list[str]:
+    """Store (external id, note) updates that cannot be read as done; return the new ids.
+
+    They are kept, so the channel's retry of one is known, and finished at once, so no
+    restart takes them up again; the note says why in place of what they said.
+    """
+    notes = list(dict(notes).items())
+    if not notes:
+        return []
+    now = utcnow()
+    result = await uow.session.execute(
+        _store(uow.dialect),
+        [
+            {
+                "channel": channel,
+                "external_id": external_id,
+                "chat_key": UNREADABLE_CHAT,
+                "body": {"note": note},
+                "received_at": now,
+                "done_at": now,
+            }
+            for external_id, note in notes
+        ],
+    )
+    return [str(external_id) for external_id, _id in result]
 
 
 _PENDING_OF_CHAT = (

@@ -1,0 +1,26 @@
+"""Reading the record ids that buttons carry, before any of them reaches a service."""
+
+from __future__ import annotations
+
+__all__ = ["MAX_ID", "payload_id", "record_id"]
+
+# Our ids are INTEGER columns, 31 bits on PostgreSQL: a bigger number names no row, and sent
+# to the database it is an error (PostgreSQL's out of range, SQLite's too large), not "none".
+MAX_ID = 2**31 - 1
+
+
+def record_id(text: str) -> int | None:
+    """The id `text` names (ASCII digits, 1 to MAX_ID), or None when it names no record."""
+    if not text.isascii() or not text.isdecimal() or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+def payload_id(payload: str, prefix: str) -> int | None:
+    """The id a button's payload carries after `prefix`; None for any other payload.
+
+    None is a button that is not ours or no longer means anything: the step answers it as a
+    stale button, and nothing is read or written.
+    """
+    return record_id(payload[len(prefix) :]) if payload.startswith(prefix) else None
