@@ -10,12 +10,33 @@ import argparse
 import gc
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
+from ffs_bot.ids import record_id
 from ffs_bot.model import Channel, RoleName
 
 __all__ = ["main"]
+
+
+def _id(text: str) -> int:
+    """A record id from the command line: argparse says so when it names no record."""
+    if (number := record_id(text)) is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id")
+    return number
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """A whole number from `low` to `high`, checked by argparse."""
+
+    def number(text: str) -> int:
+        if not (
+            text.isascii() and text.isdecimal() and len(text) <= 9 and low <= int(text) <= high
+        ):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number from {low} to {high}")
+        return int(text)
+
+    return number
 
 
 def _export_problem(args: argparse.Namespace) -> str | None:
@@ -101,7 +122,9 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="list the audit log")
     audit.add_argument("--since", metavar="DATE", help="from this day on (YYYY-MM-DD, UTC)")
-    audit.add_argument("--limit", type=int, default=1000, help="at most this many (1000)")
+    audit.add_argument(
+        "--limit", type=_bounded(1, 1_000_000), default=1000, help="at most this many (1000)"
+    )
     audit.set_defaults(handler="audit")
 
     purge_cmd = commands.add_parser(
@@ -125,8 +148,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("table", choices=["registrations", "bookings", "attendance"])
     export.add_argument("--factory", metavar="CODE", help="only this factory")
     which = export.add_mutually_exclusive_group()
-    which.add_argument("--season", type=int, metavar="ID", help="only this season")
-    which.add_argument("--workshop", type=int, metavar="ID", help="only this workshop")
+    which.add_argument("--season", type=_id, metavar="ID", help="only this season")
+    which.add_argument("--workshop", type=_id, metavar="ID", help="only this workshop")
     which.add_argument(
         "--workshops", action="store_true", help="attendance of workshops rather than seasons"
     )
@@ -144,7 +167,10 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="a programme year's figures: factories, families, workshops, tips"
     )
     report.add_argument(
-        "--year", type=int, default=date.today().year, help="the year (default: this year)"
+        "--year",
+        type=_bounded(2000, 2100),
+        default=date.today().year,
+        help="the year (default: this year)",
     )
     report.add_argument("--factory", metavar="CODE", help="only this factory")
     report.add_argument("--json", action="store_true", help="print JSON")

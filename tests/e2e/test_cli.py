@@ -562,3 +562,21 @@ def test_demo_leaves_a_database_with_factories_alone(
     assert result.code == 0
     assert "Loaded demo data" not in result.err
     assert [f["code"] for f in factories_json(capsys)] == ["ZZ01"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["export", "registrations", "--season", "9" * 20, "--format", "csv", "-o", "x"], "id"),
+        (["export", "bookings", "--workshop", str(2**31), "--format", "csv", "-o", "x"], "id"),
+        (["export", "bookings", "--workshop", "-1", "--format", "csv", "-o", "x"], "id"),
+        (["audit", "--limit", "9" * 30], "from 1 to"),
+        (["report", "--year", "1e5"], "from 2000 to 2100"),
+    ],
+)
+def test_numbers_no_column_holds_are_refused_by_the_parser(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: str
+) -> None:
+    # Passed on, PostgreSQL would refuse them with a traceback ("out of range").
+    result = usage_error(capsys, *argv)
+    assert result.code == 2 and words in result.err and "Traceback" not in result.err

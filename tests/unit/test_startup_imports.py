@@ -28,7 +28,7 @@ def loaded_by(*modules: str) -> set[str]:
 def test_the_command_line_parses_with_the_standard_library_alone() -> None:
     loaded = loaded_by("bot.cli")
     ours = {name for name in loaded if name.split(".")[0] in {"ffs_bot", "handlers", "bot"}}
-    assert ours == {"ffs_bot", "ffs_bot.model", "bot", "bot.cli"}
+    assert ours == {"ffs_bot", "ffs_bot.ids", "ffs_bot.model", "bot", "bot.cli"}
     third_party = {"sqlalchemy", "pydantic", "pydantic_settings", "babel", "yaml", "asyncpg"}
     assert not loaded & (third_party | CHARTS | WORKBOOKS | MIGRATIONS | CHANNELS)
 
