@@ -11,6 +11,7 @@ from ffs_bot.config import Settings
 from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.migrate import upgrade
 from ffs_bot.db.uow import Database
+from ffs_bot.files import private_tree
 from ffs_bot.i18n import Translator, load_translators
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.safeguarding import load_phrases
@@ -42,6 +43,8 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
     translators = load_translators(settings.locales_dir)
     # Read before anything opens: a bad phrase file stops the start with a clear message.
     phrases = load_phrases(settings.safeguarding_phrases)
+    # The database, its journal and the exports hold children's data: ours to read alone.
+    private_tree(settings.data_dir)
     engine = create_engine(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
     try:
         if migrate:

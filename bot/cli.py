@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -207,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.enable()
     from bot.commands import run_command
 
+    # Whatever this process creates (databases, exports, SQLite's and other libraries' own
+    # files) is its owner's alone, whatever umask it was started with.
+    os.umask(0o077)
     return run_command(args)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ffs_bot.delivery import Delivery, Outcome
+from ffs_bot.files import private_dir, write_private
 from ffs_bot.i18n import Translator, negotiate_language
 from ffs_bot.messages import Attachment, Inbound, Reply, numbered_text, replies_to_json
 from ffs_bot.model import Channel
@@ -55,17 +56,21 @@ class ConsoleSender:
 
 def save_attachment(attachment: Attachment, directory: Path) -> Path:
     """Save a file the bot sent under `directory`, never overwriting one saved before."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     # The name comes from our own code, but keep it to one plain file name all the same.
     name = Path(attachment.filename).name or "file"
     target = directory / name
     stem, suffix = target.stem, target.suffix
     n = 1
-    while target.exists():
-        n += 1
-        target = directory / f"{stem}-{n}{suffix}"
-    target.write_bytes(attachment.content)
-    return target
+    while True:
+        try:
+            # Exports hold children's names and health notes: readable by us alone.
+            write_private(target, attachment.content)
+        except FileExistsError:
+            n += 1
+            target = directory / f"{stem}-{n}{suffix}"
+            continue
+        return target
 
 
 def inbound_from_json(line: str, user_id: str, language_code: str | None) -> Inbound:

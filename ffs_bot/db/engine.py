@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from ffs_bot.db import sqlite_inline
+from ffs_bot.files import private_dir, private_file
 
 __all__ = ["POOL_SIZE", "create_engine", "create_session_factory"]
 
@@ -43,7 +44,12 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -
         _ping_when_idle(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(parsed.database)
+        private_dir(database.parent)
+        private_file(database)
+        for journal in ("-wal", "-shm", "-journal"):
+            if (made := database.with_name(database.name + journal)).exists():
+                private_file(made)  # left by an older version, made before this rule
     sqlite_inline.register()
     engine = _create_async_engine(
         parsed.set(drivername=f"sqlite+{sqlite_inline.DRIVER}"),

@@ -280,7 +280,7 @@ async def test_a_workshop_that_does_not_exist_there_is_a_usage_error_and_writes_
         (["registrations", "--workshop", "2"], "--workshop and --workshops are not for them"),
         (["registrations", "--workshops"], "--workshop and --workshops are not for them"),
         (["bookings", "--season", "1"], "--season is not for them"),
-        (["bookings", "--workshop", "two"], "invalid int value"),
+        (["bookings", "--workshop", "two"], "is not an id"),
     ],
 )
 def test_seasons_and_workshops_together_are_refused_by_the_parser(
