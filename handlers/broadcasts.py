@@ -329,7 +329,12 @@ class SentStep(Step):
             lines.append(_progress_text(ctx, item, figures, zone))
             if item.status == "scheduled":
                 buttons.append(Choice(ctx._("Cancel #{id}", id=item.id), f"bc:cancel:{item.id}"))
-        text = "\n".join(lines) if lines else ctx._("No broadcasts yet.")
+        # Delivery is at least once: a restart mid-send repeats the few sends under way.
+        honest = ctx._(
+            "Everyone gets it once. If the service restarts while sending, the few people "
+            "it was sending to at that moment may get it twice. Nobody is missed."
+        )
+        text = "\n\n".join(["\n".join(lines), honest]) if lines else ctx._("No broadcasts yet.")
         ctx.say(
             text,
             [*buttons, Choice(ctx._("New broadcast"), "bc:new"), menu.main_menu_choice(ctx)],
