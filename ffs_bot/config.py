@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     wechat_aes_key_previous: SecretStr | None = Field(
         default=None, alias="WECHAT_AES_KEY_PREVIOUS"
     )
+    # With an AES key, only safe mode is read; this also reads compatible mode's sealed copy.
+    wechat_compatible_mode: bool = Field(default=False, alias="WECHAT_COMPATIBLE_MODE")
     wechat_api_base_url: str = Field(
         default="https://api.weixin.qq.com", alias="WECHAT_API_BASE_URL"
     )

@@ -67,25 +67,31 @@ class WeChatServer:
         query.update(extra)
         return query
 
-    async def post_xml(self, xml: str, *, query: dict[str, str] | None = None) -> Answer:
+    def request(self, xml: str, *, beside: str | None = None) -> tuple[dict[str, str], str]:
+        """A signed query and the body WeChat posts with it: sealed in safe mode.
+
+        `beside`: compatible mode, this message's fields in plaintext beside the sealed one.
+        """
         if self.aes_key is None:
-            response = await self.client.post(
-                WECHAT_PATH, params=self.query() if query is None else query, data=xml
-            )
-            body = await response.text()
-            return Answer(response.status, body, _content(body))
+            return self.query(), xml
         crypto = WeChatCrypto(self.token, self.aes_key, APP_ID)
         sealed = crypto.encrypt_message(xml, "seal", str(self.now()))
         encrypt = xmltodict.parse(sealed)["xml"]["Encrypt"]
-        body = xmltodict.unparse(
-            {"xml": {"ToUserName": ACCOUNT, "Encrypt": encrypt}}, full_document=False
-        )
-        response = await self.client.post(
-            WECHAT_PATH, params=self.query(encrypt) if query is None else query, data=body
-        )
+        fields = {"ToUserName": ACCOUNT} if beside is None else xmltodict.parse(beside)["xml"]
+        body = xmltodict.unparse({"xml": {**fields, "Encrypt": encrypt}}, full_document=False)
+        return self.query(encrypt), body
+
+    async def post_xml(self, xml: str, *, query: dict[str, str] | None = None) -> Answer:
+        signed, body = self.request(xml)
+        return await self.post(signed if query is None else query, body)
+
+    async def post(self, query: dict[str, str], body: str) -> Answer:
+        """Post `body` under `query`, and read the answer (opened when sealed)."""
+        response = await self.client.post(WECHAT_PATH, params=query, data=body)
         answer = await response.text()
-        if not answer.startswith("<xml>"):
-            return Answer(response.status, answer)
+        if self.aes_key is None or not answer.startswith("<xml>"):
+            return Answer(response.status, answer, _content(answer))
+        crypto = WeChatCrypto(self.token, self.aes_key, APP_ID)
         fields = xmltodict.parse(answer)["xml"]
         plain = crypto.decrypt_message(
             answer, fields["MsgSignature"], fields["TimeStamp"], fields["Nonce"]

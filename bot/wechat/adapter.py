@@ -1,13 +1,28 @@
 """WeChat's side of the wire: signatures, safe-mode AES, and messages to and from Inbounds.
 
-wechatpy does the parsing, the signature checks and the AES; this module decides what each
-message means to us. Nothing here touches the network or the database. wechatpy (with
-PyCryptodome, requests and httpx: 25 MiB) is imported when the first WeChat request comes, so
-a process that serves only Telegram, or only the command line, never loads it.
+wechatpy does the parsing and the AES; this module checks the signatures (in constant time)
+and decides what each message means to us. Nothing here touches the network or the
+database. wechatpy (with PyCryptodome, requests and httpx: 25 MiB) is imported when the first
+WeChat request comes, so a process that serves only Telegram, or only the command line, never
+loads it.
+
+What a signature proves, and what it does not:
+
+- The URL's `signature` covers only the token, `timestamp` and `nonce`: never the body. So
+  with an AES key configured only safe mode is read (`encrypt_type=aes` and a
+  `msg_signature`, which covers the sealed message too): a plaintext request, which anyone
+  holding one signed URL could write, is refused. WeChat's compatible mode (the message in
+  plaintext beside the sealed copy) is read only when allowed (`Keys.compatible`), and then
+  only the sealed copy counts.
+- A signed URL is accepted only within `MAX_CLOCK_SKEW` (600 seconds) of our clock.
+  `SignedPair` carries its (timestamp, nonce) and the digest of what it carried.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +39,7 @@ __all__ = [
     "Envelope",
     "Keys",
     "Refused",
+    "SignedPair",
     "WeChatMessage",
     "convert",
     "open_envelope",
@@ -36,6 +52,11 @@ CHANNEL = Channel.WECHAT.value
 # later. WeChat's own retries come within seconds.
 MAX_CLOCK_SKEW = 600
 QR_SCENE_PREFIX = "qrscene_"
+# The nonce is stored with the pair (signed_request.nonce); WeChat's are ten digits.
+MAX_NONCE = 64
+# A safe-mode body holds only the addressee and the sealed message (AppId: a third-party
+# platform's); anything more is compatible mode's plaintext copy.
+SEALED_FIELDS = frozenset({"ToUserName", "AppId", "Encrypt"})
 
 
 class Refused(Exception):
@@ -49,6 +70,8 @@ class Keys:
     token: str
     app_id: str
     aes_keys: tuple[str, ...] = ()
+    # Compatible mode: read the sealed copy of a message that also comes in plaintext.
+    compatible: bool = False
 
     def cryptos(self) -> list[WeChatCrypto]:
         """One decrypter per configured key, the current key first."""
@@ -58,12 +81,21 @@ class Keys:
 
 
 @dataclass(frozen=True, slots=True)
+class SignedPair:
+    """A signed request's (timestamp, nonce) and the digest of what it carried."""
+
+    stamp: int
+    nonce: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class Envelope:
-    """A verified request's message, and how to seal the answer (the key it came with)."""
+    """A verified request's message, how to seal the answer (the key it came with), its pair."""
 
     xml: str
     crypto: WeChatCrypto | None
-    nonce: str
+    signed: SignedPair
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,67 +114,111 @@ class WeChatMessage:
     source: Any = None
 
 
-def _check(keys: Keys, query: Mapping[str, str], now: float | None) -> None:
-    from wechatpy.exceptions import InvalidSignatureException
-    from wechatpy.utils import check_signature
+def _signature(*parts: str) -> str:
+    from wechatpy.utils import WeChatSigner
 
-    try:
-        check_signature(
-            keys.token, query.get("signature", ""), query.get("timestamp", ""), query["nonce"]
-        )
-    except (InvalidSignatureException, KeyError) as exc:
-        raise Refused("bad or missing signature") from exc
-    try:
-        stamp = int(query["timestamp"])
-    except (KeyError, ValueError) as exc:
-        raise Refused("bad timestamp") from exc
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return str(signer.signature)
+
+
+def _same(expected: str, given: str) -> bool:
+    # wechatpy compares with `!=`, which tells a prober how much of a guess was right.
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _check(keys: Keys, query: Mapping[str, str], now: float | None) -> int:
+    """The request's timestamp, once its URL signature holds and it is recent."""
+    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp) or not 0 < len(nonce) <= MAX_NONCE:
+        raise Refused("bad or missing timestamp or nonce")
+    given = query.get("signature", "")
+    if not _same(_signature(keys.token, timestamp, nonce), given):
+        raise Refused("bad or missing signature")
+    stamp = int(timestamp)
     if abs((now if now is not None else time.time()) - stamp) > MAX_CLOCK_SKEW:
         raise Refused("stale timestamp")
+    return stamp
 
 
-def verify_server(keys: Keys, query: Mapping[str, str], now: float | None = None) -> str:
-    """Answer WeChat's server check: the `echostr` back, once the signature holds.
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify_server(
+    keys: Keys, query: Mapping[str, str], now: float | None = None
+) -> tuple[str, SignedPair]:
+    """Answer WeChat's server check: the `echostr` back, and the pair to bind to it.
+
+    The check carries no body, so the pair is bound to `echostr`, marked as such: a signed
+    check URL cannot then carry a message either.
 
     Raises:
         Refused: the signature does not hold.
     """
-    _check(keys, query, now)
-    return query.get("echostr", "")
+    stamp = _check(keys, query, now)
+    echo = query.get("echostr", "")
+    return echo, SignedPair(stamp, query["nonce"], _digest(b"echostr\0" + echo.encode()))
 
 
 def open_envelope(
     keys: Keys, query: Mapping[str, str], body: bytes, now: float | None = None
 ) -> Envelope:
-    """Check a POST's signature and, in safe mode, decrypt it with the current or old key.
+    """Check a POST's signatures and, in safe mode, decrypt it with the current or old key.
 
     Raises:
-        Refused: the signature does not hold, or no key decrypts the message.
+        Refused: a signature does not hold, the request is plaintext while an AES key is
+            configured, or no key decrypts the message.
     """
-    from wechatpy.exceptions import InvalidSignatureException
-
-    _check(keys, query, now)
+    stamp = _check(keys, query, now)
+    signed = SignedPair(stamp, query["nonce"], _digest(body))
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Refused("not UTF-8") from exc
-    if query.get("encrypt_type", "raw") != "aes":
-        return Envelope(text, None, query["nonce"])
     cryptos = keys.cryptos()
+    if query.get("encrypt_type", "raw") != "aes":
+        if cryptos:
+            # The URL's signature does not cover the body: anyone could have written it.
+            raise Refused("plaintext, and WECHAT_AES_KEY is set: safe mode only")
+        return Envelope(text, None, signed)
     if not cryptos:
         raise Refused("an encrypted message, and no WECHAT_AES_KEY")
+    encrypt = _sealed(text, compatible=keys.compatible)
+    expected = _signature(keys.token, query["timestamp"], query["nonce"], encrypt)
+    if not _same(expected, query.get("msg_signature", "")):
+        # The message signature does not depend on the key: no key helps.
+        raise Refused("bad message signature")
     for crypto in cryptos:
         try:
             xml = crypto.decrypt_message(
-                text, query.get("msg_signature", ""), query["timestamp"], query["nonce"]
+                {"Encrypt": encrypt}, expected, query["timestamp"], query["nonce"]
             )
-        except InvalidSignatureException as exc:
-            # The message signature does not depend on the key: no other key helps.
-            raise Refused("bad message signature") from exc
         except Exception:
             # Garbage out of the wrong key: during a key change, try the previous one.
             continue
-        return Envelope(str(xml), crypto, query["nonce"])
+        return Envelope(str(xml), crypto, signed)
     raise Refused("no key decrypts the message")
+
+
+def _sealed(text: str, *, compatible: bool) -> str:
+    """The sealed message in a safe-mode (or, if allowed, compatible-mode) body."""
+    from xml.etree import ElementTree
+
+    # WeChat never sends a DTD; refusing one leaves entities no way in.
+    if "<!DOCTYPE" in text.upper():
+        raise Refused("a DTD in the body")
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise Refused("unreadable sealed body") from exc
+    names = [child.tag for child in root]
+    sealed = [child.text for child in root if child.tag == "Encrypt"]
+    if root.tag != "xml" or len(sealed) != 1 or not sealed[0]:
+        raise Refused("no sealed message")
+    if not compatible and set(names) - SEALED_FIELDS:
+        raise Refused("a plaintext copy beside the sealed message: compatible mode is off")
+    return sealed[0].strip()
 
 
 def _start_argument(scene: str) -> str:
@@ -207,4 +283,4 @@ def passive_reply(envelope: Envelope, message: WeChatMessage, text: str) -> str:
     reply = TextReply(source=message.account, target=message.openid, content=text).render()
     if envelope.crypto is None:
         return str(reply)
-    return str(envelope.crypto.encrypt_message(reply, envelope.nonce))
+    return str(envelope.crypto.encrypt_message(reply, envelope.signed.nonce))

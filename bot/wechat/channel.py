@@ -82,7 +82,8 @@ class WeChatChannel:
 
     def verify(self, query: Mapping[str, str]) -> str:
         """Answer WeChat's server check (raises `Refused` when the signature is wrong)."""
-        return verify_server(self._keys, query)
+        echo, _ = verify_server(self._keys, query)
+        return echo
 
     async def receive(self, query: Mapping[str, str], body: bytes) -> str:
         """Answer one POST from WeChat: the passive reply's XML, or `success`.

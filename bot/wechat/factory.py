@@ -19,7 +19,12 @@ def wechat_keys(app: App) -> Keys:
         for key in (settings.wechat_aes_key, settings.wechat_aes_key_previous)
         if key is not None
     )
-    return Keys(settings.wechat_token.get_secret_value(), settings.wechat_app_id or "", aes_keys)
+    return Keys(
+        settings.wechat_token.get_secret_value(),
+        settings.wechat_app_id or "",
+        aes_keys,
+        compatible=settings.wechat_compatible_mode,
+    )
 
 
 def create_wechat_channel(app: App) -> WeChatChannel:

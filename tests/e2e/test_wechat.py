@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -25,7 +27,8 @@ from ffs_bot.messages import replies_from_json
 from ffs_bot.model import RoleName
 from ffs_bot.services.staff import grant_role
 from tests.conftest import Backend
-from tests.helpers import seed_factories
+from tests.helpers import Chat, seed_factories
+from tests.integration.test_children import add_in_chat
 from tests.integration.test_summer_chat import SEASON, next_summer, open_season
 from tests.integration.test_workshop_chat import plan
 from tests.wechat_harness import (
@@ -43,7 +46,8 @@ from tests.wechat_harness import (
 
 
 def make_channel(backend: Backend, translators: dict[str, Translator], **kwargs) -> WeChatChannel:
-    keys = Keys(TOKEN, APP_ID, kwargs.pop("aes_keys", (AES_KEY,)))
+    aes_keys = kwargs.pop("aes_keys", (AES_KEY,))
+    keys = Keys(TOKEN, APP_ID, aes_keys, compatible=kwargs.pop("compatible", False))
     return WeChatChannel(keys, backend.conversations, backend.db, translators, **kwargs)
 
 
@@ -52,11 +56,27 @@ async def channel(backend: Backend, translators: dict[str, Translator]) -> WeCha
     return make_channel(backend, translators)
 
 
-@pytest.fixture
-async def client(backend: Backend, channel: WeChatChannel) -> AsyncIterator[TestClient]:
+@asynccontextmanager
+async def serving(backend: Backend, channel: WeChatChannel) -> AsyncIterator[TestClient]:
+    """Our web application answering `channel`'s endpoint over HTTP."""
     async with TestClient(TestServer(create_web_app(backend.engine, wechat=channel))) as client:
         yield client
     await channel.stop()
+
+
+@pytest.fixture
+async def client(backend: Backend, channel: WeChatChannel) -> AsyncIterator[TestClient]:
+    async with serving(backend, channel) as client:
+        yield client
+
+
+@pytest.fixture
+async def plain_client(
+    backend: Backend, translators: dict[str, Translator]
+) -> AsyncIterator[TestClient]:
+    """An endpoint with no AES key: plaintext mode, as an account not in safe mode has it."""
+    async with serving(backend, make_channel(backend, translators, aes_keys=())) as client:
+        yield client
 
 
 @pytest.fixture
@@ -91,9 +111,9 @@ async def test_server_verification_echoes_only_with_the_right_signature(
 
 
 async def test_a_bad_signature_is_refused_and_nothing_is_processed(
-    backend: Backend, client: TestClient, wechat: WeChatServer
+    backend: Backend, plain_client: TestClient, wechat: WeChatServer
 ) -> None:
-    plain = WeChatServer(client, aes_key=None)
+    plain = WeChatServer(plain_client, aes_key=None)
     xml = text_xml("o-intruder", "你好", 1, plain.now())
     query = plain.query()
     for bad in ({**query, "signature": sign("not-the-token", "1", "2")}, {}):
@@ -105,14 +125,63 @@ async def test_a_bad_signature_is_refused_and_nothing_is_processed(
     assert await count(backend, IdentityRow) == 0
 
 
+async def test_with_an_aes_key_plaintext_is_refused_and_reveals_nothing(
+    backend: Backend, client: TestClient, wechat: WeChatServer
+) -> None:
+    await seed_factories(backend.db)
+    mum = Chat(backend.conversations, "o-mum", channel="wechat")
+    await mum.onboard()
+    await add_in_chat(mum, "Lily", "2021-05")
+    for press in ("cv:health", "health:yes"):
+        await mum.press(press)
+    await mum.send("Allergic to eggs")
+    assert "Allergic to eggs" in mum.text
+    # Someone holding one genuine signed URL strips its safe-mode parts and writes as mum.
+    plain = WeChatServer(client, aes_key=None)
+    answers = []
+    for xml in (
+        event_xml("o-mum", "CLICK", "go:children", plain.now()),
+        text_xml("o-mum", "1", 5, plain.now()),
+    ):
+        genuine = wechat.query("a-sealed-message")
+        stripped = {k: v for k, v in genuine.items() if k not in ("encrypt_type", "msg_signature")}
+        answers.append(await plain.post(stripped, xml))
+    assert not any("Allergic" in a.body or "Lily" in a.body for a in answers)
+    assert [a.status for a in answers] == [403, 403]
+
+
+async def test_compatible_mode_when_allowed_reads_only_the_sealed_copy(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    await seed_factories(backend.db)
+    real = event_xml("o-real", "subscribe", "", int(time.time()))
+    # What the plaintext copy claims: someone else.
+    claimed = event_xml("o-victim", "subscribe", "qrscene_f-DG02", int(time.time()))
+    async with serving(backend, make_channel(backend, translators)) as client:
+        wechat = WeChatServer(client)
+        # Off by default: a body with a plaintext copy is refused.
+        assert (await wechat.post(*wechat.request(real, beside=claimed))).status == 403
+    channel = make_channel(backend, translators, compatible=True)
+    async with serving(backend, channel) as client:
+        wechat = WeChatServer(client)
+        answer = await wechat.post(*wechat.request(real, beside=claimed))
+        assert answer.status == 200 and answer.sealed and "1. 中文" in (answer.text or "")
+        # Plaintext alone is still refused.
+        plain = WeChatServer(client, aes_key=None)
+        assert (await plain.post_xml(claimed)).status == 403
+    async with backend.db.uow() as uow:
+        assert list(await uow.session.scalars(select(IdentityRow.external_user_id))) == ["o-real"]
+
+
 @pytest.mark.parametrize("mode", ["plaintext", "safe"])
 async def test_onboarding_registration_and_a_booking_in_chinese(
-    backend: Backend, client: TestClient, mode: str
+    backend: Backend, client: TestClient, plain_client: TestClient, mode: str
 ) -> None:
     await seed_factories(backend.db)
     await open_season(backend)
     await plan(backend, capacity=5)
-    wechat = WeChatServer(client, aes_key=AES_KEY if mode == "safe" else None)
+    safe = mode == "safe"
+    wechat = WeChatServer(client) if safe else WeChatServer(plain_client, aes_key=None)
     me = "o-worker-1"
     # Scanning the factory's QR code follows the account and picks the factory.
     answer = await wechat.event(me, "subscribe", "qrscene_f-SZ01")
@@ -224,9 +293,9 @@ async def test_a_slow_step_says_success_and_the_answer_follows_through_the_outbo
 
 
 async def test_malformed_and_oversized_bodies_are_refused(
-    backend: Backend, client: TestClient, wechat: WeChatServer
+    backend: Backend, plain_client: TestClient
 ) -> None:
-    plain = WeChatServer(client, aes_key=None)
+    plain = WeChatServer(plain_client, aes_key=None)
     assert (await plain.post_xml("<xml><unclosed>")).status == 400
     assert (await plain.post_xml("<xml><MsgType>text</MsgType></xml>")).status == 400
     huge = text_xml("o-big", "字" * 40_000, 7, plain.now())
@@ -235,10 +304,10 @@ async def test_malformed_and_oversized_bodies_are_refused(
 
 
 async def test_pictures_and_voice_get_a_request_for_text(
-    backend: Backend, client: TestClient
+    backend: Backend, plain_client: TestClient
 ) -> None:
     await seed_factories(backend.db)
-    plain = WeChatServer(client, aes_key=None)
+    plain = WeChatServer(plain_client, aes_key=None)
     await plain.event("o-pic", "subscribe")
     picture = text_xml("o-pic", "", 99, plain.now()).replace(
         "<MsgType>text</MsgType>", "<MsgType>image</MsgType>"
@@ -248,9 +317,9 @@ async def test_pictures_and_voice_get_a_request_for_text(
 
 
 async def test_menu_links_and_unknown_events_need_no_answer(
-    backend: Backend, client: TestClient
+    backend: Backend, plain_client: TestClient
 ) -> None:
-    plain = WeChatServer(client, aes_key=None)
+    plain = WeChatServer(plain_client, aes_key=None)
     answer = await plain.post_xml(event_xml("o-view", "VIEW", "https://example.org", plain.now()))
     assert answer.status == 200 and answer.body == SUCCESS
 
