@@ -7,13 +7,14 @@ import contextlib
 import logging
 from datetime import date, timedelta
 
+from bot.wechat.adapter import MAX_CLOCK_SKEW
 from ffs_bot.db.tables import utcnow
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translators
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.privacy import DEFAULT_RETENTION_DAYS
 from ffs_bot.schedule import claim_due_pushes, mark_done
-from ffs_bot.services import broadcasts, tips, workshops
+from ffs_bot.services import broadcasts, signed_requests, tips, workshops
 from ffs_bot.services.erasure import PurgeResult, purge_children
 from ffs_bot.services.inbound import purge_answers
 from ffs_bot.services.seasons import expire_offers
@@ -22,7 +23,9 @@ from ffs_bot.workshop_notices import WorkshopNotifier
 
 __all__ = [
     "KEEP_HANDLED",
+    "KEEP_SIGNED",
     "every_minute",
+    "forget_signed_requests",
     "lapse_offers",
     "lapse_workshop_offers",
     "purge",
@@ -37,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # Re-deliveries come within hours; a month is ample, and then the texts are gone.
 KEEP_HANDLED = timedelta(days=30)
+# A pair is first seen at most one clock window after its timestamp and is refused as
+# stale one window after it: after two, nobody can use it again.
+KEEP_SIGNED = 2 * timedelta(seconds=MAX_CLOCK_SKEW)
 EVERY = timedelta(days=1)
 OFFERS_EVERY = timedelta(minutes=1)
 OFFER_BATCH = 100
@@ -159,6 +165,14 @@ async def run_broadcasts(db: Database, translators: Translators) -> int:
     return handled
 
 
+async def forget_signed_requests(db: Database, keep: timedelta = KEEP_SIGNED) -> int:
+    """Delete signed pairs first used more than `keep` ago; return how many."""
+    async with db.uow() as uow:
+        forgotten = await signed_requests.purge(uow, utcnow() - keep)
+        await uow.commit()
+    return forgotten
+
+
 async def every_minute(
     db: Database,
     family: FamilyNotifier,
@@ -166,7 +180,7 @@ async def every_minute(
     translators: Translators,
     stop: asyncio.Event,
 ) -> None:
-    """Lapse offers, send due reminders and tips each minute until `stop` (rows: none lost)."""
+    """Lapse offers, send due pushes and forget stale signed pairs each minute until `stop`."""
     while not stop.is_set():
         jobs = (
             ("seat offers", lapse_offers(db, family)),
@@ -174,6 +188,8 @@ async def every_minute(
             ("scheduled pushes", send_due_pushes(db, workshop)),
             ("tips", send_tips(db, translators)),
             ("broadcasts", run_broadcasts(db, translators)),
+            # Each minute, not daily: every WeChat message leaves a row.
+            ("signed requests", forget_signed_requests(db)),
         )
         for name, job in jobs:
             try:

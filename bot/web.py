@@ -79,9 +79,14 @@ async def telegram_webhook(request: web.Request) -> web.Response:
 async def wechat_check(request: web.Request) -> web.Response:
     """WeChat's server verification: echo `echostr` when the signature holds."""
     try:
-        echo = request.app[WECHAT_KEY].verify(request.query)
-    except Refused:
+        echo = await request.app[WECHAT_KEY].verify(request.query)
+    except Refused as exc:
+        log.warning("refused a WeChat server check: %s", exc)
         return web.Response(status=403, text="forbidden")
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        return web.Response(status=503, text="try again later")
     return web.Response(text=echo)
 
 

@@ -157,12 +157,16 @@ class ConversationEngine:
             with contextlib.suppress(Exception):
                 if inbound.message_id and (earlier := await self._earlier_answer(inbound)):
                     return earlier
-            t = self._translators[language]
-            failed = [Reply(t._(FAILURE))]
-            # Nothing could be recorded, but the helplines need no database.
-            if inbound.text is not None and self._phrases.match(inbound.text[:_SCREENED_CHARS]):
-                return [Reply(helpline(t, staff_told=False)), *failed]
-            return failed
+            return self.not_handled(inbound, language)
+
+    def not_handled(self, inbound: Inbound, language: str | None = None) -> list[Reply]:
+        """The answer to a message that could not be handled: try again (and any helplines)."""
+        t = self._translators[language or negotiate_language(inbound.language_hint)]
+        failed = [Reply(t._(FAILURE))]
+        # Nothing could be recorded, but the helplines need no database.
+        if inbound.text is not None and self._phrases.match(inbound.text[:_SCREENED_CHARS]):
+            return [Reply(helpline(t, staff_told=False)), *failed]
+        return failed
 
     async def resume(self, channel: str, user_id: str, language_hint: str | None) -> list[Reply]:
         """Ask again the question a person was at, or greet a newcomer (a console restarted).

@@ -14,8 +14,11 @@ What a signature proves, and what it does not:
   holding one signed URL could write, is refused. WeChat's compatible mode (the message in
   plaintext beside the sealed copy) is read only when allowed (`Keys.compatible`), and then
   only the sealed copy counts.
-- A signed URL is accepted only within `MAX_CLOCK_SKEW` (600 seconds) of our clock.
-  `SignedPair` carries its (timestamp, nonce) and the digest of what it carried.
+- A signed URL is accepted only within `MAX_CLOCK_SKEW` (600 seconds) of our clock, and its
+  (timestamp, nonce) pair is meant for one body: `SignedPair` carries the pair and the body's
+  digest, for the channel to bind them in the database (a pair seen with another body is
+  refused). Without an AES key the body is not signed at all; binding is then what stops a
+  signed URL from carrying a second message.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ the engine records each answer under the message's id (`MsgId`, or sender and ti
 events), so a retry gets the same answer and has no second effect. What does not fit in
 one passive reply, and every answer that was not ready in time, goes out through the outbox
 as customer-service messages: stored first, so a restart does not lose it.
+
+Each signed request's (timestamp, nonce) is bound to the body it first came with, in the
+database, before anything is done (`ffs_bot.services.signed_requests`): WeChat's retry of a
+message (same pair, same body) is answered as above, while another body under a used pair,
+on whichever replica, is refused. The server check binds its pair to its `echostr` alike.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from bot.wechat.adapter import (
     CHANNEL,
     Envelope,
     Keys,
+    Refused,
+    SignedPair,
     WeChatMessage,
     convert,
     open_envelope,
@@ -26,10 +33,12 @@ from bot.wechat.adapter import (
     verify_server,
 )
 from bot.wechat.render import wechat_texts
+from ffs_bot.db.outage import is_unavailable
 from ffs_bot.db.uow import Database
 from ffs_bot.i18n import N_, Translator
 from ffs_bot.messages import Reply
 from ffs_bot.outbox import enqueue
+from ffs_bot.services import signed_requests
 from handlers.engine import ConversationEngine
 
 __all__ = ["SUCCESS", "WeChatChannel"]
@@ -80,20 +89,32 @@ class WeChatChannel:
         # Answers still being worked out after `success`, and their queueing.
         self._background: set[asyncio.Future[Any]] = set()
 
-    def verify(self, query: Mapping[str, str]) -> str:
-        """Answer WeChat's server check (raises `Refused` when the signature is wrong)."""
-        echo, _ = verify_server(self._keys, query)
+    async def verify(self, query: Mapping[str, str]) -> str:
+        """Answer WeChat's server check (raises `Refused` when the signature is wrong or used)."""
+        echo, signed = verify_server(self._keys, query)
+        await self._bind(signed)
         return echo
 
     async def receive(self, query: Mapping[str, str], body: bytes) -> str:
         """Answer one POST from WeChat: the passive reply's XML, or `success`.
 
         Raises:
-            Refused: the request is not from WeChat; nothing was processed.
+            Refused: the request is not from WeChat, or its signed pair came with another
+                body; nothing was processed.
             ValueError: the message cannot be read.
         """
         envelope = open_envelope(self._keys, query, body)
         message = convert(envelope.xml)
+        try:
+            await self._bind(envelope.signed)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            # Unbound, nothing may be done: the person is asked to send it again shortly.
+            log.warning("database unreachable; a WeChat message not handled")
+            inbound = message.inbound
+            replies = [] if inbound is None else self._conversations.not_handled(inbound)
+            return await self._passive(envelope, message, replies)
         work = asyncio.ensure_future(self._work(message))
         try:
             replies = await asyncio.wait_for(asyncio.shield(work), self._reply_seconds)
@@ -103,6 +124,15 @@ class WeChatChannel:
             work.add_done_callback(lambda done: self._later(message, done))
             return SUCCESS
         return await self._passive(envelope, message, replies)
+
+    async def _bind(self, signed: SignedPair) -> None:
+        async with self._db.uow() as uow:
+            fresh = await signed_requests.bind(
+                uow, CHANNEL, signed.stamp, signed.nonce, signed.digest
+            )
+            await uow.commit()
+        if not fresh:
+            raise Refused("a used signature with another body")
 
     async def stop(self) -> None:
         """Let answers still being worked out (and queued) finish."""

@@ -14,18 +14,22 @@ from sqlalchemy import func, select
 from bot.web import WECHAT_PATH, create_web_app
 from bot.wechat.adapter import Keys
 from bot.wechat.channel import SUCCESS, WeChatChannel
+from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.tables import (
     BookingRow,
     IdentityRow,
     OutboxRow,
     PersonRow,
+    ProcessedInboundRow,
     RegistrationRow,
     SeasonRow,
 )
+from ffs_bot.db.uow import Database
 from ffs_bot.i18n import Translator
 from ffs_bot.messages import replies_from_json
 from ffs_bot.model import RoleName
 from ffs_bot.services.staff import grant_role
+from handlers.engine import ConversationEngine, build_router
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
 from tests.integration.test_children import add_in_chat
@@ -62,6 +66,22 @@ async def serving(backend: Backend, channel: WeChatChannel) -> AsyncIterator[Tes
     async with TestClient(TestServer(create_web_app(backend.engine, wechat=channel))) as client:
         yield client
     await channel.stop()
+
+
+@asynccontextmanager
+async def replica(
+    backend: Backend, translators: dict[str, Translator], **kwargs
+) -> AsyncIterator[TestClient]:
+    """Another process's endpoint on the same database: its own engine and connections."""
+    engine = create_engine(backend.url)
+    db = Database(create_session_factory(engine))
+    conversations = ConversationEngine(db.uow, translators, build_router(), backend.notify)
+    own = Backend(backend.name, backend.url, engine, db, conversations, backend.notify)
+    try:
+        async with serving(own, make_channel(own, translators, **kwargs)) as client:
+            yield client
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -108,6 +128,56 @@ async def test_server_verification_echoes_only_with_the_right_signature(
     ):
         response = await client.get(WECHAT_PATH, params=bad)
         assert response.status == 403 and "echo" not in await response.text()
+
+
+async def test_a_signed_server_check_url_answers_only_its_own_echostr(
+    client: TestClient, plain_client: TestClient
+) -> None:
+    wechat = WeChatServer(client)
+    check = wechat.query(echostr="echo-1")
+    for _ in range(2):  # asked again as it was: the same answer
+        response = await client.get(WECHAT_PATH, params=check)
+        assert response.status == 200 and await response.text() == "echo-1"
+    response = await client.get(WECHAT_PATH, params={**check, "echostr": "reflect-me"})
+    assert response.status == 403 and "reflect-me" not in await response.text()
+    # Nor can a check's URL carry a message, even where plaintext is read.
+    plain = WeChatServer(plain_client, aes_key=None)
+    check = plain.query(echostr="echo-2")
+    assert (await plain_client.get(WECHAT_PATH, params=check)).status == 200
+    message = text_xml("o-someone", "你好", 3, plain.now())
+    assert (await plain.post(check, message)).status == 403
+
+
+async def test_a_signed_url_carries_one_body_whichever_replica_it_reaches(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    await seed_factories(backend.db)
+    # Plaintext mode: the URL's signature is all there is, and it does not cover the body.
+    async with (
+        replica(backend, translators, aes_keys=()) as one,
+        replica(backend, translators, aes_keys=()) as two,
+    ):
+        first, second = WeChatServer(one, aes_key=None), WeChatServer(two, aes_key=None)
+        query, body = first.request(event_xml("o-mum", "subscribe", "", first.now()))
+        answer = await first.post(query, body)
+        assert answer.status == 200 and "1. 中文" in (answer.text or "")
+        # WeChat's retry, reaching the other replica: the same answer, nothing done twice.
+        retry = await second.post(query, body)
+        assert (retry.status, retry.text) == (200, answer.text)
+        # The same signed URL with any other body is refused by either replica.
+        for server, xml in (
+            (second, text_xml("o-mum", option(answer.text or "", "中文"), 7, first.now())),
+            (first, event_xml("o-someone-else", "subscribe", "", first.now())),
+            (second, body.replace("o-mum", "o-mun")),
+        ):
+            refused = await server.post(query, xml)
+            assert (refused.status, refused.text) == (403, None)
+    async with backend.db.uow() as uow:
+        identities = list(await uow.session.scalars(select(IdentityRow.external_user_id)))
+        handled = await uow.session.scalar(select(func.count()).select_from(ProcessedInboundRow))
+        language = await uow.session.scalar(select(PersonRow.language))
+    assert (identities, handled) == (["o-mum"], 1)
+    assert language != "zh_Hans"  # the forged choice of a language did nothing
 
 
 async def test_a_bad_signature_is_refused_and_nothing_is_processed(

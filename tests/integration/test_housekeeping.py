@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.housekeeping import KEEP_HANDLED, lapse_offers, tidy
+from bot.housekeeping import KEEP_HANDLED, KEEP_SIGNED, every_minute, lapse_offers, tidy
 from ffs_bot.db.tables import (
     InboundUpdateRow,
     ProcessedInboundRow,
     RegistrationRow,
     SeasonRow,
+    SignedRequestRow,
     utcnow,
 )
+from ffs_bot.i18n import Translator
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services.seasons import cancel_registration
+from ffs_bot.services.signed_requests import bind
 from ffs_bot.services.updates import mark_updates_done, store_updates
+from ffs_bot.workshop_notices import WorkshopNotifier
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
 from tests.integration.test_seasons import families, register, season
@@ -88,3 +93,43 @@ async def test_offers_whose_time_is_up_lapse_and_pass_down_the_queue(
         ]
         taken = await uow.session.scalar(select(SeasonRow.seats_taken))
     assert (statuses, taken) == (["cancelled"] * (6), 0)
+
+
+async def test_signed_pairs_are_forgotten_each_minute_once_twice_the_clock_window_old(
+    backend: Backend, translators: dict[str, Translator]
+) -> None:
+    # A pair's timestamp is refused ten minutes either side of our clock.
+    assert timedelta(minutes=20) == KEEP_SIGNED
+    async with backend.db.uow() as uow:
+        for nonce in ("old", "recent"):
+            assert await bind(uow, "wechat", 1_700_000_000, nonce, "d" * 64)
+        await uow.session.execute(
+            update(SignedRequestRow)
+            .where(SignedRequestRow.nonce == "old")
+            .values(created_at=utcnow() - KEEP_SIGNED - timedelta(seconds=5))
+        )
+        await uow.session.execute(
+            update(SignedRequestRow)
+            .where(SignedRequestRow.nonce == "recent")
+            .values(created_at=utcnow() - KEEP_SIGNED + timedelta(minutes=1))
+        )
+        await uow.commit()
+
+    async def nonces() -> list[str]:
+        async with backend.db.uow() as uow:
+            return sorted(await uow.session.scalars(select(SignedRequestRow.nonce)))
+
+    stop = asyncio.Event()
+    job = every_minute(
+        backend.db, backend.notify, WorkshopNotifier(translators), translators, stop
+    )
+    task = asyncio.create_task(job)
+    try:
+        for _ in range(200):
+            if await nonces() == ["recent"]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+    assert await nonces() == ["recent"]
