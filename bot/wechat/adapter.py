@@ -60,6 +60,8 @@ MAX_NONCE = 64
 # A safe-mode body holds only the addressee and the sealed message (AppId: a third-party
 # platform's); anything more is compatible mode's plaintext copy.
 SEALED_FIELDS = frozenset({"ToUserName", "AppId", "Encrypt"})
+# processed_inbound.external_id's width: a longer event id keeps its head and a hash.
+MAX_EVENT_ID = 128
 
 
 class Refused(Exception):
@@ -255,8 +257,7 @@ def _convert(message: Any) -> WeChatMessage:
     if not openid:
         raise ValueError("no sender")
     if isinstance(message, events.BaseEvent):
-        # Events have no id; WeChat's retries repeat the sender and the time.
-        event_id = f"{openid}:{int(message.create_time.timestamp())}:{message.event}"
+        event_id = _event_id(openid, message)
         start = None
         if isinstance(message, events.UnsubscribeEvent):
             return WeChatMessage(openid, account, event_id, reachable=False, source=message)
@@ -277,6 +278,27 @@ def _convert(message: Any) -> WeChatMessage:
     text = str(message.content or "") if isinstance(message, messages.TextMessage) else None
     inbound = Inbound(CHANNEL, openid, text=text, message_id=message_id)
     return WeChatMessage(openid, account, message_id, inbound=inbound, source=message)
+
+
+def _event_id(openid: str, event: Any) -> str:
+    """An event's id: its sender, time, kind and what was pressed or scanned.
+
+    Events have no id of their own; WeChat's retries repeat all of these, while two presses
+    of different buttons (or scans of different codes) in one second differ in the key.
+    """
+    from wechatpy import events
+
+    detail: tuple[str, ...] = ()
+    if isinstance(event, events.SubscribeScanEvent | events.ScanEvent):
+        detail = (str(event.scene_id or ""), str(event.ticket or ""))
+    elif isinstance(event, events.ClickEvent | events.SubscribeEvent):
+        detail = (str(event.key or ""),)
+    parts = [openid, str(int(event.create_time.timestamp())), str(event.event)]
+    full = ":".join([*parts, *detail] if any(detail) else parts)
+    if len(full) <= MAX_EVENT_ID:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()
+    return f"{full[: MAX_EVENT_ID - len(digest) - 1]}#{digest}"
 
 
 def passive_reply(envelope: Envelope, message: WeChatMessage, text: str) -> str:

@@ -306,6 +306,19 @@ async def test_retries_have_one_effect_and_get_the_same_answer(
         assert await uow.session.scalar(select(PersonRow.language)) == "zh_Hans"
 
 
+async def test_two_menu_buttons_pressed_in_one_second_are_both_answered(
+    backend: Backend, wechat: WeChatServer
+) -> None:
+    await seed_factories(backend.db)
+    await Chat(backend.conversations, "o-quick", channel="wechat").onboard(language="zh_Hans")
+    at = wechat.now()
+    workshops = await wechat.event("o-quick", "CLICK", "go:ws", at=at)
+    tips = await wechat.event("o-quick", "CLICK", "go:tips", at=at)
+    again = await wechat.event("o-quick", "CLICK", "go:tips", at=at)  # WeChat's retry
+    assert workshops.text and tips.text and workshops.text != tips.text
+    assert "育儿小贴士" in tips.text and again.text == tips.text
+
+
 async def test_an_old_key_still_opens_messages_during_a_key_change(
     backend: Backend, translators: dict[str, Translator]
 ) -> None:

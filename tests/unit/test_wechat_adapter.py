@@ -41,6 +41,30 @@ def test_menu_clicks_are_presses_and_unsubscribing_only_stops_pushes() -> None:
     assert gone.inbound is None and gone.reachable is False
 
 
+def test_presses_and_scans_in_one_second_differ_by_key_and_scene() -> None:
+    at = 1_700_000_000
+    ids = [
+        convert(event_xml("o-1", event, key, at)).event_id
+        for event, key in (
+            ("CLICK", "go:ws"),
+            ("CLICK", "go:tips"),
+            ("SCAN", "f-SZ01"),
+            ("SCAN", "f-DG02"),
+            ("subscribe", "qrscene_f-SZ01"),
+            ("subscribe", "qrscene_f-DG02"),
+        )
+    ]
+    assert len(set(ids)) == len(ids)
+    # WeChat's retry repeats everything: the same id.
+    assert convert(event_xml("o-1", "CLICK", "go:ws", at)).event_id == ids[0]
+
+
+def test_an_event_id_stays_within_its_column_and_long_keys_still_differ() -> None:
+    long = [convert(event_xml("o-1", "CLICK", "k" * 200 + end, 1)).event_id for end in "ab"]
+    assert all(len(i) <= 128 for i in long) and long[0] != long[1]
+    assert long[0].startswith("o-1:1:click:kkk")
+
+
 @pytest.mark.parametrize(
     "xml",
     [
