@@ -142,6 +142,15 @@ class Settings(BaseSettings):
             raise ValueError("use 1-256 letters, digits, '_' or '-'")
         return value
 
+    @field_validator("wechat_token")
+    @classmethod
+    def _wechat_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # The token is the whole of a plaintext request's signature: an empty one would let
+        # anyone sign. WeChat's settings page takes 3 to 32 characters.
+        if value is not None and not re.fullmatch(r"\S{3,32}", value.get_secret_value()):
+            raise ValueError("use the 3-32 character Token from WeChat's settings page")
+        return value
+
     @field_validator("wechat_aes_key", "wechat_aes_key_previous")
     @classmethod
     def _wechat_aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:

@@ -78,6 +78,11 @@ class Keys:
     # Compatible mode: read the sealed copy of a message that also comes in plaintext.
     compatible: bool = False
 
+    def __post_init__(self) -> None:
+        # Without a token anyone can compute a valid signature.
+        if not self.token:
+            raise ValueError("a WeChat token is needed")
+
     def cryptos(self) -> list[WeChatCrypto]:
         """One decrypter per configured key, the current key first."""
         from wechatpy.crypto import WeChatCrypto

@@ -93,3 +93,19 @@ def test_a_wechat_aes_key_must_be_wechats_43_characters(monkeypatch) -> None:
     assert settings.wechat_aes_key is not None and settings.wechat_templates == {
         "booking": "tmpl-1"
     }
+
+
+@pytest.mark.parametrize("token", ["", "   ", "ab", "has space", "x" * 33])
+def test_a_wechat_token_anyone_could_sign_with_is_refused(monkeypatch, token: str) -> None:
+    # With an empty token the signature is a hash of the timestamp and nonce alone.
+    monkeypatch.setenv("WECHAT_TOKEN", token)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+
+
+def test_a_wechat_token_and_compatible_mode_are_read(monkeypatch) -> None:
+    monkeypatch.setenv("WECHAT_TOKEN", "wx-test-token")
+    settings = Settings(_env_file=None)
+    assert settings.wechat_enabled and not settings.wechat_compatible_mode
+    monkeypatch.setenv("WECHAT_COMPATIBLE_MODE", "true")
+    assert Settings(_env_file=None).wechat_compatible_mode

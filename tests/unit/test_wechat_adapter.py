@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.wechat.adapter import convert
+from bot.wechat.adapter import Keys, convert
 from bot.wechat.render import MAX_TEXT_BYTES, split_text, wechat_texts
 from ffs_bot.messages import Choice, Reply
 from tests.wechat_harness import event_xml, text_xml
@@ -96,3 +96,8 @@ def test_long_text_is_split_at_line_ends_within_the_byte_limit() -> None:
     one = "好" * 2000
     cut = split_text(one)
     assert "".join(cut) == one and all(len(p.encode()) <= MAX_TEXT_BYTES for p in cut)
+
+
+def test_keys_without_a_token_cannot_be_made() -> None:
+    with pytest.raises(ValueError):
+        Keys("", "wx-app")
