@@ -55,8 +55,8 @@ CHANNEL = Channel.WECHAT.value
 # later. WeChat's own retries come within seconds.
 MAX_CLOCK_SKEW = 600
 QR_SCENE_PREFIX = "qrscene_"
-# The nonce is stored with the pair (signed_request.nonce); WeChat's are ten digits.
-MAX_NONCE = 64
+# The nonce is stored with the pair (signed_request.nonce, 64 wide); WeChat's are digits.
+NONCE = re.compile(r"[!-~]{1,64}")
 # A safe-mode body holds only the addressee and the sealed message (AppId: a third-party
 # platform's); anything more is compatible mode's plaintext copy.
 SEALED_FIELDS = frozenset({"ToUserName", "AppId", "Encrypt"})
@@ -133,14 +133,15 @@ def _signature(*parts: str) -> str:
 
 
 def _same(expected: str, given: str) -> bool:
-    # wechatpy compares with `!=`, which tells a prober how much of a guess was right.
-    return hmac.compare_digest(expected.encode(), given.encode())
+    # wechatpy compares with `!=`, which tells a prober how much of a guess was right. What
+    # cannot be encoded becomes "?", which no signature holds: refused, not an error.
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
 
 
 def _check(keys: Keys, query: Mapping[str, str], now: float | None) -> int:
     """The request's timestamp, once its URL signature holds and it is recent."""
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-    if not re.fullmatch(r"[0-9]{1,12}", timestamp) or not 0 < len(nonce) <= MAX_NONCE:
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp) or not NONCE.fullmatch(nonce):
         raise Refused("bad or missing timestamp or nonce")
     given = query.get("signature", "")
     if not _same(_signature(keys.token, timestamp, nonce), given):

@@ -111,6 +111,26 @@ async def test_webhook_without_the_secret_is_refused_and_not_processed(
         assert await uow.session.scalar(select(func.count()).select_from(InboundUpdateRow)) == 0
 
 
+@pytest.mark.parametrize("secret", [b"\xff\xfe", b"\xed\xa0\x80", SECRET.encode() + b"\xff"])
+async def test_a_secret_that_is_not_utf8_is_refused_not_an_error(
+    backend: Backend, telegram: TelegramHarness, webhook: TestClient, secret: bytes
+) -> None:
+    # Raw bytes on the wire: an HTTP client would not send them.
+    reader, writer = await asyncio.open_connection(webhook.host, webhook.port)
+    writer.write(
+        b"POST " + TELEGRAM_PATH.encode() + b" HTTP/1.1\r\nHost: bot\r\n"
+        b"X-Telegram-Bot-Api-Secret-Token: " + secret + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    )
+    await writer.drain()
+    status = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    assert status.split()[1] == b"403"
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(InboundUpdateRow)) == 0
+
+
 @pytest.mark.parametrize(
     "body", [b"{not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "7"}', b"\xff\xfe"]
 )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.wechat.adapter import Keys, convert
+from bot.wechat.adapter import Keys, Refused, convert, open_envelope, verify_server
 from bot.wechat.render import MAX_TEXT_BYTES, split_text, wechat_texts
 from ffs_bot.messages import Choice, Reply
-from tests.wechat_harness import event_xml, text_xml
+from tests.wechat_harness import APP_ID, TOKEN, event_xml, sign, text_xml
 
 
 def test_a_text_message_becomes_an_inbound_keyed_by_its_msgid() -> None:
@@ -101,3 +101,27 @@ def test_long_text_is_split_at_line_ends_within_the_byte_limit() -> None:
 def test_keys_without_a_token_cannot_be_made() -> None:
     with pytest.raises(ValueError):
         Keys("", "wx-app")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"signature": "\udcff"},  # a byte that was not UTF-8, as the web server passes it on
+        {"signature": "\ud800"},
+        {"nonce": "随机"},
+        {"nonce": "n" * 65},  # wider than the nonce is stored
+        {"nonce": "n 1"},
+        {"timestamp": "+1700000000"},
+        {"timestamp": "1_700_000_000"},
+    ],
+)
+def test_odd_query_values_are_refused_and_raise_nothing_else(change: dict[str, str]) -> None:
+    at = 1_700_000_000
+    query = {"timestamp": str(at), "nonce": "n1", **change}
+    # Signed as they are: only their shape is wrong.
+    query.setdefault("signature", sign(TOKEN, query["timestamp"], query["nonce"]))
+    keys = Keys(TOKEN, APP_ID)
+    with pytest.raises(Refused):
+        verify_server(keys, query, now=at)
+    with pytest.raises(Refused):
+        open_envelope(keys, query, text_xml("o-1", "hi", 1, at).encode(), now=at)
