@@ -27,7 +27,6 @@ PREVIEW = "bc.preview"
 WHEN = "bc.when"
 SENT = "bc.sent"
 NONE = ("-", "—", "－")
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 SHOWN = 6
 
 
@@ -252,14 +251,9 @@ async def _create(ctx: Context, send_at: datetime | None) -> bool:
             )
         )
     else:
-        ctx.note(ctx._("Scheduled for {time}.", time=_time(ctx, made.send_at, await _zone(ctx))))
+        ctx.note(ctx._("Scheduled for {time}.", time=_time(ctx, made.send_at, await ctx.zone())))
     await ctx.go(SENT)
     return True
-
-
-async def _zone(ctx: Context) -> str:
-    factory = await get_factory(ctx.uow, ctx.person.factory_id) if ctx.person.factory_id else None
-    return factory.timezone if factory else DEFAULT_TIMEZONE
 
 
 def _time(ctx: Context, value: datetime, zone: str) -> str:
@@ -277,7 +271,7 @@ class WhenStep(Step):
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Schedule the broadcast."""
-        zone = await _zone(ctx)
+        zone = await ctx.zone()
         try:
             start = parse_moment(text, datetime.now(ZoneInfo(zone)).date(), zone)
         except InvalidInput:
@@ -323,7 +317,7 @@ class SentStep(Step):
         found = await broadcasts.recent_broadcasts(ctx.uow, ctx.person.id)
         buttons = [Choice(ctx._("Refresh"), "bc:refresh")]
         lines = []
-        zone = await _zone(ctx)
+        zone = await ctx.zone()
         for item in found:
             figures = await broadcasts.progress(ctx.uow, ctx.person.id, item.id)
             lines.append(_progress_text(ctx, item, figures, zone))

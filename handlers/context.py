@@ -12,12 +12,16 @@ from ffs_bot.messages import Choice, Reply
 from ffs_bot.model import ConversationState, Identity, Person
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.privacy import DEFAULT_RETENTION_DAYS
+from ffs_bot.services.factories import get_factory
 from ffs_bot.workshop_notices import WorkshopNotifier
 
 if TYPE_CHECKING:
     from handlers.router import Router
 
-__all__ = ["Context"]
+__all__ = ["DEFAULT_TIMEZONE", "Context"]
+
+# Where a person with no factory yet is shown times.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 @dataclass
@@ -55,6 +59,12 @@ class Context:
     def _(self, msgid: str, /, **params: Any) -> str:
         """Translate `msgid` into the person's language and fill its placeholders."""
         return self.t._(msgid, **params)
+
+    async def zone(self) -> str:
+        """The time zone of the person's factory, in which times are shown to them."""
+        factory_id = self.person.factory_id
+        factory = await get_factory(self.uow, factory_id) if factory_id else None
+        return factory.timezone if factory else DEFAULT_TIMEZONE
 
     def other_language(self) -> str:
         """The language the person is not using, for bilingual lines."""
