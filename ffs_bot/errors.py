@@ -4,12 +4,15 @@ FfsError
  ├── NotFound          a factory, person or record that does not exist
  ├── InvalidInput      input a person or operator gave that breaks a rule
  ├── ConflictError     the request contradicts what is already stored
- └── Forbidden         a staff action outside the person's role or factories
+ ├── Forbidden         a staff action outside the person's role or factories
+ └── TooManyTries      too many wrong secrets typed lately: wait until `until`
 """
 
 from __future__ import annotations
 
-__all__ = ["ConflictError", "FfsError", "Forbidden", "InvalidInput", "NotFound"]
+from datetime import datetime
+
+__all__ = ["ConflictError", "FfsError", "Forbidden", "InvalidInput", "NotFound", "TooManyTries"]
 
 
 class FfsError(Exception):
@@ -30,3 +33,11 @@ class ConflictError(FfsError):
 
 class Forbidden(FfsError):
     """The person may not do this: no staff role, or not for this factory."""
+
+
+class TooManyTries(FfsError):
+    """Too many wrong codes typed lately; nothing is checked until `until` (UTC)."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"wait until {until.isoformat()}")
+        self.until = until

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from ffs_bot.db.tables import (
+    ChildInviteRow,
     ChildRow,
     FactoryRow,
     GuardianRow,
@@ -26,14 +27,37 @@ from ffs_bot.i18n import Translator, Translators, negotiate_language
 from ffs_bot.messages import Choice, Reply
 from ffs_bot.outbox import enqueue
 
-__all__ = ["DEFAULT_OFFER_WINDOW", "FamilyNotifier", "offer_payload", "tell_people"]
+__all__ = [
+    "DEFAULT_OFFER_WINDOW",
+    "UNDO_JOIN_PREFIX",
+    "FamilyNotifier",
+    "offer_payload",
+    "tell_people",
+    "undo_join_payload",
+]
 
 DEFAULT_OFFER_WINDOW = timedelta(hours=24)
+UNDO_JOIN_PREFIX = "guardian:undo:"
 
 
 def offer_payload(answer: str, registration_id: int) -> str:
     """The button payload that accepts ("yes") or declines ("no") an offered place."""
     return f"offer:{answer}:{registration_id}"
+
+
+def undo_join_payload(invite_id: int) -> str:
+    """The button payload with which an inviting guardian undoes a join with their code."""
+    return f"{UNDO_JOIN_PREFIX}{invite_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class _InviteFacts:
+    invite_id: int
+    child_name: str
+    inviter_id: int
+    inviter_name: str
+    joiner_id: int | None
+    joiner_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +146,67 @@ class FamilyNotifier:
 
         return await self._tell(uow, registration_id, "offer_expired", render)
 
+    async def guardian_joined(self, uow: UnitOfWork, invite_id: int) -> int:
+        """Someone joined a child with the inviting guardian's code: tell them, with Undo."""
+        facts = await _invite_facts(uow, invite_id)
+
+        def render(t: Translator) -> Reply:
+            return Reply(
+                t._(
+                    "{person} used your invite code and is now a guardian of {name}. "
+                    "If this is not the right person, tap Undo.",
+                    person=facts.joiner_name,
+                    name=facts.child_name,
+                ),
+                (Choice(t._("Undo"), undo_join_payload(invite_id)),),
+            )
+
+        return await self._tell_invite(uow, facts, [facts.inviter_id], "joined", render)
+
+    async def invite_void(self, uow: UnitOfWork, invite_id: int) -> int:
+        """An invite code was typed wrongly too often and no longer works: tell its maker."""
+        facts = await _invite_facts(uow, invite_id)
+
+        def render(t: Translator) -> Reply:
+            return Reply(
+                t._(
+                    "Someone typed your invite code for {name} wrongly too many times, so "
+                    "it no longer works. To invite the other parent, make a new code.",
+                    name=facts.child_name,
+                ),
+                (Choice(t._("My children"), "go:children"),),
+            )
+
+        return await self._tell_invite(uow, facts, [facts.inviter_id], "void", render)
+
+    async def join_undone(self, uow: UnitOfWork, invite_id: int) -> int:
+        """The inviting guardian undid a join: tell the person who was removed."""
+        facts = await _invite_facts(uow, invite_id)
+        if facts.joiner_id is None:
+            return 0
+
+        def render(t: Translator) -> Reply:
+            return Reply(
+                t._(
+                    "{person} undid your joining. You are no longer a guardian of {name}.",
+                    person=facts.inviter_name,
+                    name=facts.child_name,
+                )
+            )
+
+        return await self._tell_invite(uow, facts, [facts.joiner_id], "undone", render)
+
+    async def _tell_invite(
+        self,
+        uow: UnitOfWork,
+        facts: _InviteFacts,
+        person_ids: list[int],
+        event: str,
+        render: Callable[[Translator], Reply],
+    ) -> int:
+        key = f"guardian:{facts.invite_id}:{event}"
+        return await tell_people(uow, self._translators, person_ids, key, render)
+
     async def _tell(
         self, uow: UnitOfWork, registration_id: int, event: str, render: Render
     ) -> int:
@@ -148,6 +233,26 @@ class FamilyNotifier:
             f"registration:{registration_id}:{event}",
             lambda t: render(t, facts),
         )
+
+
+async def _invite_facts(uow: UnitOfWork, invite_id: int) -> _InviteFacts:
+    inviter = select(PersonRow.display_name).where(PersonRow.id == ChildInviteRow.created_by)
+    joiner = select(PersonRow.display_name).where(PersonRow.id == ChildInviteRow.used_by)
+    found = await uow.session.execute(
+        select(
+            ChildRow.name,
+            ChildInviteRow.created_by,
+            inviter.scalar_subquery(),
+            ChildInviteRow.used_by,
+            joiner.scalar_subquery(),
+        )
+        .join(ChildRow, ChildRow.id == ChildInviteRow.child_id)
+        .where(ChildInviteRow.id == invite_id)
+    )
+    name, inviter_id, inviter_name, joiner_id, joiner_name = found.one()
+    return _InviteFacts(
+        invite_id, name, inviter_id, inviter_name or "", joiner_id, joiner_name or ""
+    )
 
 
 async def tell_people(

@@ -334,6 +334,7 @@ class ConversationEngine:
             await summer.answer_offer(ctx, payload)
             or await workshops.global_press(ctx, payload)
             or await tips.global_press(ctx, payload)
+            or await guardians.global_press(ctx, payload)
         ):
             return
         if not step:

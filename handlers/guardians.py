@@ -1,10 +1,15 @@
-"""Joining a child as its second guardian, with the one-time code the other parent got."""
+"""Joining a child as its second guardian, with the one-time code the other parent got.
+
+Nothing about the child is shown until the code is accepted, the notice agreed to and the
+person joined: a code typed by someone it was not meant for tells them nothing.
+"""
 
 from __future__ import annotations
 
-from ffs_bot.errors import InvalidInput
+from ffs_bot.errors import ConflictError, InvalidInput, NotFound, TooManyTries
 from ffs_bot.messages import Choice
 from ffs_bot.model import Relationship
+from ffs_bot.notices import UNDO_JOIN_PREFIX
 from ffs_bot.services import children
 from handlers.children import (
     CHILDREN,
@@ -17,14 +22,19 @@ from handlers.children import (
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["start_join", "steps"]
+__all__ = ["global_press", "start_join", "steps"]
 
 JOIN_NOTICE = "child.join_notice"
 JOIN_RELATION = "child.join_relation"
 
 
-def _invite_problem(ctx: Context, problem: str) -> str:
-    if problem == "already":
+async def _invite_problem(ctx: Context, problem: Exception) -> str:
+    if isinstance(problem, TooManyTries):
+        return ctx._(
+            "Too many wrong codes. For safety, please try again after {time}.",
+            time=ctx.t.datetime(problem.until, await ctx.zone(), "short"),
+        )
+    if str(problem) == "already":
         return ctx._("You are already a guardian of this child.")
     return ctx._(
         "That code does not work. It may be mistyped, used already, or more than {days} days "
@@ -33,16 +43,26 @@ def _invite_problem(ctx: Context, problem: str) -> str:
     )
 
 
-async def start_join(ctx: Context, code: str) -> None:
-    """Go on with an invite code from a link: the notice, then the relationship."""
+async def _check(ctx: Context, code: str, *, retry: bool) -> None:
+    """Check the code and show the notice; or say what is wrong, and ask again if `retry`."""
     try:
-        name = await children.invited_child_name(ctx.uow, ctx.person.id, code)
-    except InvalidInput as problem:
-        ctx.note(_invite_problem(ctx, str(problem)))
+        ticket = await children.check_invite(ctx.uow, ctx.notify, ctx.person.id, code)
+    except TooManyTries as problem:
+        # Asking for a code that would not be checked would only waste their typing.
+        ctx.note(await _invite_problem(ctx, problem))
         await ctx.go(CHILDREN)
         return
-    ctx.state.data["invite"] = {"code": code, "name": name}
+    except InvalidInput as problem:
+        ctx.note(await _invite_problem(ctx, problem))
+        await (ctx.reprompt() if retry else ctx.go(CHILDREN))
+        return
+    ctx.state.data["invite"] = {"ticket": ticket}
     await ctx.go(JOIN_NOTICE)
+
+
+async def start_join(ctx: Context, code: str) -> None:
+    """Go on with an invite code from a link: the notice, then the relationship."""
+    await _check(ctx, code, retry=False)
 
 
 class JoinStep(Step):
@@ -56,14 +76,7 @@ class JoinStep(Step):
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the code and show the notice."""
-        try:
-            name = await children.invited_child_name(ctx.uow, ctx.person.id, text)
-        except InvalidInput as problem:
-            ctx.note(_invite_problem(ctx, str(problem)))
-            await ctx.reprompt()
-            return True
-        ctx.state.data["invite"] = {"code": text, "name": name}
-        await ctx.go(JOIN_NOTICE)
+        await _check(ctx, text, retry=True)
         return True
 
 
@@ -73,10 +86,9 @@ class JoinNoticeStep(Step):
     name = JOIN_NOTICE
 
     async def prompt(self, ctx: Context) -> None:
-        """Say whose guardian the person becomes, with the notice."""
-        name = ctx.state.data.get("invite", {}).get("name", "")
+        """Say the code is right and ask for consent, naming no child yet."""
         ctx.say(
-            ctx._("You are joining as a guardian of {name}.", name=name)
+            ctx._("The code is right. Before you join as the child's guardian:")
             + "\n\n"
             + child_notice(ctx),
             [Choice(ctx._("I agree"), "joinnotice:yes"), Choice(ctx._("No"), "joinnotice:no")],
@@ -102,9 +114,8 @@ class JoinRelationStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask how the person is related."""
-        name = ctx.state.data.get("invite", {}).get("name", "")
         ctx.say(
-            ctx._("You are {name}'s:", name=name),
+            ctx._("You are the child's:"),
             [Choice(ctx._(label), f"jrel:{r.value}") for r, label in RELATION_LABELS.items()],
         )
 
@@ -114,22 +125,46 @@ class JoinRelationStep(Step):
         invite = ctx.state.data.get("invite")
         if not payload.startswith("jrel:") or value not in {r.value for r in Relationship}:
             return False
-        if not invite:
+        if not invite or "ticket" not in invite:
             return False
+        ctx.state.data.pop("invite", None)
         try:
             child = await children.join_child(
-                ctx.uow, ctx.person.id, invite["code"], Relationship(value)
+                ctx.uow, ctx.notify, ctx.person.id, invite["ticket"], Relationship(value)
             )
-        except InvalidInput as problem:
-            ctx.state.data.pop("invite", None)
-            ctx.note(_invite_problem(ctx, str(problem)))
+        except (InvalidInput, TooManyTries) as problem:
+            ctx.note(await _invite_problem(ctx, problem))
             await ctx.go(CHILDREN)
             return True
-        ctx.state.data.pop("invite", None)
         ctx.state.data["child_id"] = child.id
         ctx.note(ctx._("You are now a guardian of {name}.", name=child.name))
         await ctx.go(VIEW)
         return True
+
+
+async def global_press(ctx: Context, payload: str) -> bool:
+    """Undo a join with the person's invite code from the push's button, from any step."""
+    number = payload.removeprefix(UNDO_JOIN_PREFIX)
+    if not payload.startswith(UNDO_JOIN_PREFIX) or not number.isdecimal():
+        return False
+    try:
+        undone = await children.undo_join(ctx.uow, ctx.notify, ctx.person.id, int(number))
+    except NotFound:
+        return False
+    except ConflictError:
+        ctx.say_brief(
+            ctx._("Nothing to undo: that person is no longer a guardian through your code.")
+        )
+        return True
+    ctx.say_brief(
+        ctx._(
+            "Done. {person} is no longer a guardian of {name}. To invite the other parent, "
+            "make a new code.",
+            person=undone.guardian_name,
+            name=undone.child_name,
+        )
+    )
+    return True
 
 
 def steps() -> list[Step]:

@@ -1,15 +1,36 @@
-"""Children and their guardians: added only with a guardian's consent, seen only by guardians."""
+"""Children and their guardians: added only with a guardian's consent, seen only by guardians.
+
+A guardian invites the child's other guardian with a one-time code of 8 letters (`ABCD-EFGH`,
+31 letters, valid 7 days). The first four find the invite; the last four are its secret, one
+of 31**4 = 923,521. Guessing is held back twice:
+
+- per code: a wrong secret typed against a live invite counts against it, and at
+  `INVITE_MAX_FAILURES` (5) wrong ones the invite is void and its maker told. However many
+  accounts an attacker uses, each invite is guessed at most 5 times: a chance of about
+  5 in 923,521 (5 x 10^-6) per invite, and it then dies.
+- per person: every wrong code (unknown, wrong secret, used, expired or void) is recorded;
+  after `TRIES_PER_WINDOW` (5) in `TRIES_WINDOW` (15 minutes) the person waits and no code
+  is even checked, and `TRIES_PER_DAY` (20) a day at most. Even against a code's lookup,
+  found by chance, that is 20 guesses a day per account, each of them spent on a code
+  that dies after 5.
+
+Nothing about the child is told before the code is accepted and the joining guardian has
+consented (`check_invite` returns only a ticket), and the inviting guardian is told of each
+join and may undo it (`undo_join`).
+"""
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, CursorResult, bindparam, func, select, update
 
 from ffs_bot.db.sql import insert_ignore, table_of
 from ffs_bot.db.tables import (
@@ -17,26 +38,34 @@ from ffs_bot.db.tables import (
     ChildRow,
     ConsentRow,
     GuardianRow,
+    InviteAttemptRow,
     PersonRow,
     utcnow,
 )
 from ffs_bot.db.uow import UnitOfWork
-from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.errors import ConflictError, InvalidInput, NotFound, TooManyTries
 from ffs_bot.model import Child, Gender, Relationship
+from ffs_bot.notices import FamilyNotifier
 from ffs_bot.privacy import CHILD_CONSENT, CHILD_NOTICE_VERSION, HEALTH_CONSENT
 from ffs_bot.services.audit import record_event
 from ffs_bot.services.people import clean_display_name
 
 __all__ = [
     "INVITE_LIFETIME",
+    "INVITE_MAX_FAILURES",
     "MAX_CHILD_AGE_YEARS",
     "MAX_HEALTH_NOTES",
     "ONE_CHILD",
+    "TRIES_DAY",
+    "TRIES_PER_DAY",
+    "TRIES_PER_WINDOW",
+    "TRIES_WINDOW",
+    "UndoneJoin",
     "add_child",
+    "check_invite",
     "clean_health_notes",
     "create_invite",
     "get_child",
-    "invited_child_name",
     "join_child",
     "list_children",
     "normalise_invite_code",
@@ -44,7 +73,9 @@ __all__ = [
     "rename_child",
     "set_birth_month",
     "set_health_notes",
+    "show_invite_code",
     "to_child",
+    "undo_join",
 ]
 
 # The programme serves children; anyone older is not a child it can register.
@@ -53,7 +84,19 @@ MAX_HEALTH_NOTES = 200
 INVITE_LIFETIME = timedelta(days=7)
 # No 0/O, 1/I/L: codes are read aloud and typed on small phones.
 INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-INVITE_LENGTH = 6
+INVITE_LENGTH = 8
+# The first letters find the invite; the rest are its secret (31**4 = 923,521 of them).
+INVITE_LOOKUP = 4
+# Wrong secrets typed against one invite before it is void and its maker told.
+INVITE_MAX_FAILURES = 5
+# Wrong codes one person may type: so many in a short window, and so many a day.
+TRIES_PER_WINDOW = 5
+TRIES_WINDOW = timedelta(minutes=15)
+TRIES_PER_DAY = 20
+TRIES_DAY = timedelta(days=1)
+# Codes of 6 letters were made before 8; they keep working until they expire (7 days).
+_CODE_SHAPE = re.compile(f"[{INVITE_ALPHABET}]{{6}}(?:[{INVITE_ALPHABET}]{{2}})?")
+_INVITE = table_of(ChildInviteRow)
 _NUMBERS = re.compile(r"\d+")
 
 
@@ -271,20 +314,26 @@ async def set_health_notes(
 
 
 async def create_invite(uow: UnitOfWork, person_id: int, child_id: int) -> tuple[str, datetime]:
-    """Make a one-time code for the child's other guardian; return it and when it expires."""
+    """Make a one-time code for the child's other guardian; return it, as shown, and its end."""
     await get_child(uow, person_id, child_id)
-    expires_at = utcnow() + INVITE_LIFETIME
-    for _attempt in range(5):
+    now = utcnow()
+    expires_at = now + INVITE_LIFETIME
+    for _attempt in range(10):
         code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+        # A lookup held by one live invite only, so wrong codes count against that one. Two
+        # invites made at once may still draw the same lookup (one chance in 923,521): they
+        # then share their failures, which only voids them sooner.
+        if await _live_invites(uow, code[:INVITE_LOOKUP], now):
+            continue
         if await insert_ignore(
             uow,
             ChildInviteRow,
             {
                 "code": code,
-                "lookup": code[:4],
+                "lookup": code[:INVITE_LOOKUP],
                 "child_id": child_id,
                 "created_by": person_id,
-                "created_at": utcnow(),
+                "created_at": now,
                 "expires_at": expires_at,
             },
             ["code"],
@@ -296,8 +345,15 @@ async def create_invite(uow: UnitOfWork, person_id: int, child_id: int) -> tuple
                 subject_type="child",
                 subject_id=child_id,
             )
-            return code, expires_at
+            return show_invite_code(code), expires_at
     raise RuntimeError("could not find a free invite code")
+
+
+def show_invite_code(code: str) -> str:
+    """Write a code in two halves, ABCD-EFGH: easier to read aloud and to copy."""
+    if len(code) != INVITE_LENGTH:
+        return code
+    return f"{code[:INVITE_LOOKUP]}-{code[INVITE_LOOKUP:]}"
 
 
 def normalise_invite_code(text: str) -> str:
@@ -305,39 +361,118 @@ def normalise_invite_code(text: str) -> str:
     return re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", text)).upper()
 
 
-async def invited_child_name(uow: UnitOfWork, person_id: int, code: str) -> str:
-    """Check an invite code for this person and return the child's name.
+async def check_invite(uow: UnitOfWork, notify: FamilyNotifier, person_id: int, code: str) -> str:
+    """Check a typed invite code, counting wrong ones; return the ticket `join_child` takes.
+
+    The ticket says nothing about the child: its name is shown only once the person has
+    consented and joined.
 
     Raises:
-        InvalidInput: "invalid" (unknown, used or expired) or "already" (already a guardian).
+        TooManyTries: the person typed too many wrong codes lately; the code was not checked.
+        InvalidInput: "invalid" (wrong, used, expired or void) or "already" (a guardian).
     """
-    invite = await _usable_invite(uow, code)
-    child = await uow.session.get(ChildRow, invite.child_id)
-    assert child is not None
-    if await uow.session.get(GuardianRow, (invite.child_id, person_id)) is not None:
-        raise InvalidInput("already")
-    return child.name
+    invite = await _accepted_invite(uow, notify, person_id, code)
+    return invite.code
 
 
 async def join_child(
-    uow: UnitOfWork, person_id: int, code: str, relationship: Relationship
+    uow: UnitOfWork,
+    notify: FamilyNotifier,
+    person_id: int,
+    ticket: str,
+    relationship: Relationship,
 ) -> Child:
     """Make the person a guardian of the invited child, with their own consent recorded.
 
+    The inviting guardian is told, with a button to undo it (`undo_join`).
+
     Raises:
-        InvalidInput: as `invited_child_name`.
+        TooManyTries, InvalidInput: as `check_invite`.
     """
-    invite = await _usable_invite(uow, code)
-    if await uow.session.get(GuardianRow, (invite.child_id, person_id)) is not None:
-        raise InvalidInput("already")
-    invite.used_at = utcnow()
-    invite.used_by = person_id
-    await _add_guardian(uow, person_id, invite.child_id, relationship, "child.joined")
+    invite = await _accepted_invite(uow, notify, person_id, ticket)
+    # One conditional statement: of two people joining with one code at once, one wins.
+    claimed = await uow.session.execute(
+        update(_INVITE)
+        .where(_INVITE.c.id == invite.id, _INVITE.c.used_at.is_(None))
+        .values(used_at=utcnow(), used_by=person_id)
+    )
+    assert isinstance(claimed, CursorResult)
+    if claimed.rowcount != 1:
+        raise InvalidInput("invalid")
+    await _add_guardian(
+        uow, person_id, invite.child_id, relationship, "child.joined", invite_id=invite.id
+    )
+    await notify.guardian_joined(uow, invite.id)
     return await get_child(uow, person_id, invite.child_id)
 
 
+@dataclass(frozen=True, slots=True)
+class UndoneJoin:
+    """Who was removed from which child by undoing a join."""
+
+    child_name: str
+    guardian_name: str
+
+
+async def undo_join(
+    uow: UnitOfWork, notify: FamilyNotifier, person_id: int, invite_id: int
+) -> UndoneJoin:
+    """Remove the guardian who joined with the person's invite, and tell them.
+
+    Raises:
+        NotFound: no invite of this person's, or they are no guardian of the child now.
+        ConflictError: nobody joined with it, or the one who did is no guardian through it
+            any more (undone already, left, forgotten, or joined again with a later code).
+    """
+    invite = await uow.session.get(ChildInviteRow, invite_id)
+    if invite is None or invite.created_by != person_id:
+        raise NotFound(f"invite {invite_id}")
+    child = await get_child(uow, person_id, invite.child_id)
+    joined, used_at = invite.used_by, invite.used_at
+    if joined is None or used_at is None:
+        raise ConflictError("unused")
+    later = await uow.session.scalar(
+        select(func.count()).where(
+            ChildInviteRow.child_id == invite.child_id,
+            ChildInviteRow.used_by == joined,
+            ChildInviteRow.used_at > used_at,
+        )
+    )
+    guardian = await uow.session.get(PersonRow, joined)
+    link = await uow.session.get(GuardianRow, (invite.child_id, joined))
+    if later or guardian is None or guardian.erased_at is not None or link is None:
+        raise ConflictError("gone")
+    await uow.session.delete(link)
+    now = utcnow()
+    await uow.session.execute(
+        update(ConsentRow)
+        .where(
+            ConsentRow.person_id == joined,
+            ConsentRow.child_id == invite.child_id,
+            ConsentRow.withdrawn_at.is_(None),
+        )
+        .values(withdrawn_at=now)
+    )
+    await record_event(
+        uow,
+        "child.join_undone",
+        actor_person_id=person_id,
+        subject_type="child",
+        subject_id=invite.child_id,
+        invite_id=invite_id,
+        guardian_person_id=joined,
+    )
+    await notify.join_undone(uow, invite_id)
+    return UndoneJoin(child_name=child.name, guardian_name=guardian.display_name or "")
+
+
 async def _add_guardian(
-    uow: UnitOfWork, person_id: int, child_id: int, relationship: Relationship, action: str
+    uow: UnitOfWork,
+    person_id: int,
+    child_id: int,
+    relationship: Relationship,
+    action: str,
+    **details: Any,
 ) -> None:
     """Make the person a guardian of the child, with the consent they just gave recorded."""
     uow.session.add(
@@ -352,14 +487,111 @@ async def _add_guardian(
         subject_id=child_id,
         consent=CHILD_CONSENT,
         version=CHILD_NOTICE_VERSION,
+        **details,
     )
     await uow.session.flush()
 
 
-async def _usable_invite(uow: UnitOfWork, code: str) -> ChildInviteRow:
-    invite = await uow.session.scalar(
-        select(ChildInviteRow).where(ChildInviteRow.code == normalise_invite_code(code))
+def _live(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """An invite that still works: unused, unexpired and not voided by wrong codes."""
+    return (
+        _INVITE.c.used_at.is_(None),
+        _INVITE.c.expires_at > now,
+        _INVITE.c.failures < INVITE_MAX_FAILURES,
     )
-    if invite is None or invite.used_at is not None or invite.expires_at <= utcnow():
+
+
+async def _live_invites(uow: UnitOfWork, lookup: str, now: datetime) -> int:
+    found = await uow.session.scalar(
+        select(func.count()).select_from(_INVITE).where(_INVITE.c.lookup == lookup, *_live(now))
+    )
+    return int(found or 0)
+
+
+async def _accepted_invite(
+    uow: UnitOfWork, notify: FamilyNotifier, person_id: int, code: str
+) -> ChildInviteRow:
+    """The live invite whose code this is, after the person's and the code's limits."""
+    now = utcnow()
+    until = await _locked_until(uow, person_id, now)
+    if until is not None:
+        raise TooManyTries(until)
+    typed = normalise_invite_code(code)
+    if not _CODE_SHAPE.fullmatch(typed):
+        # Could be no one's code (a name, a word): not a guess, so not counted.
         raise InvalidInput("invalid")
+    lookup = typed[:INVITE_LOOKUP]
+    candidates = await uow.session.scalars(
+        select(ChildInviteRow).where(ChildInviteRow.lookup == lookup)
+    )
+    # The lookup only finds the invite; the rest is the secret, compared in constant time.
+    invite = next(
+        (c for c in candidates if hmac.compare_digest(c.code.encode(), typed.encode())), None
+    )
+    if invite is None:
+        await _count_wrong(uow, notify, person_id, now, lookup)
+        raise InvalidInput("invalid")
+    if (
+        invite.used_at is not None
+        or invite.expires_at <= now
+        or invite.failures >= INVITE_MAX_FAILURES
+    ):
+        await _count_wrong(uow, notify, person_id, now)
+        raise InvalidInput("invalid")
+    if await uow.session.get(GuardianRow, (invite.child_id, person_id)) is not None:
+        raise InvalidInput("already")
     return invite
+
+
+async def _locked_until(uow: UnitOfWork, person_id: int, now: datetime) -> datetime | None:
+    """When the person may type an invite code again, if they have to wait."""
+    recent = list(
+        await uow.session.scalars(
+            select(InviteAttemptRow.created_at)
+            .where(
+                InviteAttemptRow.person_id == person_id,
+                InviteAttemptRow.created_at > now - TRIES_DAY,
+            )
+            .order_by(InviteAttemptRow.created_at.desc())
+            .limit(TRIES_PER_DAY)
+        )
+    )
+    waits = []
+    # Free again once the oldest wrong code that filled the window has left it.
+    if len(recent) >= TRIES_PER_WINDOW and recent[TRIES_PER_WINDOW - 1] > now - TRIES_WINDOW:
+        waits.append(recent[TRIES_PER_WINDOW - 1] + TRIES_WINDOW)
+    if len(recent) >= TRIES_PER_DAY:
+        waits.append(recent[TRIES_PER_DAY - 1] + TRIES_DAY)
+    return max(waits, default=None)
+
+
+async def _count_wrong(
+    uow: UnitOfWork,
+    notify: FamilyNotifier,
+    person_id: int,
+    now: datetime,
+    lookup: str | None = None,
+) -> None:
+    """Record a wrong code against the person and, with its `lookup`, the invite it hit."""
+    uow.session.add(InviteAttemptRow(person_id=person_id, created_at=now))
+    if lookup is None:
+        return
+    # One conditional statement, so of wrong codes typed at once exactly one voids the invite.
+    hit = await uow.session.execute(
+        update(_INVITE)
+        .where(_INVITE.c.lookup == lookup, *_live(now))
+        .values(failures=_INVITE.c.failures + 1)
+        .returning(_INVITE.c.id, _INVITE.c.child_id, _INVITE.c.failures)
+    )
+    for invite_id, child_id, failures in hit.all():
+        if failures < INVITE_MAX_FAILURES:
+            continue
+        await record_event(
+            uow,
+            "child.invite_void",
+            subject_type="child",
+            subject_id=child_id,
+            invite_id=invite_id,
+            failures=failures,
+        )
+        await notify.invite_void(uow, invite_id)

@@ -22,6 +22,7 @@ from ffs_bot.i18n import Translator
 from ffs_bot.model import Relationship, RoleName
 from ffs_bot.services import season_admin, workshops
 from ffs_bot.services.children import (
+    check_invite,
     create_invite,
     join_child,
     rename_child,
@@ -85,7 +86,8 @@ async def programme(backend: Backend) -> Programme:
         await set_display_name(uow, mother, "Li Mei")
         await set_display_name(uow, father, "Zhang Lei")
         code, _expires = await create_invite(uow, mother, first)
-        await join_child(uow, father, code, relationship=Relationship.FATHER)
+        ticket = await check_invite(uow, backend.notify, father, code)
+        await join_child(uow, backend.notify, father, ticket, relationship=Relationship.FATHER)
         await set_health_notes(uow, mother, first, "Peanut allergy")
         await set_health_notes(uow, *people[4], HOSTILE_NOTES)
         child = await uow.session.get(ChildRow, people[1][1])
