@@ -15,6 +15,7 @@ from ffs_bot.notices import FamilyNotifier
 from ffs_bot.privacy import DEFAULT_RETENTION_DAYS
 from ffs_bot.schedule import claim_due_pushes, mark_done
 from ffs_bot.services import broadcasts, signed_requests, tips, workshops
+from ffs_bot.services.children import purge_invite_attempts
 from ffs_bot.services.erasure import PurgeResult, purge_children
 from ffs_bot.services.inbound import purge_answers
 from ffs_bot.services.seasons import expire_offers
@@ -48,14 +49,18 @@ OFFERS_EVERY = timedelta(minutes=1)
 OFFER_BATCH = 100
 
 
-async def tidy(db: Database, keep: timedelta = KEEP_HANDLED) -> tuple[int, int]:
-    """Delete answers and handled updates older than `keep`; return how many of each."""
-    before = utcnow() - keep
+async def tidy(db: Database, keep: timedelta = KEEP_HANDLED) -> tuple[int, int, int]:
+    """Delete old answers, handled updates and wrong invite codes; return how many of each.
+
+    Answers and updates go after `keep`; wrong invite codes once they count no more.
+    """
+    now = utcnow()
     async with db.uow() as uow:
-        answers = await purge_answers(uow, before)
-        updates = await purge_done(uow, before)
+        answers = await purge_answers(uow, now - keep)
+        updates = await purge_done(uow, now - keep)
+        attempts = await purge_invite_attempts(uow, now)
         await uow.commit()
-    return answers, updates
+    return answers, updates, attempts
 
 
 async def purge(
@@ -91,8 +96,13 @@ async def tidy_forever(
     """Tidy and purge now and then once a day until `stop`; a failure waits for the next day."""
     while not stop.is_set():
         try:
-            answers, updates = await tidy(db)
-            log.info("tidied %d answers and %d handled updates", answers, updates)
+            answers, updates, attempts = await tidy(db)
+            log.info(
+                "tidied %d answers, %d handled updates and %d wrong invite codes",
+                answers,
+                updates,
+                attempts,
+            )
         except Exception:
             log.exception("tidying failed; trying again tomorrow")
         try:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, bindparam, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, bindparam, delete, func, select, update
 
 from ffs_bot.db.sql import insert_ignore, table_of
 from ffs_bot.db.tables import (
@@ -70,6 +70,7 @@ __all__ = [
     "list_children",
     "normalise_invite_code",
     "parse_birth_month",
+    "purge_invite_attempts",
     "rename_child",
     "set_birth_month",
     "set_health_notes",
@@ -490,6 +491,14 @@ async def _add_guardian(
         **details,
     )
     await uow.session.flush()
+
+
+async def purge_invite_attempts(uow: UnitOfWork, now: datetime) -> int:
+    """Forget wrong invite codes too old to count against anyone; return how many."""
+    result = await uow.session.execute(
+        delete(InviteAttemptRow).where(InviteAttemptRow.created_at <= now - TRIES_DAY)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _live(now: datetime) -> tuple[ColumnElement[bool], ...]:

@@ -1,12 +1,13 @@
 """Erasing personal data: a child's, everything about a person, and children past retention.
 
 What goes: names, birth months, gender, health notes, a person's name and language, their
-channel accounts and conversations, invites, staff roles, tip settings, workshop comments
-and the texts of the messages queued or sent to them. What stays: the rows the programme's
-reports count (registrations, attendance, guardian links, bookings, ratings, tips sent),
-pointing at an emptied person or child row, so a year's figures are the same before and
-after; and the consent records, marked withdrawn, as the record of what was agreed when.
-A child with no registration has nothing to count and is deleted outright.
+channel accounts and conversations, invites and wrong invite codes, staff roles, tip
+settings, workshop comments and the texts of the messages queued or sent to them. What
+stays: the rows the programme's reports count (registrations, attendance, guardian links,
+bookings, ratings, tips sent), pointing at an emptied person or child row, so a year's
+figures are the same before and after; and the consent records, marked withdrawn, as the
+record of what was agreed when. A child with no registration has nothing to count and is
+deleted outright.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ffs_bot.db.tables import (
     FeedbackRow,
     GuardianRow,
     IdentityRow,
+    InviteAttemptRow,
     OutboxRow,
     PersonRow,
     RegistrationRow,
@@ -224,7 +226,8 @@ async def forget_person(
         .where(OutboxRow.person_id == person_id)
         .values(content=[], recipient="", last_error="")
     )
-    for table in (TipSubscriptionRow, RoleRow, IdentityRow):
+    # The person row stays (emptied), so its cascades never run: each table goes by hand.
+    for table in (TipSubscriptionRow, RoleRow, IdentityRow, InviteAttemptRow):
         await uow.session.execute(delete(table).where(table.person_id == person_id))
     await uow.session.execute(delete(ChildInviteRow).where(ChildInviteRow.created_by == person_id))
     await _withdraw_consents(uow, now, ConsentRow.person_id == person_id)

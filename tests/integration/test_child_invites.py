@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from sqlalchemy import func, select, update
 
+from bot.housekeeping import tidy
 from ffs_bot.db.tables import (
     AuditEventRow,
     ChildInviteRow,
@@ -25,6 +26,7 @@ from ffs_bot.messages import Reply, replies_from_json
 from ffs_bot.services.children import (
     INVITE_ALPHABET,
     INVITE_MAX_FAILURES,
+    TRIES_DAY,
     TRIES_PER_DAY,
     TRIES_PER_WINDOW,
     TRIES_WINDOW,
@@ -409,3 +411,30 @@ async def test_an_undo_button_of_an_earlier_join_leaves_a_later_one_alone(
     await mum.press(first_undo)
     assert "Nothing to undo" in mum.text
     assert await scalar(backend, select(func.count()).select_from(GuardianRow)) == 2
+
+
+async def test_wrong_codes_are_forgotten_with_the_person_and_after_a_day(
+    backend: Backend,
+) -> None:
+    _mum, code = await family_with_code(backend)
+    stranger = Chat(backend.conversations, user="stranger")
+    await at_join(stranger)
+    await stranger.send(wrong(code, 0))
+    other = Chat(backend.conversations, user="other")
+    await at_join(other)
+    await other.send(wrong(code, 1))
+    await other.send(wrong(code, 2))
+    count = select(func.count()).select_from(InviteAttemptRow)
+    assert await scalar(backend, count) == 3
+
+    await stranger.press("go:account")
+    await stranger.press("account:data")
+    await stranger.press("data:forget")
+    await stranger.press("forget:yes")
+    assert await scalar(backend, count) == 2
+
+    async with backend.db.uow() as uow:
+        await uow.session.execute(update(InviteAttemptRow).values(created_at=utcnow() - TRIES_DAY))
+        await uow.commit()
+    assert (await tidy(backend.db))[2] == 2
+    assert await scalar(backend, count) == 0
