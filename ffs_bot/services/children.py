@@ -1,7 +1,7 @@
 """Children and their guardians: added only with a guardian's consent, seen only by guardians.
 
 A guardian invites the child's other guardian with a one-time code of 8 letters (`ABCD-EFGH`,
-31 letters, valid 7 days). The first four find the invite; the last four are its secret, one
+31 signs, valid 7 days). The first four find the invite; the last four are its secret, one
 of 31**4 = 923,521. Guessing is held back twice:
 
 - per code: a wrong secret typed against a live invite counts against it, and at
@@ -10,9 +10,8 @@ of 31**4 = 923,521. Guessing is held back twice:
   5 in 923,521 (5 x 10^-6) per invite, and it then dies.
 - per person: every wrong code (unknown, wrong secret, used, expired or void) is recorded;
   after `TRIES_PER_WINDOW` (5) in `TRIES_WINDOW` (15 minutes) the person waits and no code
-  is even checked, and `TRIES_PER_DAY` (20) a day at most. Even against a code's lookup,
-  found by chance, that is 20 guesses a day per account, each of them spent on a code
-  that dies after 5.
+  is even checked, and `TRIES_PER_DAY` (20) a day at most. A guess must first hit the
+  lookup of a live invite (one chance in 923,521 per invite) for its secret to be in play.
 
 Nothing about the child is told before the code is accepted and the joining guardian has
 consented (`check_invite` returns only a ticket), and the inviting guardian is told of each
