@@ -44,7 +44,7 @@ async def _chosen(ctx: Context) -> Workshop | None:
     if isinstance(read, Workshop) and read.id == workshop_id:
         return read
     try:
-        workshop = await workshops.get_workshop(ctx.uow, workshop_id)
+        workshop = await workshops.workshop_for_worker(ctx.uow, ctx.person.id, workshop_id)
     except NotFound:
         return None
     ctx.read[_CHOSEN] = workshop

@@ -68,6 +68,7 @@ __all__ = [
     "upcoming_workshops",
     "update_workshop",
     "workshop_for_staff",
+    "workshop_for_worker",
     "workshops_for_staff",
 ]
 
@@ -307,6 +308,26 @@ async def get_workshop(uow: UnitOfWork, workshop_id: int) -> Workshop:
     return _workshop(row, await _timezone(uow, row.factory_id))
 
 
+async def workshop_for_worker(uow: UnitOfWork, person_id: int, workshop_id: int) -> Workshop:
+    """Return a workshop at the person's factory, the only ones a worker may see and book.
+
+    Raises:
+        NotFound: no such workshop, or one at another factory (the same answer for both).
+    """
+    found = (
+        await uow.session.execute(
+            select(WorkshopRow, FactoryRow.timezone)
+            .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+            .join(PersonRow, PersonRow.factory_id == WorkshopRow.factory_id)
+            .where(WorkshopRow.id == workshop_id, PersonRow.id == person_id)
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"workshop {workshop_id}")
+    row, zone = found
+    return _workshop(row, zone or "Asia/Shanghai")
+
+
 async def upcoming_workshops(
     uow: UnitOfWork, factory_id: int, now: datetime | None = None, limit: int = 10
 ) -> list[Workshop]:
@@ -383,14 +404,18 @@ def _hold_statement(dialect: str) -> Any:
             mine.c.zone,
         )
         .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
+        # Workers book at their own factory only: another factory's workshop is not found.
+        .join(
+            PersonRow,
+            (PersonRow.id == bindparam("person_id"))
+            & (PersonRow.factory_id == WorkshopRow.factory_id),
+        )
         .outerjoin(mine, true())
         .where(WorkshopRow.id == bindparam("workshop_id"))
         .execution_options(populate_existing=True)
     )
     if dialect == "postgresql":
-        query = query.join(PersonRow, PersonRow.id == bindparam("person_id")).with_for_update(
-            of=[PersonRow, WorkshopRow]
-        )
+        query = query.with_for_update(of=[PersonRow, WorkshopRow])
     return query
 
 
@@ -415,7 +440,7 @@ async def _hold(
     scheduled.
 
     Raises:
-        NotFound: no such workshop.
+        NotFound: no such workshop, or one at another factory than the person's.
     """
     values = {"workshop_id": workshop_id, "person_id": person_id, "now": now}
     rows = (await uow.session.execute(_HOLD[uow.dialect], values)).all()
@@ -453,7 +478,7 @@ async def book(
     The person's bookings come with it, read with the workshop before the new one was made.
 
     Raises:
-        NotFound: no such workshop.
+        NotFound: no such workshop, or one at another factory than the person's.
         InvalidInput: "started" (or over, or cancelled).
         ConflictError: "already" (a live booking for it) or "overlap" (another workshop then).
     """

@@ -35,7 +35,7 @@ from tests.conftest import Backend
 from tests.helpers import seed_factories
 from tests.integration.test_season_admin import staff
 from tests.integration.test_seasons import SUMMER, families, register, season
-from tests.integration.test_workshops import book, notifier, people
+from tests.integration.test_workshops import book, notifier, people, works_at
 
 SZ_NAMES = ["Zhang Wei", "An Na", "Bo", "Chen", "Eve", "Dong"]
 # Health notes take any text: a spreadsheet must not run this one.
@@ -347,6 +347,7 @@ async def workshop_programme(
     afternoon = await plan("SZ01", start + timedelta(days=1, hours=5), 1, "孩子的暑假安全")
     old = await plan("SZ01", start - timedelta(days=400), 10, "Last year")
     zhang, li, an, dong, parent = await people(backend, 5)
+    await works_at(backend, dong, "DG01")
     async with db.uow() as uow:
         for person, name in ((zhang, "Zhang Lei"), (li, "Li Mei"), (dong, "Dong")):
             await set_display_name(uow, person, name)

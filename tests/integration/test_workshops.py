@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.housekeeping import send_due_pushes
 from ffs_bot.db.engine import create_engine, create_session_factory
-from ffs_bot.db.tables import BookingRow, OutboxRow, ScheduledPushRow, WorkshopRow
+from ffs_bot.db.tables import BookingRow, OutboxRow, PersonRow, ScheduledPushRow, WorkshopRow
 from ffs_bot.db.uow import Database
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import replies_from_json
@@ -21,7 +21,8 @@ from ffs_bot.model import RoleName
 from ffs_bot.schedule import out_of_quiet_hours
 from ffs_bot.services import workshops
 from ffs_bot.services.erasure import forget_person
-from ffs_bot.services.people import touch_identity
+from ffs_bot.services.factories import get_factory_by_code
+from ffs_bot.services.people import set_factory, touch_identity
 from ffs_bot.workshop_notices import WorkshopNotifier, WorkshopRules
 from tests.conftest import Backend
 from tests.helpers import hours_text, seed_factories, weekday_text
@@ -56,13 +57,26 @@ async def workshop(
 
 
 async def people(backend: Backend, count: int) -> list[int]:
+    """Workers at SZ01, where the workshops are: workers book at their own factory only."""
     made = []
     async with backend.db.uow() as uow:
+        factory = await get_factory_by_code(uow, "SZ01")
+        assert factory is not None
         for n in range(count):
             person, _ = await touch_identity(uow, "console", f"worker{n}")
+            await set_factory(uow, person.id, factory.id)
             made.append(person.id)
         await uow.commit()
     return made
+
+
+async def works_at(backend: Backend, person: int, code: str) -> None:
+    """Move a worker to the factory with this code."""
+    async with backend.db.uow() as uow:
+        factory = await get_factory_by_code(uow, code)
+        assert factory is not None
+        await set_factory(uow, person, factory.id)
+        await uow.commit()
 
 
 async def book(backend: Backend, notify, person: int, workshop_id: int, now: datetime = NOW):
@@ -112,6 +126,33 @@ async def test_a_workshop_that_cannot_be_is_refused_and_staff_need_the_factory(
             await workshops.create_workshop(uow, **base, actor_person_id=other)
         with pytest.raises(NotFound):
             await workshops.create_workshop(uow, **{**base, "factory_code": "NOPE"})
+
+
+async def test_a_worker_at_another_factory_neither_sees_nor_books_the_workshop(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    last_seat = await workshop(backend, capacity=1)
+    here, elsewhere, nowhere = await people(backend, 3)
+    await works_at(backend, elsewhere, "DG01")
+    async with backend.db.uow() as uow:
+        assert (await workshops.workshop_for_worker(uow, here, last_seat)).id == last_seat
+        # No factory chosen yet is no factory's worker either.
+        await uow.session.execute(
+            update(PersonRow).where(PersonRow.id == nowhere).values(factory_id=None)
+        )
+        await uow.commit()
+    for outsider in (elsewhere, nowhere):
+        async with backend.db.uow() as uow:
+            with pytest.raises(NotFound):
+                await workshops.workshop_for_worker(uow, outsider, last_seat)
+        with pytest.raises(NotFound):
+            await book(backend, notify, outsider, last_seat)
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(BookingRow)) == 0
+        assert (await workshops.get_workshop(uow, last_seat)).seats_taken == 0
+    assert (await book(backend, notify, here, last_seat)).status == "confirmed"
 
 
 async def test_seats_then_the_queue_and_no_double_or_overlapping_bookings(
