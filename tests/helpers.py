@@ -9,7 +9,8 @@ from babel.dates import format_interval, format_skeleton
 
 from ffs_bot.db.uow import Database
 from ffs_bot.messages import Inbound, Reply
-from ffs_bot.services.factories import FactoryInput, import_factories
+from ffs_bot.services.factories import FactoryInput, get_factory_by_code, import_factories
+from ffs_bot.services.people import set_factory
 from handlers.engine import ConversationEngine
 
 FACTORIES = [
@@ -54,6 +55,15 @@ async def seed_factories(db: Database) -> None:
     """Store the test factories."""
     async with db.uow() as uow:
         await import_factories(uow, FACTORIES)
+        await uow.commit()
+
+
+async def works_at(db: Database, person_id: int, code: str) -> None:
+    """Move a worker to the factory with this code (they book and register there only)."""
+    async with db.uow() as uow:
+        factory = await get_factory_by_code(uow, code)
+        assert factory is not None
+        await set_factory(uow, person_id, factory.id)
         await uow.commit()
 
 

@@ -26,6 +26,7 @@ from ffs_bot.db.tables import (
     ChildRow,
     FactoryRow,
     GuardianRow,
+    PersonRow,
     RegistrationRow,
     SeasonRow,
     utcnow,
@@ -391,6 +392,12 @@ def _hold_statement() -> Any:
     return (
         select(SeasonRow, *chosen.c, aliased(RegistrationRow, family), family.c.child_name)
         .select_from(SeasonRow)
+        # Families register for their own factory's seasons only: another's is not found.
+        .join(
+            PersonRow,
+            (PersonRow.id == bindparam("person_id"))
+            & (PersonRow.factory_id == SeasonRow.factory_id),
+        )
         .outerjoin(chosen, true())
         .outerjoin(family, true())
         .where(SeasonRow.id == bindparam("season_id"))
@@ -410,7 +417,7 @@ async def hold_season(
     registrations are read in the same statement.
 
     Raises:
-        NotFound: no such season.
+        NotFound: no such season, or one at another factory than the person's.
     """
     rows = (
         await uow.session.execute(

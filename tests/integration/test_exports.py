@@ -32,10 +32,10 @@ from ffs_bot.services.people import set_display_name
 from ffs_bot.services.seasons import create_season
 from ffs_bot.spreadsheets import Table, to_csv
 from tests.conftest import Backend
-from tests.helpers import seed_factories
+from tests.helpers import seed_factories, works_at
 from tests.integration.test_season_admin import staff
 from tests.integration.test_seasons import SUMMER, families, register, season
-from tests.integration.test_workshops import book, notifier, people, works_at
+from tests.integration.test_workshops import book, notifier, people
 
 SZ_NAMES = ["Zhang Wei", "An Na", "Bo", "Chen", "Eve", "Dong"]
 # Health notes take any text: a spreadsheet must not run this one.
@@ -101,6 +101,7 @@ async def programme(backend: Backend) -> Programme:
         person, child = names[name]
         made[name] = (await register(db, person, child, sz)).id
     person, child = names["Dong"]
+    await works_at(db, person, "DG01")
     made["Dong"] = (await register(db, person, child, dg)).id
     sz_coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
     dg_coordinator = await staff(backend, "c-dg01", RoleName.COORDINATOR, "DG01")
@@ -347,7 +348,7 @@ async def workshop_programme(
     afternoon = await plan("SZ01", start + timedelta(days=1, hours=5), 1, "孩子的暑假安全")
     old = await plan("SZ01", start - timedelta(days=400), 10, "Last year")
     zhang, li, an, dong, parent = await people(backend, 5)
-    await works_at(backend, dong, "DG01")
+    await works_at(db, dong, "DG01")
     async with db.uow() as uow:
         for person, name in ((zhang, "Zhang Lei"), (li, "Li Mei"), (dong, "Dong")):
             await set_display_name(uow, person, name)

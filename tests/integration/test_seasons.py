@@ -14,7 +14,8 @@ from ffs_bot.db.uow import Database
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
 from ffs_bot.model import Relationship
 from ffs_bot.services.children import add_child
-from ffs_bot.services.people import touch_identity
+from ffs_bot.services.factories import get_factory_by_code
+from ffs_bot.services.people import set_factory, touch_identity
 from ffs_bot.services.seasons import (
     RegistrationStatus,
     cancel_registration,
@@ -23,7 +24,7 @@ from ffs_bot.services.seasons import (
     register_child,
 )
 from tests.conftest import Backend
-from tests.helpers import seed_factories
+from tests.helpers import seed_factories, works_at
 
 TODAY = date(2027, 6, 1)
 SUMMER = {"starts_on": date(2027, 7, 5), "ends_on": date(2027, 8, 20)}
@@ -46,11 +47,14 @@ async def season(db: Database, capacity: int = 20, auto_confirm: bool = True) ->
 
 
 async def families(db: Database, count: int, born: tuple[int, int] = (2019, 4)):
-    """`count` workers with one child each: (person id, child id)."""
+    """`count` workers at SZ01 with one child each: (person id, child id)."""
     made = []
     async with db.uow() as uow:
+        factory = await get_factory_by_code(uow, "SZ01")
+        assert factory is not None
         for n in range(count):
             person, _ = await touch_identity(uow, "console", f"parent{n}")
+            await set_factory(uow, person.id, factory.id)
             child = await add_child(
                 uow,
                 person_id=person.id,
@@ -220,3 +224,19 @@ async def test_a_season_that_cannot_be_is_refused(backend: Backend, changes) -> 
     async with backend.db.uow() as uow:
         with pytest.raises(InvalidInput):
             await create_season(uow, **values)
+
+
+async def test_a_family_at_another_factory_cannot_hold_or_register_for_the_season(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    season_id = await season(backend.db, capacity=1)
+    ((person, child),) = await families(backend.db, 1)
+    await works_at(backend.db, person, "DG01")
+    with pytest.raises(NotFound):
+        await register(backend.db, person, child, season_id)
+    async with backend.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(RegistrationRow)) == 0
+        assert await uow.session.scalar(select(SeasonRow.seats_taken)) == 0
+    await works_at(backend.db, person, "SZ01")
+    assert (await register(backend.db, person, child, season_id)).status == "confirmed"

@@ -25,7 +25,7 @@ from ffs_bot.services.factories import get_factory_by_code
 from ffs_bot.services.people import set_factory, touch_identity
 from ffs_bot.workshop_notices import WorkshopNotifier, WorkshopRules
 from tests.conftest import Backend
-from tests.helpers import hours_text, seed_factories, weekday_text
+from tests.helpers import hours_text, seed_factories, weekday_text, works_at
 from tests.integration.test_season_admin import staff
 
 NOW = datetime(2027, 7, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shenzhen
@@ -68,15 +68,6 @@ async def people(backend: Backend, count: int) -> list[int]:
             made.append(person.id)
         await uow.commit()
     return made
-
-
-async def works_at(backend: Backend, person: int, code: str) -> None:
-    """Move a worker to the factory with this code."""
-    async with backend.db.uow() as uow:
-        factory = await get_factory_by_code(uow, code)
-        assert factory is not None
-        await set_factory(uow, person, factory.id)
-        await uow.commit()
 
 
 async def book(backend: Backend, notify, person: int, workshop_id: int, now: datetime = NOW):
@@ -135,7 +126,7 @@ async def test_a_worker_at_another_factory_neither_sees_nor_books_the_workshop(
     notify = notifier(backend, translators)
     last_seat = await workshop(backend, capacity=1)
     here, elsewhere, nowhere = await people(backend, 3)
-    await works_at(backend, elsewhere, "DG01")
+    await works_at(backend.db, elsewhere, "DG01")
     async with backend.db.uow() as uow:
         assert (await workshops.workshop_for_worker(uow, here, last_seat)).id == last_seat
         # No factory chosen yet is no factory's worker either.
