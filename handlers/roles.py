@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.errors import Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import Choice
 from ffs_bot.model import Channel, RoleName
 from ffs_bot.services import staff
@@ -107,7 +107,7 @@ class FactoriesStep(Step):
 
 async def _grant(ctx: Context, codes: list[str]) -> bool:
     grant = ctx.state.data.get("grant")
-    if not isinstance(grant, dict) or not await _admin(ctx):
+    if not isinstance(grant, dict):
         return False
     try:
         made = await staff.grant_role(
@@ -118,6 +118,9 @@ async def _grant(ctx: Context, codes: list[str]) -> bool:
             factory_codes=codes,
             actor_person_id=ctx.person.id,
         )
+    except Forbidden:
+        # No longer an admin (or never was): as a button no longer there.
+        return False
     except (NotFound, InvalidInput):
         ctx.note(ctx._("One of those factory codes does not exist. Please check them."))
         await ctx.go(FACTORIES)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.errors import Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import Choice
-from ffs_bot.services import staff, tips
+from ffs_bot.services import tips
 from ffs_bot.services.tips import HOURS, Frequency
 from handlers import menu
 from handlers.context import Context
@@ -181,10 +181,11 @@ class FiguresStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Show the figures."""
-        if not (await staff.staff_scope(ctx.uow, ctx.person.id)).is_staff:
+        try:
+            by_tip, by_topic = await tips.tip_figures(ctx.uow, ctx.person.id)
+        except Forbidden:
             await menu.open_menu(ctx)
             return
-        by_tip, by_topic = await tips.tip_figures(ctx.uow)
         lines = [ctx._("Tips sent and found helpful, by topic:")]
         for figure in by_topic:
             lines.append(

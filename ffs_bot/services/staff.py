@@ -41,10 +41,14 @@ async def grant_role(
 ) -> list[RoleGrant]:
     """Give a channel account a staff role; granting one it holds already changes nothing.
 
+    `actor_person_id` None is the operator at the command line; a person must be an admin.
+
     Raises:
+        Forbidden: the acting person is not a programme admin.
         InvalidInput: an unknown channel, an admin given factories, or a scoped role given none.
         NotFound: a factory code that does not exist.
     """
+    await _require_admin(uow, actor_person_id)
     if channel not in {c.value for c in Channel}:
         raise InvalidInput(f"unknown channel {channel!r}")
     if not USER_ID.fullmatch(external_user_id.strip()):
@@ -156,6 +160,16 @@ async def require_factory(uow: UnitOfWork, person_id: int, factory_id: int) -> S
     return scope
 
 
+async def _require_admin(uow: UnitOfWork, actor_person_id: int | None) -> None:
+    """Refuse a person who is not a programme admin (None, the operator, passes).
+
+    Raises:
+        Forbidden: the person is not a programme admin.
+    """
+    if actor_person_id is not None and not (await staff_scope(uow, actor_person_id)).every_factory:
+        raise Forbidden(f"person {actor_person_id} may not give or take staff roles")
+
+
 async def revoke_role(
     uow: UnitOfWork,
     *,
@@ -167,9 +181,13 @@ async def revoke_role(
 ) -> int:
     """Take a staff role away (for the factories given, or every scope); return how many.
 
+    `actor_person_id` None is the operator at the command line; a person must be an admin.
+
     Raises:
+        Forbidden: the acting person is not a programme admin.
         NotFound: no such account, or a factory code that does not exist.
     """
+    await _require_admin(uow, actor_person_id)
     person_id = await uow.session.scalar(
         select(IdentityRow.person_id).where(
             IdentityRow.channel == channel,

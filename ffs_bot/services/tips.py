@@ -30,12 +30,13 @@ from ffs_bot.db.tables import (
     utcnow,
 )
 from ffs_bot.db.uow import UnitOfWork
-from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.errors import Forbidden, InvalidInput, NotFound
 from ffs_bot.i18n import Translator, Translators
 from ffs_bot.messages import Choice, Reply
 from ffs_bot.model import age_in_months
 from ffs_bot.notices import tell_people
 from ffs_bot.services.audit import record_event
+from ffs_bot.services.staff import staff_scope
 from ffs_bot.tips import TipEntry
 
 __all__ = [
@@ -405,8 +406,18 @@ async def answer_helpful(
     return True
 
 
-async def tip_figures(uow: UnitOfWork) -> tuple[list[TipFigures], list[TipFigures]]:
-    """How often each tip and each topic was sent and found helpful (tips never sent too)."""
+async def tip_figures(
+    uow: UnitOfWork, actor_person_id: int | None = None
+) -> tuple[list[TipFigures], list[TipFigures]]:
+    """How often each tip and each topic was sent and found helpful (tips never sent too).
+
+    `actor_person_id` None is the operator at the command line; a person must run a factory.
+
+    Raises:
+        Forbidden: the acting person is neither an admin nor a coordinator.
+    """
+    if actor_person_id is not None and not (await staff_scope(uow, actor_person_id)).is_staff:
+        raise Forbidden(f"person {actor_person_id} may not see tip figures")
     rows = await uow.session.execute(
         select(
             TipRow.id,

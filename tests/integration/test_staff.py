@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ffs_bot.errors import InvalidInput, NotFound
+from ffs_bot.errors import Forbidden, InvalidInput, NotFound
 from ffs_bot.model import RoleName
-from ffs_bot.services.staff import grant_role, list_roles
+from ffs_bot.services.staff import grant_role, list_roles, revoke_role
 from tests.conftest import Backend
 from tests.helpers import seed_factories
 
@@ -77,3 +77,49 @@ async def test_a_staff_member_granted_before_writing_is_the_same_person_later(
     async with backend.db.uow() as uow:
         roles = await list_roles(uow)
     assert [r.person_id for r in roles] == [grants[0].person_id]
+
+
+async def test_only_a_programme_admin_gives_or_takes_roles(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    async with backend.db.uow() as uow:
+        coordinator = await grant_role(
+            uow,
+            channel="console",
+            external_user_id="coordinator",
+            role=RoleName.COORDINATOR,
+            factory_codes=["SZ01"],
+        )
+        admin = await grant_role(
+            uow, channel="console", external_user_id="boss", role=RoleName.ADMIN, factory_codes=[]
+        )
+        await uow.commit()
+    actor = coordinator[0].person_id
+    async with backend.db.uow() as uow:
+        with pytest.raises(Forbidden):
+            await grant_role(
+                uow,
+                channel="console",
+                external_user_id="coordinator",
+                role=RoleName.ADMIN,
+                factory_codes=[],
+                actor_person_id=actor,
+            )
+        with pytest.raises(Forbidden):
+            await revoke_role(
+                uow,
+                channel="console",
+                external_user_id="boss",
+                role=RoleName.ADMIN,
+                factory_codes=[],
+                actor_person_id=actor,
+            )
+        assert len(await list_roles(uow)) == 2
+        taken = await revoke_role(
+            uow,
+            channel="console",
+            external_user_id="coordinator",
+            role=RoleName.COORDINATOR,
+            factory_codes=[],
+            actor_person_id=admin[0].person_id,
+        )
+    assert taken == 1

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from bot.housekeeping import send_tips
 from ffs_bot.db.engine import create_engine, create_session_factory
 from ffs_bot.db.tables import OutboxRow, TipDeliveryRow, TipSubscriptionRow
 from ffs_bot.db.uow import Database
+from ffs_bot.errors import Forbidden
 from ffs_bot.messages import replies_from_json
 from ffs_bot.model import Relationship
 from ffs_bot.services import tips
 from ffs_bot.services.children import add_child
-from ffs_bot.services.people import set_language, touch_identity
+from ffs_bot.services.people import find_identity, set_language, touch_identity
 from ffs_bot.services.tips import Frequency
 from ffs_bot.tips import parse_library
 from tests.conftest import Backend
@@ -177,6 +179,8 @@ async def test_tips_in_chat_with_helpful_answers_and_figures(
     assert "no longer active" in other.text
     async with backend.db.uow() as uow:
         by_tip, by_topic = await tips.tip_figures(uow)
+        with pytest.raises(Forbidden):
+            await tips.tip_figures(uow, await find_person(uow, "other"))
     assert [(f.key, f.sent, f.helpful) for f in by_topic if f.sent] == [("parent-wellbeing", 1, 1)]
     assert len(by_tip) == 8
 
@@ -231,3 +235,10 @@ async def test_a_tip_comes_in_the_readers_language_with_its_follow_up_question(
         "💬 今天什么时候你最开心？",
         "这条对您有用吗？",
     ]
+
+
+async def find_person(uow, user: str) -> int:
+    """The id of the console user's person."""
+    found = await find_identity(uow, "console", user)
+    assert found is not None
+    return found[0].id
