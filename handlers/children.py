@@ -488,7 +488,10 @@ class HealthNoticeStep(Step):
         elif payload == "health:no":
             await ctx.go(VIEW)
         elif payload == "health:erase":
-            await children.set_health_notes(ctx.uow, ctx.person.id, child_id, None)
+            try:
+                await children.set_health_notes(ctx.uow, ctx.person.id, child_id, None)
+            except NotFound:
+                return False  # not (or no longer) the person's child
             ctx.note(ctx._("The health notes were erased."))
             await ctx.go(VIEW)
         else:
