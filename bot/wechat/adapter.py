@@ -60,6 +60,8 @@ NONCE = re.compile(r"[!-~]{1,64}")
 # A safe-mode body holds only the addressee and the sealed message (AppId: a third-party
 # platform's); anything more is compatible mode's plaintext copy.
 SEALED_FIELDS = frozenset({"ToUserName", "AppId", "Encrypt"})
+# An openid as WeChat makes them (28 characters), with room to spare.
+OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # processed_inbound.external_id's width: a longer event id keeps its head and a hash.
 MAX_EVENT_ID = 128
 
@@ -260,8 +262,13 @@ def _convert(message: Any) -> WeChatMessage:
 
     openid = str(message.source or "")
     account = str(message.target or "")
-    if not openid:
-        raise ValueError("no sender")
+    if not OPENID.fullmatch(openid):
+        # WeChat's openids are 28 such characters; no column of ours holds just anything.
+        raise ValueError("no sender, or not an openid")
+    # The time is read (and so checked) now: an event's id is made of it.
+    message.create_time.timestamp()
+    if not isinstance(message, events.BaseEvent) and not 0 <= int(message.id or 0) < 2**64:
+        raise ValueError("a message id WeChat does not make")
     if isinstance(message, events.BaseEvent):
         event_id = _event_id(openid, message)
         start = None

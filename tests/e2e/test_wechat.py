@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -458,3 +459,26 @@ async def test_a_number_typed_at_a_question_asking_for_one_is_that_number(
         answer = await wechat.text("o-coord", answer_text)
     async with backend.db.uow() as uow:
         assert await uow.session.scalar(select(SeasonRow.capacity)) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("FromUserName", "o" * 200),  # no openid is this long: no column holds it
+        ("FromUserName", "o-a:b\u0000"),
+        ("MsgId", str(10**40)),
+        ("MsgId", "-5"),
+        ("CreateTime", str(10**30)),
+        ("CreateTime", "1e400"),
+    ],
+)
+async def test_fields_no_wechat_message_has_get_400_not_an_error(
+    backend: Backend, plain_client: TestClient, field: str, value: str
+) -> None:
+    plain = WeChatServer(plain_client, aes_key=None)
+    xml = text_xml("o-odd", "菜单", 77, plain.now())
+    xml = re.sub(f"<{field}>[^<]*</{field}>", f"<{field}>{value}</{field}>", xml)
+    assert value in xml
+    answer = await plain.post_xml(xml)
+    assert answer.status == 400, answer.body
+    assert await count(backend, IdentityRow) == 0
