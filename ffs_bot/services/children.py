@@ -64,6 +64,7 @@ __all__ = [
     "check_invite",
     "clean_health_notes",
     "create_invite",
+    "drop_open_invites",
     "get_child",
     "join_child",
     "list_children",
@@ -443,6 +444,7 @@ async def undo_join(
     if later or guardian is None or guardian.erased_at is not None or link is None:
         raise ConflictError("gone")
     await uow.session.delete(link)
+    await drop_open_invites(uow, invite.child_id, joined)
     now = utcnow()
     await uow.session.execute(
         update(ConsentRow)
@@ -464,6 +466,21 @@ async def undo_join(
     )
     await notify.join_undone(uow, invite_id)
     return UndoneJoin(child_name=child.name, guardian_name=guardian.display_name or "")
+
+
+async def drop_open_invites(uow: UnitOfWork, child_id: int, person_id: int) -> None:
+    """Void the person's unused codes for a child they no longer look after.
+
+    A code is the guardian's own say-so: once they are gone, it would still let someone in,
+    and tell them (no longer entitled to know) who joined.
+    """
+    await uow.session.execute(
+        delete(ChildInviteRow).where(
+            ChildInviteRow.child_id == child_id,
+            ChildInviteRow.created_by == person_id,
+            ChildInviteRow.used_at.is_(None),
+        )
+    )
 
 
 async def _add_guardian(

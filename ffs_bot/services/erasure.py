@@ -39,7 +39,7 @@ from ffs_bot.model import PersonStatus
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.outbox import stop_pending_for
 from ffs_bot.services.audit import record_event
-from ffs_bot.services.children import get_child
+from ffs_bot.services.children import drop_open_invites, get_child
 from ffs_bot.services.seasons import ENDED, end_for_erasure
 from ffs_bot.services.workshops import LIVE, cancel_booking
 from ffs_bot.workshop_notices import WorkshopNotifier
@@ -168,6 +168,7 @@ async def remove_child(
                 GuardianRow.child_id == child_id, GuardianRow.person_id == person_id
             )
         )
+        await drop_open_invites(uow, child_id, person_id)
         await record_event(
             uow,
             "child.left",

@@ -438,3 +438,26 @@ async def test_wrong_codes_are_forgotten_with_the_person_and_after_a_day(
         await uow.commit()
     assert (await tidy(backend.db))[2] == 2
     assert await scalar(backend, count) == 0
+
+
+async def test_a_guardian_who_leaves_a_child_leaves_no_code_that_still_works(
+    backend: Backend,
+) -> None:
+    _mum, code = await family_with_code(backend)
+    dad = Chat(backend.conversations, user="dad")
+    await at_join(dad)
+    await dad.send(code)
+    await dad.press("joinnotice:yes")
+    await dad.press("jrel:father")
+    # Each makes a code for a third guardian, then dad leaves the child to mum.
+    dads_code = await invite_code(dad)
+    await dad.press("children")
+    await dad.press(next(p for p in dad.payloads if p.startswith("child:") and p[6:].isdigit()))
+    await dad.press("cv:remove")
+    await dad.press("rm:yes")
+    stranger = Chat(backend.conversations, user="stranger")
+    await at_join(stranger)
+    await stranger.send(dads_code)
+    # His code went with him: it neither lets anyone in nor tells him who came.
+    assert "That code does not work" in stranger.text
+    assert await pushes_to(backend, "dad") == []
