@@ -31,7 +31,7 @@ from ffs_bot.db.tables import (
     utcnow,
 )
 from ffs_bot.db.uow import UnitOfWork
-from ffs_bot.errors import ConflictError, InvalidInput, NotFound
+from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.i18n import LANGUAGES
 from ffs_bot.schedule import DuePush, drop_pushes, out_of_quiet_hours, schedule_pushes
 from ffs_bot.services import seats
@@ -833,9 +833,10 @@ async def check_in_by_code(
     """Check in the booking whose code a worker shows; False if they were in already.
 
     Raises:
-        NotFound: "code" for a code no booking has; or no such workshop.
+        NotFound: "code" for a code no booking they may see has; or no such workshop.
         Forbidden: the acting person does not run its factory.
-        InvalidInput: "other_workshop" for a code of another workshop's booking.
+        InvalidInput: "other_workshop" for a code of another workshop's booking, at a
+            factory they run.
         ConflictError: the booking holds no seat (waiting or cancelled).
     """
     workshop = await uow.session.get(WorkshopRow, workshop_id)
@@ -847,6 +848,14 @@ async def check_in_by_code(
     if row is None:
         raise NotFound("code")
     if row.workshop_id != workshop_id:
+        other = await uow.session.get(WorkshopRow, row.workshop_id)
+        try:
+            if other is None:
+                raise Forbidden("gone")
+            await require_factory(uow, actor_person_id, other.factory_id)
+        except Forbidden:
+            # Another factory's booking: as far as this coordinator knows, no such code.
+            raise NotFound("code") from None
         raise InvalidInput("other_workshop")
     return await _check_in(uow, row, actor_person_id, now or utcnow())
 

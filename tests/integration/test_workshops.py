@@ -619,3 +619,34 @@ async def test_one_person_booking_workshops_at_the_same_time_at_once_gets_one_se
     async with backend.db.uow() as uow:
         taken = await uow.session.scalars(select(WorkshopRow.seats_taken))
         assert sorted(taken) == [0] * 7 + [1]
+
+
+async def test_a_booking_code_of_another_factory_is_no_code_to_a_coordinator(
+    backend: Backend, translators
+) -> None:
+    await seed_factories(backend.db)
+    notify = notifier(backend, translators)
+    ours = await workshop(backend)
+    coordinator = await staff(backend, "c-sz01", RoleName.COORDINATOR, "SZ01")
+    async with backend.db.uow() as uow:
+        theirs = await workshops.create_workshop(
+            uow,
+            factory_code="DG01",
+            starts_at=START,
+            ends_at=START + timedelta(hours=3),
+            topic="Calling home",
+            language="zh_Hans",
+            capacity=5,
+            place="Hall",
+            now=NOW,
+        )
+        dg01 = await get_factory_by_code(uow, "DG01")
+        assert dg01 is not None
+        person, _ = await touch_identity(uow, "console", "dg01-worker")
+        await set_factory(uow, person.id, dg01.id)
+        await uow.commit()
+    seat = await book(backend, notify, person.id, theirs.id)
+    async with backend.db.uow() as uow:
+        # Not "that code is for another workshop": it would tell them the code exists.
+        with pytest.raises(NotFound, match="code"):
+            await workshops.check_in_by_code(uow, coordinator, ours, seat.code)
