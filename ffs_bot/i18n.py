@@ -103,6 +103,14 @@ class Translator:
         local = value.astimezone(ZoneInfo(timezone))
         return str(format_skeleton("MMMdE", local, locale=self.locale))
 
+    def weekday_moment(self, value: datetime, timezone: str) -> str:
+        """The local day with its weekday, and the time (12月8日周二 09:36, Tue, Dec 8, 09:36)."""
+        local = value.astimezone(ZoneInfo(timezone))
+        day = format_skeleton("MMMdE", local, locale=self.locale)
+        time = format_skeleton("Hm", local, locale=self.locale)
+        # CLDR's own glue between a date and a time ("{1} {0}", "{1}, {0}").
+        return str(self.locale.datetime_formats["medium"]).format(time, day)
+
     def time_range(self, start: datetime, end: datetime, timezone: str) -> str:
         """Two local times of one day as a span (09:00–12:00)."""
         zone = ZoneInfo(timezone)

@@ -32,7 +32,7 @@ async def _invite_problem(ctx: Context, problem: Exception) -> str:
     if isinstance(problem, TooManyTries):
         return ctx._(
             "Too many wrong codes. For safety, please try again after {time}.",
-            time=ctx.t.datetime(problem.until, await ctx.zone(), "short"),
+            time=ctx.t.weekday_moment(problem.until, await ctx.zone()),
         )
     if str(problem) == "already":
         return ctx._("You are already a guardian of this child.")

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_skeleton
 from sqlalchemy import func, select, update
 
 from bot.housekeeping import tidy
@@ -32,7 +32,7 @@ from ffs_bot.services.children import (
     TRIES_WINDOW,
 )
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, seed_factories, weekday_text
 from tests.integration.test_children import add_in_chat
 
 CODE = re.compile(r"\n\n([2-9A-Z]{4}-[2-9A-Z]{4})\n\n")
@@ -219,9 +219,9 @@ async def test_a_person_who_types_too_many_wrong_codes_waits_even_with_the_right
 
     await stranger.press("child:join")
     await stranger.send(code)  # the right code, now not even checked
-    until = format_datetime(
-        first + TRIES_WINDOW, "short", tzinfo=ZoneInfo("Asia/Shanghai"), locale="en"
-    )
+    # The local day with its weekday, then the time, in CLDR's order and glue.
+    local = (first + TRIES_WINDOW).astimezone(ZoneInfo("Asia/Shanghai"))
+    until = f"{weekday_text(local.date())}, {format_skeleton('Hm', local.time(), locale='en')}"
     assert f"Too many wrong codes. For safety, please try again after {until}." in stranger.text
     assert "Lily" not in stranger.text
     assert "child:join" in stranger.payloads  # back at My children, not asked to type
