@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime, format_interval, format_skeleton
+from babel.dates import format_interval, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -85,9 +85,9 @@ class Translator:
         """A year and month the way this language writes them (2018年3月, Mar 2018)."""
         return str(format_skeleton("yMMM", date(year, month, 1), locale=self.locale))
 
-    def day(self, value: date) -> str:
-        """A day the way this language writes it (6月30日, Jun 30)."""
-        return str(format_skeleton("MMMd", value, locale=self.locale))
+    def day(self, value: date, *, with_year: bool = False) -> str:
+        """A day with its weekday (6月30日周二, Tue, Jun 30); `with_year` adds the year."""
+        return str(format_skeleton("yMMMdE" if with_year else "MMMdE", value, locale=self.locale))
 
     def date_range(self, start: date, end: date, *, with_year: bool = False) -> str:
         """Two days the way this language writes a span (7月5日至8月20日, Jul 5 – Aug 20).
@@ -100,13 +100,19 @@ class Translator:
 
     def weekday_date(self, value: datetime, timezone: str) -> str:
         """The local day with its weekday (7月14日周一, Mon, Jul 14)."""
-        local = value.astimezone(ZoneInfo(timezone))
-        return str(format_skeleton("MMMdE", local, locale=self.locale))
+        return self.day(value.astimezone(ZoneInfo(timezone)).date())
 
     def weekday_moment(self, value: datetime, timezone: str) -> str:
         """The local day with its weekday, and the time (12月8日周二 09:36, Tue, Dec 8, 09:36)."""
+        return self._moment(value, timezone, with_year=False)
+
+    def dated_moment(self, value: datetime, timezone: str) -> str:
+        """A local time with its year and weekday (2026年12月9日周三 18:00), for times to come."""
+        return self._moment(value, timezone, with_year=True)
+
+    def _moment(self, value: datetime, timezone: str, *, with_year: bool) -> str:
         local = value.astimezone(ZoneInfo(timezone))
-        day = format_skeleton("MMMdE", local, locale=self.locale)
+        day = self.day(local.date(), with_year=with_year)
         time = format_skeleton("Hm", local, locale=self.locale)
         # CLDR's own glue between a date and a time ("{1} {0}", "{1}, {0}").
         return str(self.locale.datetime_formats["medium"]).format(time, day)
@@ -122,10 +128,6 @@ class Translator:
                 locale=self.locale,
             )
         )
-
-    def datetime(self, value: datetime, timezone: str, fmt: str = "medium") -> str:
-        """Format an aware datetime in `timezone` with this language's CLDR pattern."""
-        return str(format_datetime(value, fmt, tzinfo=ZoneInfo(timezone), locale=self.locale))
 
 
 Translators = Mapping[str, Translator]

@@ -122,7 +122,7 @@ class FamilyNotifier:
                     "Do you want it? Please answer by {time}.",
                     name=facts.child_name,
                     days=t.date_range(facts.starts_on, facts.ends_on),
-                    time=t.datetime(until, facts.timezone, "short"),
+                    time=t.weekday_moment(until, facts.timezone),
                 ),
                 (
                     Choice(t._("Yes, we want it"), offer_payload("yes", registration_id)),

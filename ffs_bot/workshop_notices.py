@@ -74,7 +74,7 @@ class WorkshopNotifier:
                     "Please answer by {time}.",
                     topic=f.topic,
                     when=when(t, f.starts_at, f.ends_at, f.timezone),
-                    time=t.datetime(until, f.timezone, "short"),
+                    time=t.weekday_moment(until, f.timezone),
                 ),
                 (
                     Choice(t._("Yes, I will come"), workshop_offer_payload("yes", booking_id)),

@@ -257,7 +257,7 @@ async def _create(ctx: Context, send_at: datetime | None) -> bool:
 
 
 def _time(ctx: Context, value: datetime, zone: str) -> str:
-    return ctx.t.datetime(value, zone, "short")
+    return ctx.t.dated_moment(value, zone)
 
 
 class WhenStep(Step):

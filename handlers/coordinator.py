@@ -372,7 +372,7 @@ class WaitlistStep(_EntriesStep):
             return ""
         return "\n   " + ctx._(
             "Offer open until {time}",
-            time=ctx.t.datetime(entry.offer_expires_at, found.timezone, "short"),
+            time=ctx.t.weekday_moment(entry.offer_expires_at, found.timezone),
         )
 
 

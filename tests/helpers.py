@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, time
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_interval, format_skeleton
 
 from ffs_bot.db.uow import Database
@@ -44,6 +46,16 @@ def days_text(start: date, end: date, language: str = "en", *, with_year: bool =
 def weekday_text(day: date, language: str = "en") -> str:
     """A local day with its weekday the way Translator.weekday_date writes it (7月14日周三)."""
     return str(format_skeleton("MMMdE", day, locale=language))
+
+
+def moment_text(
+    value: datetime, language: str = "en", *, with_year: bool = False, zone: str = "Asia/Shanghai"
+) -> str:
+    """A local time the way Translator.weekday_moment (or dated_moment) writes it."""
+    local = value.astimezone(ZoneInfo(zone))
+    day = format_skeleton("yMMMdE" if with_year else "MMMdE", local, locale=language)
+    glue = str(Locale.parse(language).datetime_formats["medium"])
+    return glue.format(format_skeleton("Hm", local, locale=language), day)
 
 
 def hours_text(start: time, end: time, language: str = "en") -> str:

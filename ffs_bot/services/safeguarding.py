@@ -140,7 +140,7 @@ async def _alert_staff(
             name=person.display_name or t._("someone not yet signed up"),
             number=person.id,
             factory=where,
-            time=t.datetime(now, timezone, "short"),
+            time=t.weekday_moment(now, timezone),
         )
         return Reply(f"{alert}\n\n{t._(_WHAT_TO_DO)}")
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.console import render_reply
-from ffs_bot.db.tables import OutboxRow, SeasonRow
+from ffs_bot.db.tables import OutboxRow, RegistrationRow, SeasonRow
 from ffs_bot.messages import replies_from_json
 from ffs_bot.model import RoleName
 from ffs_bot.services.seasons import create_season
 from ffs_bot.services.staff import grant_role
 from handlers.children import today
 from tests.conftest import Backend
-from tests.helpers import Chat, days_text, seed_factories
+from tests.helpers import Chat, days_text, moment_text, seed_factories
 from tests.integration.test_children import add_in_chat
 from tests.integration.test_summer_chat import SEASON, next_summer, open_season, register_in_chat
 
@@ -205,6 +205,13 @@ async def test_a_freed_place_is_offered_and_taken_from_any_step(backend: Backend
     await first.press("summer:cancel:yes")
     ((to, offer),) = await pushes(backend)
     assert to == "second" and "A place has opened for Tom" in offer
+    async with backend.db.uow() as uow:
+        until = await uow.session.scalar(
+            select(RegistrationRow.offer_expires_at).where(RegistrationRow.status == "offered")
+        )
+    assert until is not None
+    # The deadline with its weekday in CLDR's words (Tue, Dec 8, 12:00), not 12/8/26, 12:00 PM.
+    assert f"answer by {moment_text(until.replace(tzinfo=UTC))}." in offer
     await second.send("menu")
     await second.press("children")  # somewhere else entirely
     async with backend.db.uow() as uow:

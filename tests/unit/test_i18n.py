@@ -103,9 +103,17 @@ def test_translators_translate_fill_placeholders_and_format_dates(translators) -
     zh, en = translators["zh_Hans"], translators["en"]
     assert zh._("Welcome, {name}! You're all set.", name="王姐") == "欢迎您，王姐！登记完成了。"
     assert en._("Welcome, {name}! You're all set.", name="Li") == "Welcome, Li! You're all set."
-    when = datetime(2026, 7, 14, 1, 0, tzinfo=UTC)
-    assert "9:00" in zh.datetime(when, "Asia/Shanghai", "short")
-    assert "2026" in en.datetime(when, "Asia/Shanghai")
+    when = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)  # 18:00 on Wednesday in Shanghai
+    assert _numbers(zh.weekday_moment(when, "Asia/Shanghai")) == [12, 9, 18, 0]
+    assert "周三" in zh.weekday_moment(when, "Asia/Shanghai")
+    # A time set ahead shows its year and weekday, never 2026/12/9 or 12/9/26, 6:00 PM.
+    assert _numbers(zh.dated_moment(when, "Asia/Shanghai")) == [2026, 12, 9, 18, 0]
+    assert "周三" in zh.dated_moment(when, "Asia/Shanghai")
+    assert _numbers(en.dated_moment(when, "Asia/Shanghai")) == [9, 2026, 18, 0]
+    assert "Wed" in en.dated_moment(when, "Asia/Shanghai")
+    assert "/" not in zh.dated_moment(when, "Asia/Shanghai") + en.dated_moment(when, "UTC")
+    # A day a person reads has its weekday: a registration deadline, today's roster.
+    assert "周二" in zh.day(date(2026, 6, 30)) and "Tue" in en.day(date(2026, 6, 30))
 
 
 def _numbers(text: str) -> list[int]:
