@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
@@ -12,9 +12,8 @@ from ffs_bot.messages import Choice
 from ffs_bot.services import broadcasts, season_admin, staff, workshops
 from ffs_bot.services.broadcasts import Audience, AudienceKind, Broadcast
 from ffs_bot.services.factories import get_factory
-from handlers import menu
+from handlers import answers, menu
 from handlers.context import Context
-from handlers.coordinator_workshops import parse_moment
 from handlers.payloads import payload_id, record_id
 from handlers.router import Step
 
@@ -130,7 +129,7 @@ class WhoStep(Step):
                     f"bc:s:{found.season.id}",
                 )
             )
-        for workshop in (await workshops.workshops_for_staff(ctx.uow, ctx.person.id))[-3:]:
+        for workshop in _coming(await workshops.workshops_for_staff(ctx.uow, ctx.person.id))[:3]:
             buttons.append(
                 Choice(
                     ctx._("Booked on “{topic}”", topic=workshop.topic),
@@ -167,6 +166,17 @@ class WhoStep(Step):
         ctx.state.data["bc_audience"] = audience.to_json()
         await ctx.go(PREVIEW)
         return True
+
+
+def _coming(found: list[workshops.Workshop]) -> list[workshops.Workshop]:
+    """The workshops on today or a later day at their factory, soonest first."""
+    now = datetime.now(UTC)
+    return [
+        w
+        for w in found
+        if w.starts_at.astimezone(ZoneInfo(w.timezone)).date()
+        >= now.astimezone(ZoneInfo(w.timezone)).date()
+    ]
 
 
 def _audience(ctx: Context) -> Audience | None:
@@ -271,11 +281,13 @@ class WhenStep(Step):
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Schedule the broadcast."""
-        zone = await ctx.zone()
         try:
-            start = parse_moment(text, datetime.now(ZoneInfo(zone)).date(), zone)
-        except InvalidInput:
-            ctx.note(ctx._("Please type a day and time, for example 7/14 18:00."))
+            start = answers.parse_moment(text, datetime.now(UTC), await ctx.zone())
+        except InvalidInput as problem:
+            if str(problem) == "past":
+                ctx.note(ctx._("That time has passed. Please type a time to come."))
+            else:
+                ctx.note(ctx._("Please type a day and time, for example 7/14 18:00."))
             await ctx.reprompt()
             return True
         return await _create(ctx, start)

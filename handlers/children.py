@@ -11,7 +11,7 @@ from ffs_bot.messages import Choice
 from ffs_bot.model import Child, Gender, Relationship
 from ffs_bot.services import children, erasure
 from ffs_bot.services.people import MAX_DISPLAY_NAME, clean_display_name
-from handlers import account, menu
+from handlers import account, answers, menu
 from handlers.context import Context
 from handlers.payloads import payload_id
 from handlers.router import Step
@@ -233,7 +233,8 @@ class BirthStep(Step):
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the month and ask about gender."""
         try:
-            year, month = children.parse_birth_month(text, today())
+            year, month = answers.parse_month(text, today())
+            children.check_birth_month(year, month, today())
         except InvalidInput as problem:
             ctx.note(_birth_problem(ctx, str(problem)))
             await ctx.reprompt()
@@ -445,7 +446,8 @@ class RebirthStep(EditChildStep):
 
     async def save(self, ctx: Context, child_id: int, text: str) -> None:
         """Store the corrected month."""
-        await children.set_birth_month(ctx.uow, ctx.person.id, child_id, text, today())
+        year, month = answers.parse_month(text, today())
+        await children.set_birth_month(ctx.uow, ctx.person.id, child_id, year, month, today())
 
     def problem(self, ctx: Context, error: InvalidInput) -> str:
         """Say what went wrong with the month."""

@@ -6,14 +6,13 @@ mid-conversation changes nothing.
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from datetime import date, datetime, time
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ffs_bot import exports, spreadsheets
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
+from ffs_bot.i18n import LANGUAGE_NAMES
 from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.services import staff, workshops
 from ffs_bot.services.audit import record_event
@@ -21,12 +20,12 @@ from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.people import get_person
 from ffs_bot.services.workshops import BookingStatus, Workshop, WorkshopChanges
 from ffs_bot.workshop_notices import when
-from handlers import menu
-from handlers.context import Context
-from handlers.payloads import payload_id
+from handlers import answers, menu
+from handlers.context import DEFAULT_TIMEZONE, Context
+from handlers.payloads import payload_id, record_id
 from handlers.router import Step
 
-__all__ = ["STAFF_WORKSHOPS", "parse_moment", "parse_when", "steps"]
+__all__ = ["STAFF_WORKSHOPS", "steps"]
 
 STAFF_WORKSHOPS = "staff.ws"
 ONE = "staff.ws.one"
@@ -36,12 +35,9 @@ CANCEL = "staff.ws.cancel"
 PLAN = "staff.ws.plan"
 EDIT = "staff.ws.edit"
 SHOWN = 20
+# A coordinator's factories offered as buttons when a workshop is planned (codes still work).
+FACTORY_BUTTONS = 6
 PLAN_FIELDS = ("factory", "when", "topic", "language", "capacity", "place", "trainer")
-# 7/14 9:00-12:00, 7月14日 14:00–17:00 ...
-_WHEN = re.compile(
-    r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?\s+(\d{1,2})[:：.](\d{2})\s*[-~–至到]\s*"
-    r"(\d{1,2})[:：.](\d{2})"
-)
 _LANGUAGE_WORDS = {
     "zh": "zh_Hans",
     "中文": "zh_Hans",
@@ -361,7 +357,7 @@ def _question(ctx: Context, field: str) -> str:
         "factory": ctx._("Which factory? Type its code, for example SZ01."),
         "when": ctx._("Which day and hours? For example 7/14 9:00-12:00."),
         "topic": ctx._("What is the topic? For example: Keeping close by video call."),
-        "language": ctx._("In which language? Type 中文 or English."),
+        "language": ctx._("In which language?"),
         "capacity": ctx._("How many places? Type a number, for example 30."),
         "place": ctx._("Where? For example: Training room, canteen 2nd floor. Send - for none."),
         "trainer": ctx._("Who gives it? Type the trainer's name, or - for none."),
@@ -378,56 +374,25 @@ def _problem(ctx: Context, field: str) -> str:
         "topic": ctx._(
             "Please type a topic of up to {limit} characters.", limit=workshops.MAX_TOPIC
         ),
-        "language": ctx._("Please type 中文 or English."),
+        "language": ctx._("Please tap a language."),
         "capacity": ctx._("Please type a number from 1 to {most}.", most=workshops.MAX_CAPACITY),
         "place": ctx._("Please keep it under {limit} characters.", limit=200),
         "trainer": ctx._("Please keep it under {limit} characters.", limit=100),
     }[field]
 
 
-_MOMENT = re.compile(r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?\s+(\d{1,2})[:：.](\d{2})")
-
-
-def parse_moment(text: str, today: date, timezone: str) -> datetime:
-    """Read "7/14 18:00" as an aware local time, this year or next.
-
-    Raises:
-        InvalidInput: "when" when it is not a day and a time.
-    """
-    match = _MOMENT.fullmatch(unicodedata.normalize("NFKC", text).strip())
-    if not match:
-        raise InvalidInput("when")
-    month, day, hour, minute = (int(part) for part in match.groups())
-    try:
-        on = date(today.year, month, day)
-        if on < today:
-            on = on.replace(year=today.year + 1)
-        return datetime.combine(on, time(hour, minute), ZoneInfo(timezone))
-    except ValueError:
-        raise InvalidInput("when") from None
-
-
-def parse_when(text: str, today: date, timezone: str) -> tuple[datetime, datetime]:
-    """Read "7/14 9:00-12:00" as aware start and end times, this year or next.
-
-    Raises:
-        InvalidInput: "when" when it is not a day and two times.
-    """
-    match = _WHEN.fullmatch(unicodedata.normalize("NFKC", text).strip())
-    if not match:
-        raise InvalidInput("when")
-    month, day, h1, m1, h2, m2 = (int(part) for part in match.groups())
-    zone = ZoneInfo(timezone)
-    try:
-        on = date(today.year, month, day)
-        if on < today:
-            on = on.replace(year=today.year + 1)
-        return (
-            datetime.combine(on, time(h1, m1), zone),
-            datetime.combine(on, time(h2, m2), zone),
-        )
-    except ValueError:
-        raise InvalidInput("when") from None
+async def _answers(ctx: Context, field: str) -> list[Choice]:
+    """Buttons for a question with few answers: the languages, the person's factories."""
+    if field == "language":
+        return [Choice(name, f"sw:plan:language:{code}") for code, name in LANGUAGE_NAMES.items()]
+    if field != "factory":
+        return []
+    scope = await staff.staff_scope(ctx.uow, ctx.person.id)
+    buttons = []
+    for factory_id in sorted(scope.factory_ids)[:FACTORY_BUTTONS]:
+        if factory := await get_factory(ctx.uow, factory_id):
+            buttons.append(Choice(factory.name(ctx.language), f"sw:plan:factory:{factory_id}"))
+    return buttons
 
 
 def _next_field(plan: dict[str, Any]) -> str | None:
@@ -450,9 +415,22 @@ class PlanStep(Step):
             return
         ctx.say(
             _question(ctx, field),
-            [Choice(ctx._("Cancel"), "cancel")],
+            [*await _answers(ctx, field), Choice(ctx._("Cancel"), "cancel")],
             numbered=field != "capacity",
         )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Take a tapped answer: a factory or a language."""
+        plan = ctx.state.data.get("plan")
+        field = _next_field(plan) if isinstance(plan, dict) else None
+        kind, _, value = payload.removeprefix("sw:plan:").partition(":")
+        if field is None or not payload.startswith("sw:plan:") or kind != field:
+            return False
+        if field == "language" and value in LANGUAGE_NAMES:
+            return await self.on_text(ctx, LANGUAGE_NAMES[value])
+        if field == "factory" and (factory := await get_factory(ctx.uow, record_id(value) or 0)):
+            return await self.on_text(ctx, factory.code)
+        return False
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the answer; with the last one, plan the workshop."""
@@ -551,28 +529,30 @@ class PlanStep(Step):
             return factory.id
         if field == "when":
             factory = await get_factory(ctx.uow, int(plan.get("factory", 0)))
-            zone = factory.timezone if factory else "Asia/Shanghai"
-            start, end = parse_when(cleaned, datetime.now(ZoneInfo(zone)).date(), zone)
-            if not start < end or (end - start) > workshops.MAX_LENGTH:
+            zone = factory.timezone if factory else DEFAULT_TIMEZONE
+            try:
+                start, end = answers.parse_day_and_hours(text, datetime.now(UTC), zone)
+            except InvalidInput:
+                raise InvalidInput("when") from None
+            if (end - start) > workshops.MAX_LENGTH:
                 raise InvalidInput("when")
             return [start.isoformat(), end.isoformat()]
-        if field == "topic":
-            if not cleaned or len(cleaned) > workshops.MAX_TOPIC:
-                raise InvalidInput("topic")
-            return cleaned
         if field == "language":
             language = _LANGUAGE_WORDS.get(cleaned.lower())
             if language is None:
                 raise InvalidInput("language")
             return language
         if field == "capacity":
-            if not cleaned.isdecimal() or not 1 <= int(cleaned) <= workshops.MAX_CAPACITY:
-                raise InvalidInput("capacity")
-            return int(cleaned)
-        limit = 200 if field == "place" else 100
-        if len(cleaned) > limit:
+            try:
+                return answers.parse_count(text, workshops.MAX_CAPACITY)
+            except InvalidInput:
+                raise InvalidInput("capacity") from None
+        # Typed words are kept as typed, Chinese punctuation (，：) included.
+        words = " ".join(text.split())
+        limit = {"topic": workshops.MAX_TOPIC, "place": 200, "trainer": 100}[field]
+        if (field == "topic" and not words) or len(words) > limit:
             raise InvalidInput(field)
-        return "" if none else cleaned
+        return "" if none else words
 
 
 def steps() -> list[Step]:

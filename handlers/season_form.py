@@ -14,6 +14,7 @@ from ffs_bot.messages import Choice
 from ffs_bot.services import season_admin, seasons, staff
 from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.season_admin import SeasonChanges
+from handlers import answers
 from handlers.children import today as programme_today
 from handlers.context import Context
 from handlers.coordinator import (
@@ -31,9 +32,6 @@ from handlers.coordinator import (
 from handlers.router import Step
 
 __all__ = ["steps"]
-
-_AGES = re.compile(r"(\d{1,2})\s*[-~–至到]\s*(\d{1,2})")
-_DAY = re.compile(r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?")
 
 
 class EditStep(Step):
@@ -131,43 +129,36 @@ def _ask_next(form: dict[str, object]) -> str | None:
     return next((f for f in NEW_SEASON_FIELDS if f not in values), None)
 
 
-def _parse(field: str, text: str, today: date, start: date | None, end: date | None) -> object:
+def _parse(
+    field: str, text: str, today: date, start: date | None, end: date | None, *, editing: bool
+) -> object:
     """Read a typed value; raise InvalidInput with the field's name when it cannot be."""
-    text = unicodedata.normalize("NFKC", text).strip()
-    if field == "dates":
-        first, last = seasons.parse_date_range(text, today.year)
-        if last < today:
-            first, last = first.replace(year=first.year + 1), last.replace(year=last.year + 1)
-        if last < first:
-            raise InvalidInput("dates")
-        return [first.isoformat(), last.isoformat()]
-    if field == "ages":
-        match = _AGES.fullmatch(text)
-        if not match:
-            raise InvalidInput("ages")
-        youngest, oldest = int(match[1]), int(match[2])
-        if not 0 <= youngest <= oldest <= seasons.MAX_CHILD_AGE:
-            raise InvalidInput("ages")
-        return [youngest, oldest]
-    if field == "capacity":
-        if not text.isdecimal() or not 1 <= int(text) <= MAX_CAPACITY:
-            raise InvalidInput("capacity")
-        return int(text)
-    if field == "deadline":
-        match = _DAY.fullmatch(text)
-        if not match:
-            raise InvalidInput("deadline")
-        try:
-            deadline = date((start or today).year, int(match[1]), int(match[2]))
-        except ValueError:
-            raise InvalidInput("deadline") from None
-        if end is not None and deadline > end:
-            raise InvalidInput("deadline")
-        return deadline.isoformat()
+    none = unicodedata.normalize("NFKC", text).strip() in ("-", "—")
+    try:
+        if field == "dates":
+            # Changed dates stay in the season's year; a new season's are near today.
+            first, last = answers.parse_date_range(
+                text, today, year=start.year if editing and start else None
+            )
+            if not editing and last < today:
+                raise InvalidInput("past")
+            return [first.isoformat(), last.isoformat()]
+        if field == "ages":
+            return list(answers.parse_age_range(text, seasons.MAX_CHILD_AGE))
+        if field == "capacity":
+            return answers.parse_count(text, MAX_CAPACITY)
+        if field == "deadline":
+            deadline = answers.parse_date(text, today, year=(start or today).year)
+            if end is not None and deadline > end:
+                raise InvalidInput("deadline")
+            return deadline.isoformat()
+    except InvalidInput:
+        raise InvalidInput(field) from None
+    # Typed words are kept as typed, Chinese punctuation (，：) included.
     if field == "place":
-        return "" if text in ("-", "—") else season_admin.clean_place(text)
+        return "" if none else season_admin.clean_place(text)
     # sponsors
-    if text in ("-", "—"):
+    if none:
         return []
     names = [" ".join(name.split()) for name in re.split(r"[,，、;；]", text)]
     names = [name for name in names if name]
@@ -238,7 +229,7 @@ class FormStep(Step):
         elif form["mode"] == "edit" and (found := await current_season(ctx)):
             start, end = found.season.starts_on, found.season.ends_on
         try:
-            values[field] = _parse(field, text, today, start, end)
+            values[field] = _parse(field, text, today, start, end, editing=form["mode"] == "edit")
         except InvalidInput:
             ctx.note(_problem(ctx, field))
             await ctx.reprompt()

@@ -10,7 +10,7 @@ from ffs_bot.messages import Choice
 from ffs_bot.notices import offer_payload
 from ffs_bot.services import children, seasons
 from ffs_bot.services.seasons import HeldSeason, Registration, RegistrationStatus, Season
-from handlers import menu
+from handlers import answers, menu
 from handlers.children import CHILDREN, today
 from handlers.confirm import ConfirmCancelStep
 from handlers.context import Context
@@ -255,8 +255,16 @@ class DaysStep(Step):
         season = await _season(ctx, hold=True)
         if season is None:
             return False
+        # The button's words typed instead of tapped (整个托管期, Whole season) mean it too.
+        whole = ctx._("Whole season: {dates}", dates="").strip(" :：")
         try:
-            first, last = seasons.parse_date_range(text, season.starts_on.year)
+            first, last = answers.parse_date_range(
+                text,
+                today(),
+                year=season.starts_on.year,
+                whole=(season.starts_on, season.ends_on),
+                whole_words=(whole,),
+            )
         except InvalidInput:
             ctx.note(self._dates_problem(ctx, season))
             await ctx.reprompt()

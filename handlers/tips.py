@@ -6,7 +6,7 @@ from ffs_bot.errors import Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import Choice
 from ffs_bot.services import tips
 from ffs_bot.services.tips import HOURS, Frequency
-from handlers import menu
+from handlers import answers, menu
 from handlers.context import Context
 from handlers.payloads import record_id
 from handlers.router import Step
@@ -141,12 +141,15 @@ class WhatTimeStep(Step):
         return await self._subscribe(ctx, int(hour))
 
     async def on_text(self, ctx: Context, text: str) -> bool:
-        """Subscribe at the hour typed (8, 20, 20:00 or 20点)."""
-        hour = text.strip().removesuffix(":00").removesuffix("点").removesuffix("時")
-        if not hour.isdecimal() or await self._subscribe(ctx, int(hour)) is False:
+        """Subscribe at the hour typed (20, 20:00, 晚上8点, 8pm)."""
+        try:
+            hour: int | None = answers.parse_hour(text)
+        except InvalidInput:
+            hour = None
+        if hour is None or await self._subscribe(ctx, hour) is False:
             ctx.note(
                 ctx._(
-                    "Please type an hour from {first} to {last}, for example 20.",
+                    "Please type an hour from {first} to {last}, for example 20 or 8pm.",
                     first=HOURS.start,
                     last=HOURS.stop - 1,
                 )

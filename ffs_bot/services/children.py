@@ -61,6 +61,7 @@ __all__ = [
     "TRIES_WINDOW",
     "UndoneJoin",
     "add_child",
+    "check_birth_month",
     "check_invite",
     "clean_health_notes",
     "create_invite",
@@ -69,7 +70,6 @@ __all__ = [
     "join_child",
     "list_children",
     "normalise_invite_code",
-    "parse_birth_month",
     "purge_invite_attempts",
     "rename_child",
     "set_birth_month",
@@ -98,30 +98,21 @@ TRIES_DAY = timedelta(days=1)
 # Codes of 6 letters were made before 8; they keep working until they expire (7 days).
 _CODE_SHAPE = re.compile(f"[{INVITE_ALPHABET}]{{6}}(?:[{INVITE_ALPHABET}]{{2}})?")
 _INVITE = table_of(ChildInviteRow)
-_NUMBERS = re.compile(r"\d+")
 
 
-def parse_birth_month(text: str, today: date) -> tuple[int, int]:
-    """Read a birth month typed as 2018-03, 2018.3, 2018/3, 2018年3月 or 201803.
+def check_birth_month(year: int, month: int, today: date) -> None:
+    """Check that a year and month can be a child's birth (typed answers: handlers.answers).
 
     Raises:
-        InvalidInput: not a year and month ("format"), a month in the future ("future"),
-            or a child older than MAX_CHILD_AGE_YEARS ("too old").
+        InvalidInput: not a month ("format"), a month in the future ("future"), or a child
+            older than MAX_CHILD_AGE_YEARS ("too old").
     """
-    folded = unicodedata.normalize("NFKC", text).strip()
-    numbers = _NUMBERS.findall(folded)
-    if len(numbers) == 1 and len(numbers[0]) == 6:
-        numbers = [numbers[0][:4], numbers[0][4:]]
-    if len(numbers) != 2 or len(numbers[0]) != 4 or len(numbers[1]) > 2:
-        raise InvalidInput("format")
-    year, month = int(numbers[0]), int(numbers[1])
     if not 1 <= month <= 12:
         raise InvalidInput("format")
     if (year, month) > (today.year, today.month):
         raise InvalidInput("future")
     if (today.year - year) * 12 + (today.month - month) > MAX_CHILD_AGE_YEARS * 12:
         raise InvalidInput("too old")
-    return year, month
 
 
 def clean_health_notes(text: str) -> str:
@@ -242,7 +233,7 @@ async def add_child(
 ) -> Child:
     """Save a child with the guardian's consent (given just before), recorded with it."""
     clean_name = clean_display_name(name)
-    parse_birth_month(f"{birth_year:04d}-{birth_month:02d}", today)
+    check_birth_month(birth_year, birth_month, today)
     row = ChildRow(
         name=clean_name,
         birth_year=birth_year,
@@ -274,10 +265,10 @@ async def rename_child(uow: UnitOfWork, person_id: int, child_id: int, name: str
 
 
 async def set_birth_month(
-    uow: UnitOfWork, person_id: int, child_id: int, text: str, today: date
+    uow: UnitOfWork, person_id: int, child_id: int, year: int, month: int, today: date
 ) -> Child:
-    """Correct a child's birth month, typed as `parse_birth_month` reads it."""
-    year, month = parse_birth_month(text, today)
+    """Correct a child's birth month (checked as `check_birth_month` does)."""
+    check_birth_month(year, month, today)
     row = await _child_row(uow, person_id, child_id)
     row.birth_year, row.birth_month = year, month
     await uow.session.flush()

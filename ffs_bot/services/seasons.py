@@ -9,8 +9,6 @@ told their exact place.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -61,7 +59,6 @@ __all__ = [
     "lock_season",
     "offer_expiry",
     "open_seasons",
-    "parse_date_range",
     "pass_seat",
     "register_child",
     "season_weeks",
@@ -70,7 +67,6 @@ __all__ = [
 
 MAX_CHILD_AGE = 17
 MAX_PLACE = 200
-_DAY = re.compile(r"(\d{1,2})\s*[/.月-]\s*(\d{1,2})\s*[日号]?")
 
 
 def _add_registration(dialect: str) -> Any:
@@ -690,22 +686,6 @@ def season_weeks(season: Season) -> list[tuple[date, date]]:
         weeks.append((first, last))
         first = last + timedelta(days=1)
     return weeks
-
-
-def parse_date_range(text: str, year: int) -> tuple[date, date]:
-    """Read days typed as 7/10-8/15, 7.10 - 8.15 or 7月10日到8月15日, in the season's year.
-
-    Raises:
-        InvalidInput: not two month/day dates, or a date that does not exist.
-    """
-    days = _DAY.findall(unicodedata.normalize("NFKC", text))
-    if len(days) != 2:
-        raise InvalidInput("dates")
-    try:
-        first, last = (date(year, int(month), int(day)) for month, day in days)
-    except ValueError:
-        raise InvalidInput("dates") from None
-    return first, last
 
 
 async def open_seasons(uow: UnitOfWork, factory_id: int, today: date) -> list[Season]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -18,7 +19,7 @@ from ffs_bot.services import broadcasts
 from ffs_bot.services.broadcasts import Audience, AudienceKind
 from ffs_bot.services.people import set_reachable
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, moment_text, seed_factories
 from tests.integration.test_coordinator_chat import coordinator_chat
 from tests.integration.test_season_admin import staff
 
@@ -209,9 +210,15 @@ async def test_broadcast_in_chat_with_preview_and_progress(backend: Backend) -> 
     await chat.press("bc:later")
     await chat.send("tomorrow")
     assert "for example 7/14 18:00" in chat.text
-    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    yesterday = local - timedelta(days=1)
+    # Yesterday is refused with the reason, not read as next year's day.
+    await chat.send(f"{yesterday.month}/{yesterday.day} 18:00")
+    assert "That time has passed." in chat.text
+    tomorrow = (local + timedelta(days=1)).replace(hour=20, minute=0, second=0, microsecond=0)
     await chat.send(f"{tomorrow.month}/{tomorrow.day} 20:00")
-    assert "Scheduled for" in chat.text
+    # Confirmed with its year and weekday in CLDR's words (Wed, Dec 9, 2026, 20:00).
+    assert f"Scheduled for {moment_text(tomorrow, with_year=True)}." in chat.text
     cancel = next(p for p in chat.payloads if p.startswith("bc:cancel:"))
     await chat.press(cancel)
     assert "Cancelled. Nobody got it." in chat.text

@@ -79,7 +79,7 @@ async def test_only_a_childs_guardians_see_or_change_it(backend: Backend) -> Non
         for attempt in (
             children.get_child(uow, other, child.id),
             children.rename_child(uow, other, child.id, "X"),
-            children.set_birth_month(uow, other, child.id, "2019-01", TODAY),
+            children.set_birth_month(uow, other, child.id, 2019, 1, TODAY),
             children.set_health_notes(uow, other, child.id, "notes"),
             erasure.remove_child(uow, backend.notify, other, child.id, NOW),
         ):

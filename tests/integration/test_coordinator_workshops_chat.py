@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import select
 
 from ffs_bot.db.tables import BookingRow, OutboxRow, WorkshopRow
-from handlers.coordinator_workshops import parse_when
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
 from tests.integration.test_coordinator_chat import coordinator_chat
 from tests.integration.test_workshop_chat import book_in_chat, plan
-
-
-def test_day_and_hours_are_read_this_year_or_next() -> None:
-    start, end = parse_when("7/14 9:00-12:00", date(2027, 3, 1), "Asia/Shanghai")
-    assert (start.isoformat(), end.isoformat()) == (
-        "2027-07-14T09:00:00+08:00",
-        "2027-07-14T12:00:00+08:00",
-    )
-    start, _ = parse_when("７月14日 14：00–17：00", date(2027, 8, 1), "Asia/Shanghai")
-    assert start.isoformat() == "2028-07-14T14:00:00+08:00"
 
 
 async def test_plan_a_workshop_in_chat_with_wrong_answers_on_the_way(backend: Backend) -> None:
@@ -37,19 +24,22 @@ async def test_plan_a_workshop_in_chat_with_wrong_answers_on_the_way(backend: Ba
     assert "at most 6 hours" in chat.text
     await chat.send("7/14 9:00-12:00")
     await chat.send("Keeping close by video call")
+    # The language is a choice of two: buttons, not typing.
+    assert {"sw:plan:language:zh_Hans", "sw:plan:language:en"} <= set(chat.payloads)
     await chat.send("Klingon")
-    assert "Please type 中文 or English." in chat.text
-    await chat.send("中文")
+    assert "Please tap a language." in chat.text
+    await chat.press("sw:plan:language:zh_Hans")
     await chat.send("0")
     assert "from 1 to 500" in chat.text
-    await chat.send("25")
-    await chat.send("Training room, canteen 2nd floor")
+    await chat.send("25个")
+    await chat.send("培训室，食堂二楼")
     await chat.send("-")
     assert "Planned. Workers at the factory can book it now." in chat.text
     assert "Seats 0 of 25 held" in chat.text and "Door code: " in chat.text
     async with backend.db.uow() as uow:
         row = await uow.session.scalar(select(WorkshopRow))
     assert row is not None and (row.language, row.trainer, row.capacity) == ("zh_Hans", "", 25)
+    assert row.place == "培训室，食堂二楼"  # Chinese punctuation kept as typed
 
 
 async def test_check_in_by_code_then_cancel_and_everyone_is_told(backend: Backend) -> None:
