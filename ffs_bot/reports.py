@@ -67,6 +67,7 @@ __all__ = [
     "report_chart_file",
     "report_tables",
     "report_workbook",
+    "report_years",
     "sponsors_table",
     "summary_table",
     "text_table",
@@ -323,6 +324,21 @@ def _in_year(year: int) -> ColumnElement[bool]:
     return and_(
         SeasonRow.starts_on >= date(year, 1, 1), SeasonRow.starts_on < date(year + 1, 1, 1)
     )
+
+
+async def report_years(uow: UnitOfWork, *, viewer_person_id: int, this_year: int) -> list[int]:
+    """The years with a season the person may see figures of, and this year, newest first.
+
+    A season planned for next summer counts: its registrations are figures already.
+
+    Raises:
+        Forbidden: the person holds no staff or sponsor role.
+    """
+    scope = await _scope(uow, None, viewer_person_id)
+    starts = await uow.session.scalars(
+        select(SeasonRow.starts_on).where(*_within(SeasonRow.factory_id, scope)).distinct()
+    )
+    return sorted({this_year, *(day.year for day in starts)}, reverse=True)
 
 
 async def programme_report(

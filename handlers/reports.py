@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 
 from ffs_bot import reports
 from ffs_bot.errors import Forbidden, NotFound
 from ffs_bot.fonts import CjkFontMissing
 from ffs_bot.messages import Attachment, Choice, Reply
-from ffs_bot.services import staff
 from ffs_bot.spreadsheets import ExportFile
 from handlers import menu
+from handlers.children import today
 from handlers.context import Context
 from handlers.router import Step
 
 __all__ = ["REPORT", "steps"]
 
 REPORT = menu.REPORT
-YEARS_SHOWN = 3
+# The newest years with figures; older ones through `ffs-bot report --year`.
+YEARS_SHOWN = 6
 
 
 class ReportStep(Step):
@@ -28,18 +28,18 @@ class ReportStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Offer the last few years."""
-        if not await staff.has_role(ctx.uow, ctx.person.id):
+        try:
+            # This year in the programme's zone, not the server's; next summer's season too.
+            years = await reports.report_years(
+                ctx.uow, viewer_person_id=ctx.person.id, this_year=today().year
+            )
+        except Forbidden:
             await menu.open_menu(ctx)
             return
-        this_year = date.today().year
         ctx.say(
             ctx._("Which year's programme report?"),
             [
-                *(
-                    Choice(str(year), f"rep:{year}")
-                    for year in range(this_year, this_year - YEARS_SHOWN, -1)
-                ),
-                Choice("2018", "rep:2018"),
+                *(Choice(str(year), f"rep:{year}") for year in years[:YEARS_SHOWN]),
                 menu.main_menu_choice(ctx),
             ],
         )
