@@ -51,6 +51,7 @@ from ffs_bot.services.workshops import LIVE, BookingStatus
 from ffs_bot.spreadsheets import Cell, Table, bulk, table_gettext
 
 __all__ = [
+    "ERASED_CHILD",
     "attendance_table",
     "bookings_table",
     "registrations_table",
@@ -124,6 +125,9 @@ BOOKING_ORDER = {status: rank for rank, status in enumerate(BOOKING_STATUS_LABEL
 # How far back an export reaches when no one workshop is asked for: a programme year.
 WORKSHOP_HISTORY = timedelta(days=365)
 GENDER_LABELS = {Gender.GIRL.value: N_("Girl"), Gender.BOY.value: N_("Boy")}
+# What staff see in place of the name of a child whose data was erased: the row stays, as
+# the days the child came and the place they had stay facts of the programme.
+ERASED_CHILD = N_("Erased child")
 # Reasons the service stores as codes; any other reason is the coordinator's own words.
 REASON_LABELS = {OFFER_DECLINED: N_("Offer turned down"), OFFER_EXPIRED: N_("Offer expired")}
 
@@ -236,6 +240,7 @@ async def registrations_table(
         statuses = {status.value: _(label) for status, label in STATUS_LABELS.items()}
         genders = {gender: _(label) for gender, label in GENDER_LABELS.items()}
         reasons = {reason: _(label) for reason, label in REASON_LABELS.items()}
+        erased_child = _(ERASED_CHILD)
         rows: list[tuple[Cell, ...]] = []
         for at in in_scope.seasons:
             season, zone = at.season, ZoneInfo(at.timezone)
@@ -246,8 +251,9 @@ async def registrations_table(
                     season.id,
                     start,
                     season.ends_on,
-                    name,
-                    f"{birth_year:04d}-{birth_month:02d}",
+                    erased_child if erased else name,
+                    # Only the year of an erased child is kept: its month is no fact.
+                    f"{birth_year:04d}" if erased else f"{birth_year:04d}-{birth_month:02d}",
                     age_in_months(birth_year, birth_month, start.year, start.month) // 12,
                     genders.get(gender),
                     guardians.get(child_id, ""),
@@ -271,6 +277,7 @@ async def registrations_table(
                     birth_month,
                     gender,
                     health_notes,
+                    erased,
                 ) in by_season[season.id]
             ]
     return Table(_("Registrations"), tuple(map(_, REGISTRATION_COLUMNS)), rows)
@@ -306,6 +313,7 @@ async def attendance_table(
                 AttendanceRow.registration_id,
                 utc_read(AttendanceRow.checked_in_at, dialect),
                 utc_read(AttendanceRow.checked_out_at, dialect),
+                ChildRow.erased_at.is_not(None),
             )
             .join(RegistrationRow, RegistrationRow.id == AttendanceRow.registration_id)
             .join(ChildRow, ChildRow.id == RegistrationRow.child_id)
@@ -320,6 +328,7 @@ async def attendance_table(
         for where in chunks:
             for row in await plain_rows(uow, query.where(*where)):
                 days[row[0]].append(row)
+        erased_child = _(ERASED_CHILD)
         rows: list[tuple[Cell, ...]] = []
         for at in in_scope.seasons:
             code, zone = at.factory_code, ZoneInfo(at.timezone)
@@ -331,11 +340,13 @@ async def attendance_table(
                     code,
                     season,
                     day,
-                    name,
+                    erased_child if erased else name,
                     checked_in.astimezone(zone).time(),
                     None if checked_out is None else checked_out.astimezone(zone).time(),
                 )
-                for season, day, name, _registration, checked_in, checked_out in season_days
+                for season, day, name, _registration, checked_in, checked_out, erased in (
+                    season_days
+                )
             ]
     return Table(_("Attendance"), tuple(map(_, ATTENDANCE_COLUMNS)), rows)
 

@@ -475,12 +475,14 @@ async def _count_families(
     and each factory's figures and the totals (a child or parent at two factories counted
     once) are counted from it and from the parents of the children placed.
     """
-    placed = RegistrationRow.status == RegistrationStatus.CONFIRMED.value
     # An index probe per registration (attendance is unique by registration and day), rather
     # than a join that would multiply each child by the days they came. Not `id IN (SELECT
     # registration_id ...)`: PostgreSQL hashes that list only if it fits in work_mem, and
     # scans attendance once per registration when it does not.
     came = exists().where(AttendanceRow.registration_id == RegistrationRow.id)
+    # A child who came had a place, whatever became of it after (cancelled mid-summer, or
+    # ended when the child's data was erased): as workshops count a seat someone came to.
+    placed = or_(RegistrationRow.status == RegistrationStatus.CONFIRMED.value, came)
     child_at = (
         select(
             SeasonRow.factory_id.label("factory_id"),

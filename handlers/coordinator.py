@@ -271,11 +271,16 @@ def _status_label(ctx: Context, status: RegistrationStatus) -> str:
     return labels[status]
 
 
+def _child_name(ctx: Context, entry: RosterEntry) -> str:
+    """The child's name, or that the child's data was erased (the row stays for the facts)."""
+    return ctx._(exports.ERASED_CHILD) if entry.erased else entry.child_name
+
+
 def _entry_line(ctx: Context, n: int, entry: RosterEntry, found: StaffSeason) -> str:
     line = ctx._(
         "{n}. {name}, {age} · {days} · {status}",
         n=n,
-        name=entry.child_name,
+        name=_child_name(ctx, entry),
         age=ctx.t.ngettext("{n} year", "{n} years", _age(entry, found)),
         days=ctx.t.date_range(entry.starts_on, entry.ends_on),
         status=_status_label(ctx, entry.status),
@@ -454,21 +459,22 @@ class RosterStep(Step):
                     times += ", " + ctx._(
                         "out {time}", time=_clock(seen.checked_out_at, found.timezone)
                     )
-            line = f"{n}. {entry.child_name}" + (f" · {times}" if times else "")
+            name = _child_name(ctx, entry)
+            line = f"{n}. {name}" + (f" · {times}" if times else "")
             if entry.health_notes:
                 line += "\n   " + ctx._("Health: {notes}", notes=entry.health_notes)
             lines.append(line)
             if seen is None:
                 buttons.append(
                     Choice(
-                        ctx._("In: {name}", name=entry.child_name),
+                        ctx._("In: {name}", name=name),
                         f"st:in:{entry.registration_id}",
                     )
                 )
             elif seen.checked_out_at is None:
                 buttons.append(
                     Choice(
-                        ctx._("Out: {name}", name=entry.child_name),
+                        ctx._("Out: {name}", name=name),
                         f"st:out:{entry.registration_id}",
                     )
                 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, case, delete, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, delete, exists, or_, select
 from sqlalchemy.orm import Bundle
 
 from ffs_bot.db.sql import in_lists, plain_rows, utc_read
@@ -105,7 +105,7 @@ class RosterEntry:
     registration_id: int
     season_id: int
     child_id: int
-    child_name: str
+    child_name: str  # empty when the child's data was erased (`erased`)
     birth_year: int
     birth_month: int
     gender: str | None
@@ -118,6 +118,8 @@ class RosterEntry:
     reason: str
     offer_expires_at: datetime | None
     attendance: Attendance | None = None
+    # The child's data was erased: the row stays for the days the child came, nameless.
+    erased: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +364,7 @@ _CHILD: Bundle[Any] = Bundle(
     ChildRow.birth_month,
     ChildRow.gender,
     ChildRow.health_notes,
+    ChildRow.erased_at.is_not(None).label("erased"),
 )
 
 
@@ -370,8 +373,8 @@ class RosterRows:
     """Registrations as plain rows, for a whole programme's export, and their guardians.
 
     Each row is (season_id, status, starts_on, ends_on, created_at, reason, child_id, name,
-    birth_year, birth_month, gender, health_notes), pending first and then by registration
-    within each season; `created_at` is aware UTC.
+    birth_year, birth_month, gender, health_notes, erased), pending first and then by
+    registration within each season; `created_at` is aware UTC.
     """
 
     rows: Sequence[Row[*tuple[Any, ...]]]
@@ -433,6 +436,9 @@ async def _read_guardians(
     query = (
         select(GuardianRow.child_id, PersonRow.display_name)
         .join(PersonRow, PersonRow.id == GuardianRow.person_id)
+        # An erased child's link to its parents stays for the counts; naming them beside
+        # the child's row would say again whose child it was.
+        .join(ChildRow, (ChildRow.id == GuardianRow.child_id) & ChildRow.erased_at.is_(None))
         .order_by(GuardianRow.created_at, PersonRow.id)
     )
     if where:
@@ -447,12 +453,23 @@ async def _entries(
     statuses: tuple[RegistrationStatus, ...] = (),
     day: date | None = None,
 ) -> list[RosterEntry]:
-    """The registrations of `season_ids`, pending first; with `day`, its attendance too."""
+    """The registrations of `season_ids`, pending first; with `day`, its attendance too.
+
+    With `day`, a child checked in that day is among them whatever became of the place since
+    (cancelled, declined, the child's data erased): the day's facts stay as they happened.
+    """
     where: list[ColumnElement[bool]] = [RegistrationRow.season_id.in_(season_ids)]
+    wanted: list[ColumnElement[bool]] = []
     if statuses:
-        where.append(RegistrationRow.status.in_([s.value for s in statuses]))
+        wanted.append(RegistrationRow.status.in_([s.value for s in statuses]))
     if day is not None:
-        where += [RegistrationRow.starts_on <= day, RegistrationRow.ends_on >= day]
+        wanted += [RegistrationRow.starts_on <= day, RegistrationRow.ends_on >= day]
+        came = exists().where(
+            AttendanceRow.registration_id == RegistrationRow.id, AttendanceRow.day == day
+        )
+        where.append(or_(and_(*wanted), came))
+    else:
+        where += wanted
     rows = (await uow.session.execute(_pending_first(select(_REGISTRATION, _CHILD), where))).all()
     guardians: dict[int, list[str]] = {}
     if rows:
@@ -488,6 +505,7 @@ async def _entries(
             reason=row.reason,
             offer_expires_at=row.offer_expires_at,
             attendance=attendance.get(row.id),
+            erased=child.erased,
         )
         for row, child in rows
     ]
@@ -496,7 +514,7 @@ async def _entries(
 async def roster(
     uow: UnitOfWork, actor_person_id: int | None, season_id: int, day: date
 ) -> list[RosterEntry]:
-    """The children with a confirmed place on `day`, with their check-in and check-out."""
+    """The children with a confirmed place on `day`, or checked in that day, with their times."""
     return await registrations(
         uow, actor_person_id, season_id, (RegistrationStatus.CONFIRMED,), day=day
     )
@@ -603,18 +621,25 @@ async def decline_registration(
 
 
 async def _attendance_row(
-    uow: UnitOfWork, actor_person_id: int, registration_id: int, day: date
+    uow: UnitOfWork,
+    actor_person_id: int,
+    registration_id: int,
+    day: date,
+    *,
+    leaving: bool = False,
 ) -> tuple[RegistrationRow, AttendanceRow | None]:
     row, season = await _staff_registration(uow, actor_person_id, registration_id)
-    if row.status != RegistrationStatus.CONFIRMED.value:
-        raise ConflictError(row.status)
-    if not season.starts_on <= day <= season.ends_on:
-        raise InvalidInput("day")
     found = await uow.session.scalar(
         select(AttendanceRow).where(
             AttendanceRow.registration_id == registration_id, AttendanceRow.day == day
         )
     )
+    # A child checked in goes home that day whatever became of the place meanwhile (its
+    # data erased, say): staff still check them out.
+    if row.status != RegistrationStatus.CONFIRMED.value and not (leaving and found is not None):
+        raise ConflictError(row.status)
+    if not season.starts_on <= day <= season.ends_on:
+        raise InvalidInput("day")
     return row, found
 
 
@@ -663,11 +688,13 @@ async def check_out(
 ) -> tuple[Attendance, bool]:
     """Check a child out for the day; again keeps the first time (and says False).
 
+    A child checked in that day can be checked out even if the place has ended since.
+
     Raises:
         NotFound, Forbidden, ConflictError, InvalidInput: as for `check_in`, and
         InvalidInput "not_in" when the child was not checked in that day.
     """
-    row, found = await _attendance_row(uow, actor_person_id, registration_id, day)
+    row, found = await _attendance_row(uow, actor_person_id, registration_id, day, leaving=True)
     if found is None:
         raise InvalidInput("not_in")
     changed = found.checked_out_at is None

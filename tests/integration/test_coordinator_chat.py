@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, timedelta
 
 import pytest
@@ -11,6 +13,7 @@ from bot.console import render_reply
 from ffs_bot.db.tables import OutboxRow, RegistrationRow, SeasonRow
 from ffs_bot.messages import replies_from_json
 from ffs_bot.model import RoleName
+from ffs_bot.reports import programme_report
 from ffs_bot.services.seasons import create_season
 from ffs_bot.services.staff import grant_role
 from handlers.children import today
@@ -260,6 +263,75 @@ async def test_check_children_in_and_out_on_todays_roster(backend: Backend) -> N
     await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:out:")))
     assert "out " in coordinator.text
     assert not [p for p in coordinator.payloads if p.startswith(("st:in:", "st:out:"))]
+
+
+async def test_a_child_erased_after_check_in_stays_on_the_roster_and_in_the_counts(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    start = today() - timedelta(days=1)
+    async with backend.db.uow() as uow:
+        await create_season(
+            uow,
+            factory_code="SZ01",
+            starts_on=start,
+            ends_on=start + timedelta(days=30),
+            min_age_years=3,
+            max_age_years=12,
+            capacity=5,
+            registration_deadline=start + timedelta(days=20),
+        )
+        await uow.commit()
+    family = Chat(backend.conversations, user="family")
+    await family.onboard(name="Parent Lily")
+    await add_in_chat(family, "Lily", "2019-05")
+    await register_in_chat(family)
+    coordinator = await coordinator_chat(backend)
+    await coordinator.press("staff")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:season:")))
+    await coordinator.press("st:roster")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:in:")))
+    assert "1 of 1 checked in" in coordinator.text
+
+    async def report() -> dict[str, object]:
+        async with backend.db.uow() as uow:
+            found = await programme_report(uow, year=start.year)
+        return found.to_json()
+
+    before = await report()
+    assert (before["children_confirmed"], before["children_attended"]) == (1, 1)
+    # The family withdraws consent for Lily in the afternoon: her data goes, the day stays.
+    await family.press("go:children")
+    await family.press(next(p for p in family.payloads if p.startswith("child:")))
+    await family.press("cv:remove")
+    await family.press("rm:yes")
+    assert await report() == before
+    await coordinator.send("menu")
+    await coordinator.press("staff")
+    await coordinator.press(next(p for p in coordinator.payloads if p.startswith("st:season:")))
+    await coordinator.press("st:roster")
+    assert "1 of 1 checked in" in coordinator.text
+    assert "1. Erased child · in " in coordinator.text and "Lily" not in coordinator.text
+    # She still goes home at the end of the day, checked out like every child.
+    out = next(c for c in coordinator.last[-1].choices if c.payload.startswith("st:out:"))
+    assert out.label == "Out: Erased child"
+    await coordinator.press(out.payload)
+    assert "out " in coordinator.text
+    await coordinator.press("st:back")
+    await coordinator.press("st:export")
+    for kind in ("registrations", "attendance"):
+        await coordinator.press(f"st:x:{kind}:csv")
+        sent = coordinator.last[0].attachment
+        assert sent is not None and coordinator.last[0].text == "1 row"
+        text = sent.content.decode("utf-8")
+        assert "Erased child" in text and "Lily" not in text, kind
+    # Her parents are not named beside her row, and only her birth year is left.
+    registrations = await coordinator.press("st:x:registrations:csv")
+    sheet = registrations[0].attachment
+    assert sheet is not None
+    (row,) = list(csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig"))))
+    assert (row["Child"], row["Guardians"], row["Birth month"]) == ("Erased child", "", "2019")
+    assert row["Status"] == "Cancelled"
 
 
 async def test_export_the_registrations_and_attendance_as_files_in_chat(backend: Backend) -> None:
