@@ -41,6 +41,8 @@ def _season_text(ctx: Context, season: Season) -> str:
     ) + ("\n" + ctx._("How to get there: {place}", place=season.place) if season.place else "")
 
 
+# Declined or cancelled: listed with why, with nothing left to do about them.
+_ENDED = (RegistrationStatus.DECLINED, RegistrationStatus.CANCELLED)
 _REGISTER_FOR = "summer:register:"  # and a season's id, when more than one is open
 _HELD = "summer.season"  # the season held to register for, in Context.read
 _FAMILY = "summer.family"  # the family's registrations just after registering, likewise
@@ -58,6 +60,7 @@ async def _held(ctx: Context) -> HeldSeason | None:
             season_id,
             person_id=ctx.person.id,
             child_id=int(ctx.state.data.get("child_id", 0)),
+            today=today(),
         )
     except NotFound:
         return None
@@ -106,6 +109,21 @@ def _list_line(ctx: Context, name: str, registration: Registration) -> str:
         return ctx._("{name}, {days}: place offered, answer below", name=name, days=days)
     if registration.status is RegistrationStatus.REQUESTED:
         return ctx._("{name}, {days}: the coordinator will confirm", name=name, days=days)
+    if registration.status is RegistrationStatus.DECLINED:
+        return ctx._(
+            "{name}, {days}: not accepted. Reason: {reason}",
+            name=name,
+            days=days,
+            reason=registration.reason,
+        )
+    if registration.status is RegistrationStatus.CANCELLED:
+        why = {
+            seasons.OFFER_DECLINED: N_("{name}, {days}: cancelled, you passed on the place"),
+            seasons.OFFER_EXPIRED: N_(
+                "{name}, {days}: cancelled, the place offered was not taken in time"
+            ),
+        }.get(registration.reason, N_("{name}, {days}: cancelled"))
+        return ctx._(why, name=name, days=days)
     return ctx._(
         "{name}, {days}: waiting list, number {n}",
         name=name,
@@ -399,7 +417,7 @@ class MineStep(Step):
         # Just after registering, the list read with the season held and the new one.
         found = ctx.read.pop(_FAMILY, None)
         if found is None:
-            found = await seasons.list_family_registrations(ctx.uow, ctx.person.id)
+            found = await seasons.list_family_registrations(ctx.uow, ctx.person.id, today())
         if not found:
             text = ctx._("None of your children is registered.")
         else:
@@ -422,7 +440,7 @@ class MineStep(Step):
                         offer_payload("no", f.registration.id),
                     ),
                 ]
-            else:
+            elif f.registration.status not in _ENDED:
                 buttons.append(
                     Choice(
                         ctx._("Cancel for {name}", name=f.child_name),
@@ -437,7 +455,8 @@ class MineStep(Step):
             return False
         ids = {
             f.registration.id
-            for f in await seasons.list_family_registrations(ctx.uow, ctx.person.id)
+            for f in await seasons.list_family_registrations(ctx.uow, ctx.person.id, today())
+            if f.registration.status not in _ENDED
         }
         if number not in ids:
             return False

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, text, true
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, true
 from sqlalchemy.orm import aliased
 
 from ffs_bot.db.sql import insert_for, table_of
@@ -357,25 +357,46 @@ class HeldSeason:
     season: Season
     # The person's child chosen; None when there is no such child of theirs.
     child: Child | None
-    # The live registrations of the person's children, in `family_order`.
+    # The person's children's registrations as their list shows them, in `family_order`.
     family: list[FamilyRegistration]
 
     def with_registration(self, registration: Registration) -> list[FamilyRegistration]:
-        """The family's live registrations once `registration`, of the child held, is made."""
+        """The family's list once `registration`, of the child held, is made."""
         assert self.child is not None
         made = FamilyRegistration(registration, self.child.name)
-        return sorted([*self.family, made], key=family_order)
+        # The new one takes the place of an ended one of the child for the same season.
+        kept = [
+            f
+            for f in self.family
+            if (f.registration.child_id, f.registration.season_id)
+            != (registration.child_id, registration.season_id)
+        ]
+        return sorted([*kept, made], key=family_order)
 
 
-# The live registrations of the person's children (parameter person_id), with their names.
+_LATER = aliased(RegistrationRow)
+# The registrations of the person's children (parameters person_id and today), with their
+# names, as the family's list shows them: the live ones, and those that ended (declined,
+# cancelled, an offer lapsed) until their last day is over, so the family still reads why;
+# not one the child was registered again after, for the same season.
 _FAMILY = (
     select(RegistrationRow, ChildRow.name.label("child_name"))
     .join(ChildRow, ChildRow.id == RegistrationRow.child_id)
     .join(GuardianRow, GuardianRow.child_id == ChildRow.id)
     .where(
         GuardianRow.person_id == bindparam("person_id"),
-        RegistrationRow.status.not_in(ENDED),
         ChildRow.erased_at.is_(None),
+        or_(
+            RegistrationRow.status.not_in(ENDED),
+            and_(
+                RegistrationRow.ends_on >= bindparam("today"),
+                ~exists().where(
+                    _LATER.child_id == RegistrationRow.child_id,
+                    _LATER.season_id == RegistrationRow.season_id,
+                    _LATER.id > RegistrationRow.id,
+                ),
+            ),
+        ),
     )
 )
 
@@ -405,12 +426,12 @@ _HOLD_LOCKED = _HOLD.with_for_update(of=SeasonRow)
 
 
 async def hold_season(
-    uow: UnitOfWork, season_id: int, *, person_id: int, child_id: int
+    uow: UnitOfWork, season_id: int, *, person_id: int, child_id: int, today: date
 ) -> HeldSeason:
     """Hold a season to register the person's child (`register_child`), with what that needs.
 
-    The season is held as `lock_season` holds it; the child and the family's live
-    registrations are read in the same statement.
+    The season is held as `lock_season` holds it; the child and the family's registrations
+    (as `list_family_registrations` lists them on `today`) are read in the same statement.
 
     Raises:
         NotFound: no such season, or one at another factory than the person's.
@@ -418,7 +439,12 @@ async def hold_season(
     rows = (
         await uow.session.execute(
             _HOLD_LOCKED if uow.dialect == "postgresql" else _HOLD,
-            {"season_id": season_id, "person_id": person_id, "child_id": child_id},
+            {
+                "season_id": season_id,
+                "person_id": person_id,
+                "child_id": child_id,
+                "today": today,
+            },
         )
     ).all()
     if not rows:
@@ -714,8 +740,14 @@ async def get_season(uow: UnitOfWork, season_id: int) -> Season:
     return to_season(row)
 
 
-async def list_family_registrations(uow: UnitOfWork, person_id: int) -> list[FamilyRegistration]:
-    """The live registrations of the person's children, newest season first."""
-    rows = await uow.session.execute(_FAMILY, {"person_id": person_id})
+async def list_family_registrations(
+    uow: UnitOfWork, person_id: int, today: date
+) -> list[FamilyRegistration]:
+    """The registrations of the person's children, the latest days first.
+
+    Those that ended (declined with the coordinator's reason, cancelled, an offer that
+    lapsed) stay listed until their last day is over, unless the child was registered again.
+    """
+    rows = await uow.session.execute(_FAMILY, {"person_id": person_id, "today": today})
     found = [FamilyRegistration(await _registration(uow, row), name) for row, name in rows.all()]
     return sorted(found, key=family_order)

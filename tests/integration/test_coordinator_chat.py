@@ -192,6 +192,16 @@ async def test_confirm_and_decline_in_chat_tell_the_family(backend: Backend) -> 
     assert [to for to, _text in told] == ["family0", "family1"]
     assert "Lily has a place" in told[0][1]
     assert "Tom is too young for this group" in told[1][1]
+    # The reason is not only in the push: Tom's family finds it in their list.
+    tom = families[1]
+    await tom.send("menu")
+    await tom.press("summer")
+    await tom.press("summer:mine")
+    whole = next_summer(*SEASON)
+    assert tom.text == (
+        f"Registrations:\n• Tom, {whole}: not accepted. Reason: Tom is too young for this group"
+    )
+    assert not [p for p in tom.payloads if p.startswith("summer:cancel:")]
 
 
 async def test_a_freed_place_is_offered_and_taken_from_any_step(backend: Backend) -> None:

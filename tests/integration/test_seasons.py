@@ -81,7 +81,7 @@ async def register(db: Database, person: int, child: int, season_id: int, **date
 
 async def held(uow, person: int, child: int, season_id: int, today: date = TODAY) -> dict:
     """`register_child`'s arguments as the chat reads them: the season held with the child."""
-    found = await hold_season(uow, season_id, person_id=person, child_id=child)
+    found = await hold_season(uow, season_id, person_id=person, child_id=child, today=today)
     if found.child is None:
         raise NotFound(f"child {child}")
     return {"person_id": person, "child": found.child, "season": found.season, "today": today}

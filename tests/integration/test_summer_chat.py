@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
 from ffs_bot.db.tables import RegistrationRow, SeasonRow
-from ffs_bot.services.seasons import create_season
+from ffs_bot.services.seasons import create_season, expire_offers
 from handlers.children import today
 from tests.conftest import Backend
 from tests.helpers import Chat, days_text, seed_factories
@@ -77,9 +77,14 @@ async def test_register_for_the_whole_season_then_cancel(backend: Backend) -> No
     )
     await chat.press(next(p for p in chat.payloads if p.startswith("summer:cancel:")))
     await chat.press("summer:cancel:yes")
-    assert "Cancelled." in chat.text and "None of your children is registered." in chat.text
+    # Still listed, saying it was cancelled, with nothing left to cancel.
+    assert chat.text == "Cancelled.\n\nRegistrations:\n" + f"• Lily, {whole}: cancelled"
+    assert not [p for p in chat.payloads if p.startswith("summer:cancel:")]
     async with backend.db.uow() as uow:
         assert await uow.session.scalar(select(SeasonRow.seats_taken)) == 0
+    # Registered again, the new registration takes the cancelled one's line.
+    await register_in_chat(chat)
+    assert chat.text.endswith(f"Registrations:\n• Lily, {whole}: has a place")
 
 
 async def test_a_full_space_puts_the_child_on_the_waiting_list(backend: Backend) -> None:
@@ -245,3 +250,36 @@ async def test_two_seasons_taking_registrations_are_both_shown_and_either_can_be
         f"报名{next_summer(*SEASON, 'zh_Hans')}这一期",
     ]
     assert other.payloads[:2] == [f"summer:register:{winter}", f"summer:register:{summer}"]
+
+
+async def test_a_place_passed_on_or_left_to_lapse_stays_listed_with_why(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    await open_season(backend, capacity=1)
+    chats = []
+    for user, name in (("first", "Lily"), ("second", "Tom"), ("third", "Bo")):
+        chat = Chat(backend.conversations, user=user)
+        await chat.onboard()
+        await add_in_chat(chat, name, "2019-05")
+        await register_in_chat(chat)
+        chats.append(chat)
+    first, second, third = chats
+    await first.press(next(p for p in first.payloads if p.startswith("summer:cancel:")))
+    await first.press("summer:cancel:yes")
+    await second.send("menu")
+    await second.press("summer")
+    await second.press("summer:mine")
+    await second.press(next(p for p in second.payloads if p.startswith("offer:no:")))
+    whole = next_summer(*SEASON)
+    assert second.text.endswith(
+        f"Registrations:\n• Tom, {whole}: cancelled, you passed on the place"
+    )
+    async with backend.db.uow() as uow:
+        later = datetime.now(UTC) + timedelta(days=400)
+        assert await expire_offers(uow, backend.notify, now=later) == 1
+        await uow.commit()
+    await third.send("menu")
+    await third.press("summer")
+    await third.press("summer:mine")
+    assert third.text == (
+        f"Registrations:\n• Bo, {whole}: cancelled, the place offered was not taken in time"
+    )
