@@ -216,6 +216,17 @@ def _booking_line(ctx: Context, booking: Booking, workshop: Workshop) -> str:
         )
     if booking.status == BookingStatus.OFFERED:
         return ctx._("“{topic}”, {when}: seat offered, answer below", topic=topic, when=start)
+    if booking.status == BookingStatus.CANCELLED:
+        why = {
+            workshops.WORKSHOP_CANCELLED: N_(
+                "“{topic}”, {when}: cancelled, the workshop was called off"
+            ),
+            workshops.OFFER_DECLINED: N_("“{topic}”, {when}: cancelled, you passed on the seat"),
+            workshops.OFFER_EXPIRED: N_(
+                "“{topic}”, {when}: cancelled, the seat offered was not taken in time"
+            ),
+        }.get(booking.reason, N_("“{topic}”, {when}: cancelled"))
+        return ctx._(why, topic=topic, when=start)
     return ctx._(
         "“{topic}”, {when}: waiting list, number {n}",
         topic=topic,
@@ -250,7 +261,7 @@ class MineStep(Step):
                         ctx._("No, pass on {n}", n=n), workshop_offer_payload("no", booking.id)
                     ),
                 ]
-            else:
+            elif booking.status != BookingStatus.CANCELLED:
                 buttons.append(Choice(ctx._("Cancel {n}", n=n), f"ws:cancel:{booking.id}"))
         ctx.say("\n".join(lines), [*buttons, _back(ctx)])
 
@@ -261,7 +272,12 @@ class MineStep(Step):
             return True
         if (number := payload_id(payload, "ws:cancel:")) is None:
             return False
-        if number not in {b.id for b in await workshops.my_bookings(ctx.uow, ctx.person.id)}:
+        live = {
+            b.id
+            for b in await workshops.my_bookings(ctx.uow, ctx.person.id)
+            if b.status != BookingStatus.CANCELLED
+        }
+        if number not in live:
             return False
         ctx.state.data["booking"] = number
         await ctx.go(CANCEL)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, true
+from sqlalchemy import and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from ffs_bot.db.sql import insert_for, table_of
@@ -370,17 +370,29 @@ def reminder_kinds(rules: WorkshopRules) -> list[str]:
     return [*(f"{REMINDER}.{m}m" for m in minutes), FEEDBACK]
 
 
-# The person's live bookings of workshops not over (parameters person_id and now), with the
-# workshops and their timezones, as their list shows them.
+_LATER = aliased(BookingRow)
+# The person's bookings of workshops not over (parameters person_id and now), with the
+# workshops and their timezones, as their list shows them: the live ones, and the cancelled
+# ones (the workshop called off, an offer passed on or lapsed), so the person still reads
+# why; not one the person booked the same workshop again after.
 _MINE = (
     select(BookingRow, WorkshopRow, FactoryRow.timezone.label("zone"))
     .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)
     .join(FactoryRow, FactoryRow.id == WorkshopRow.factory_id)
     .where(
         BookingRow.person_id == bindparam("person_id"),
-        BookingRow.status.in_(LIVE),
-        WorkshopRow.cancelled_at.is_(None),
         WorkshopRow.ends_at > bindparam("now"),
+        or_(
+            and_(BookingRow.status.in_(LIVE), WorkshopRow.cancelled_at.is_(None)),
+            and_(
+                BookingRow.status == BookingStatus.CANCELLED,
+                ~exists().where(
+                    _LATER.person_id == BookingRow.person_id,
+                    _LATER.workshop_id == BookingRow.workshop_id,
+                    _LATER.id > BookingRow.id,
+                ),
+            ),
+        ),
     )
 )
 
@@ -459,7 +471,7 @@ async def _hold(
 
 @dataclass(frozen=True, slots=True)
 class Booked:
-    """A booking just made, with the person's live bookings as `my_bookings` lists them."""
+    """A booking just made, with the person's bookings as `my_bookings` lists them."""
 
     booking: Booking
     mine: list[Booking]
@@ -516,7 +528,9 @@ async def book(
         queue_position=(None if seated else await _waiting_ahead(uow, workshop_id, booking_id)),
         workshop=workshop,
     )
-    return Booked(made, sorted([made, *await _listed(uow, mine)], key=_mine_order))
+    # The new booking takes the place of a cancelled one of the same workshop.
+    listed = [b for b in await _listed(uow, mine) if b.workshop_id != workshop_id]
+    return Booked(made, sorted([made, *listed], key=_mine_order))
 
 
 _BOOKING = table_of(BookingRow)
@@ -778,7 +792,11 @@ async def cancel_workshop(
 async def my_bookings(
     uow: UnitOfWork, person_id: int, now: datetime | None = None
 ) -> list[Booking]:
-    """The person's live bookings of workshops that have not ended, soonest first."""
+    """The person's bookings of workshops that have not ended, soonest first.
+
+    Cancelled ones (by the person, the workshop called off, an offer passed on or lapsed)
+    are listed too, with their reason, unless the person booked that workshop again.
+    """
     values = {"person_id": person_id, "now": now or utcnow()}
     rows = (await uow.session.execute(_MINE, values)).all()
     zones = uow.session.info.setdefault(_ZONES, {})

@@ -91,6 +91,14 @@ async def test_check_in_by_code_then_cancel_and_everyone_is_told(backend: Backen
     async with backend.db.uow() as uow:
         told = sorted(row.recipient for row in await uow.session.scalars(select(OutboxRow)))
     assert told == ["parent0", "parent1"]
+    # The booking stays in the parent's list, saying why it ended.
+    parent = parents[1]
+    await parent.send("menu")
+    await parent.press("ws")
+    await parent.press("ws:mine")
+    assert parent.text.startswith("Your workshop bookings:\n1. “Calling home”, ")
+    assert parent.text.endswith(": cancelled, the workshop was called off")
+    assert not [p for p in parent.payloads if p.startswith("ws:cancel:")]
 
 
 async def test_edit_a_workshop_in_chat(backend: Backend) -> None:

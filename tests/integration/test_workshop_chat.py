@@ -63,6 +63,8 @@ async def test_book_wait_get_offered_and_take_the_seat_from_anywhere(backend: Ba
     cancel = next(p for p in first.payloads if p.startswith("ws:cancel:"))
     await first.press(cancel)
     await first.press("ws:cancel:yes")
+    assert first.text.endswith(": cancelled")  # still listed, with nothing left to cancel
+    assert not [p for p in first.payloads if p.startswith("ws:cancel:")]
     async with backend.db.uow() as uow:
         (offer,) = list(await uow.session.scalars(select(OutboxRow)))
     assert offer.recipient == "second"
@@ -73,6 +75,10 @@ async def test_book_wait_get_offered_and_take_the_seat_from_anywhere(backend: Ba
     assert "Booked: “Calling home”" in second.text
     await second.press(yes)
     assert "This offer has ended" in second.text
+    # Booked again, the new booking takes the cancelled one's line.
+    await book_in_chat(first, workshop_id)
+    assert first.text.count("“Calling home”") == 2  # the answer, then the list's one line
+    assert first.text.endswith(": waiting list, number 1")
 
 
 async def test_check_in_at_the_door_then_rate_and_comment(backend: Backend) -> None:
