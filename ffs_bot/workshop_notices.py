@@ -127,7 +127,7 @@ class WorkshopNotifier:
         return await self._tell(uow, booking_id, f"moved:{stamp}", render)
 
     async def reminder(self, uow: UnitOfWork, booking_id: int, kind: str) -> int:
-        """The workshop is soon: when, where, and the code to show at the door."""
+        """The workshop is soon: when, where, and the booking code to check in with."""
 
         def render(t: Translator, f: _Facts) -> Reply:
             text = t._(
@@ -137,7 +137,7 @@ class WorkshopNotifier:
             )
             if f.place:
                 text += "\n" + t._("Place: {place}", place=f.place)
-            text += "\n" + t._("Your check-in code: {code}", code=f.code)
+            text += "\n" + t._("Your booking code: {code}", code=f.code)
             return Reply(text)
 
         return await self._tell(uow, booking_id, kind, render)

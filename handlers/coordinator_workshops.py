@@ -24,6 +24,7 @@ from handlers import answers, menu
 from handlers.context import DEFAULT_TIMEZONE, Context
 from handlers.payloads import payload_id, record_id
 from handlers.router import Step
+from handlers.workshops import CHECK_IN_RULE
 
 __all__ = ["STAFF_WORKSHOPS", "steps"]
 
@@ -145,7 +146,7 @@ class WorkshopStep(Step):
             lines.append(ctx._("This workshop is cancelled."))
         buttons = [
             Choice(ctx._("Bookings and waiting list"), "sw:bookings"),
-            Choice(ctx._("Check in by code"), "sw:checkin"),
+            Choice(ctx._("Check in by booking code"), "sw:checkin"),
             Choice(ctx._("Attendance (Excel)"), "sw:x:xlsx"),
             Choice(ctx._("Attendance (CSV)"), "sw:x:csv"),
         ]
@@ -245,7 +246,12 @@ class CheckInStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for a code."""
-        ctx.say(ctx._("Type the code the parent shows you, for example K7PM."), [_back(ctx)])
+        ctx.say(
+            ctx._("Type the parent's booking code, for example K7PM.")
+            + "\n"
+            + ctx._(CHECK_IN_RULE),
+            [_back(ctx)],
+        )
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Back to the workshop."""
@@ -265,9 +271,13 @@ class CheckInStep(Step):
                 ctx.uow, ctx.person.id, workshop.id, text
             )
         except NotFound:
-            ctx.note(ctx._("No booking has that code. Please check it and type it again."))
-        except InvalidInput:
-            ctx.note(ctx._("That code is for another workshop."))
+            ctx.note(ctx._("No booking has that booking code. Please check it and type it again."))
+        except InvalidInput as problem:
+            ctx.note(
+                ctx._(CHECK_IN_RULE)
+                if str(problem) == "not_now"
+                else ctx._("That booking code is for another workshop.")
+            )
         except ConflictError:
             ctx.note(ctx._("That person has no seat: they are waiting or cancelled."))
         else:

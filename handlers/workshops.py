@@ -32,6 +32,9 @@ def _back(ctx: Context) -> Choice:
     return Choice(ctx._("All workshops"), "ws:list")
 
 
+# One rule for the worker at the door and the coordinator (`workshops.check_in_open`).
+CHECK_IN_RULE = N_("Check-in opens an hour before the workshop starts and closes when it ends.")
+
 _CHOSEN = "workshop"
 _BOOKED = "workshops.booked"  # the bookings listed with a new one, in Context.read
 
@@ -184,7 +187,7 @@ def _booking_text(ctx: Context, booking: Booking, workshop: Workshop) -> str:
     """What a booking or an answered offer came to, said once as a note above the list."""
     if booking.status == BookingStatus.CONFIRMED:
         return ctx._(
-            "Booked: “{topic}”, {when}. Your check-in code is {code}. "
+            "Booked: “{topic}”, {when}. Your booking code is {code}. "
             "We will remind you before it starts.",
             topic=workshop.topic,
             when=_when(ctx, workshop),
@@ -209,7 +212,7 @@ def _booking_line(ctx: Context, booking: Booking, workshop: Workshop) -> str:
     topic, start = workshop.topic, _when(ctx, workshop)
     if booking.status == BookingStatus.CONFIRMED:
         return ctx._(
-            "“{topic}”, {when}: booked, check-in code {code}",
+            "“{topic}”, {when}: booked, booking code {code}",
             topic=topic,
             when=start,
             code=booking.code,
@@ -299,13 +302,18 @@ class CancelStep(ConfirmCancelStep):
 
 
 class DoorStep(Step):
-    """Check in by typing the code shown at the workshop's door."""
+    """Check in by typing the door code posted at the workshop, or one's own booking code."""
 
     name = DOOR
 
     async def prompt(self, ctx: Context) -> None:
-        """Ask for the code."""
-        ctx.say(ctx._("Type the code shown at the door of the workshop room."), [_back(ctx)])
+        """Ask for either code, and say when check-in is open."""
+        ctx.say(
+            ctx._("Type the door code posted at the workshop room, or your own booking code.")
+            + "\n"
+            + ctx._(CHECK_IN_RULE),
+            [_back(ctx)],
+        )
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Go back to the list."""
@@ -319,11 +327,15 @@ class DoorStep(Step):
         try:
             booking, changed = await workshops.check_in_at_door(ctx.uow, ctx.person.id, text)
         except NotFound:
-            ctx.note(ctx._("That code is not right. Please check the code at the door."))
+            ctx.note(
+                ctx._(
+                    "That code is not right. Type the door code at the room, or your booking code."
+                )
+            )
             await ctx.reprompt()
             return True
         except InvalidInput:
-            ctx.note(ctx._("Check-in opens an hour before the workshop starts."))
+            ctx.note(ctx._(CHECK_IN_RULE))
             await ctx.go(WORKSHOPS)
             return True
         except ConflictError:

@@ -59,6 +59,7 @@ __all__ = [
     "cancel_workshop",
     "check_in_at_door",
     "check_in_by_code",
+    "check_in_open",
     "create_workshop",
     "expire_offers",
     "fire_push",
@@ -78,7 +79,9 @@ MAX_TRAINER = 100
 MAX_CAPACITY = 500
 MAX_COMMENT = 500
 MAX_LENGTH = timedelta(hours=6)  # a half day, with room for a long morning
-DOOR_WINDOW = timedelta(hours=1)  # the door code works from an hour before the start
+# Check-in opens this long before the start and closes at the end: one rule for a worker at
+# the door and for the coordinator checking them in (the messages say "an hour").
+CHECK_IN_OPENS = timedelta(hours=1)
 REMINDER = "workshop.remind"  # + ".24h" and so on
 FEEDBACK = "workshop.feedback"
 # Codes people read aloud or type on a phone: no 0/O, 1/I/L.
@@ -854,7 +857,7 @@ async def check_in_by_code(
         NotFound: "code" for a code no booking they may see has; or no such workshop.
         Forbidden: the acting person does not run its factory.
         InvalidInput: "other_workshop" for a code of another workshop's booking, at a
-            factory they run.
+            factory they run; "not_now" outside check-in (`check_in_open`).
         ConflictError: the booking holds no seat (waiting or cancelled).
     """
     workshop = await uow.session.get(WorkshopRow, workshop_id)
@@ -875,28 +878,45 @@ async def check_in_by_code(
             # Another factory's booking: as far as this coordinator knows, no such code.
             raise NotFound("code") from None
         raise InvalidInput("other_workshop")
-    return await _check_in(uow, row, actor_person_id, now or utcnow())
+    return await _check_in(uow, row, workshop, actor_person_id, now or utcnow())
+
+
+def check_in_open(workshop: WorkshopRow, now: datetime) -> None:
+    """Refuse a check-in before an hour ahead of the start (CHECK_IN_OPENS) or after the end.
+
+    Raises:
+        InvalidInput: "not_now".
+    """
+    if not workshop.starts_at - CHECK_IN_OPENS <= now <= workshop.ends_at:
+        raise InvalidInput("not_now")
 
 
 async def check_in_at_door(
-    uow: UnitOfWork, person_id: int, door_code: str, now: datetime | None = None
+    uow: UnitOfWork, person_id: int, code: str, now: datetime | None = None
 ) -> tuple[Booking, bool]:
-    """Check in a worker who sends the code shown at the workshop's door.
+    """Check in a worker who sends the door code posted at the workshop, or their booking code.
 
     Raises:
-        NotFound: no workshop has that code.
-        InvalidInput: "not_now" outside an hour before the start to the end.
+        NotFound: no workshop has that door code and no booking of the person that code.
+        InvalidInput: "not_now" outside check-in (`check_in_open`).
         ConflictError: "no_booking" when the person has no seat there.
     """
     now = now or utcnow()
-    cleaned = "".join(door_code.split()).upper()
+    cleaned = "".join(code.split()).upper()
     workshop = await uow.session.scalar(
         select(WorkshopRow).where(WorkshopRow.door_code == cleaned)
     )
+    if workshop is None:
+        # Their own booking code opens the door as well; someone else's is no code at all,
+        # so a worker never learns whose it is, or checks in anyone but themselves.
+        workshop = await uow.session.scalar(
+            select(WorkshopRow)
+            .join(BookingRow, BookingRow.workshop_id == WorkshopRow.id)
+            .where(BookingRow.code == cleaned, BookingRow.person_id == person_id)
+        )
     if workshop is None or workshop.cancelled_at is not None:
-        raise NotFound("door code")
-    if not workshop.starts_at - DOOR_WINDOW <= now <= workshop.ends_at:
-        raise InvalidInput("not_now")
+        raise NotFound("code")
+    check_in_open(workshop, now)
     row = await uow.session.scalar(
         select(BookingRow).where(
             BookingRow.workshop_id == workshop.id,
@@ -906,16 +926,17 @@ async def check_in_at_door(
     )
     if row is None:
         raise ConflictError("no_booking")
-    return await _check_in(uow, row, person_id, now)
+    return await _check_in(uow, row, workshop, person_id, now)
 
 
 async def _check_in(
-    uow: UnitOfWork, row: BookingRow, actor_person_id: int, now: datetime
+    uow: UnitOfWork, row: BookingRow, workshop: WorkshopRow, actor_person_id: int, now: datetime
 ) -> tuple[Booking, bool]:
     if row.status != BookingStatus.CONFIRMED:
         raise ConflictError(row.status)
     changed = row.checked_in_at is None
     if changed:
+        check_in_open(workshop, now)
         row.checked_in_at = now
         await uow.session.flush()
         await record_event(

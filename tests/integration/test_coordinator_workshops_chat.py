@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 
 from ffs_bot.db.tables import BookingRow, OutboxRow, WorkshopRow
+from ffs_bot.services import workshops
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
 from tests.integration.test_coordinator_chat import coordinator_chat
@@ -44,7 +47,7 @@ async def test_plan_a_workshop_in_chat_with_wrong_answers_on_the_way(backend: Ba
 
 async def test_check_in_by_code_then_cancel_and_everyone_is_told(backend: Backend) -> None:
     await seed_factories(backend.db)
-    workshop_id = await plan(backend, capacity=1)
+    workshop_id = await plan(backend, capacity=1, start=datetime.now(UTC) + timedelta(minutes=30))
     other_id = await plan(backend, capacity=5)
     parents = []
     for n in range(2):
@@ -71,9 +74,9 @@ async def test_check_in_by_code_then_cancel_and_everyone_is_told(backend: Backen
     await chat.press("sw:back")
     await chat.press("sw:checkin")
     await chat.send("ZZZZ")
-    assert "No booking has that code." in chat.text
+    assert "No booking has that booking code." in chat.text
     await chat.send(other)
-    assert "That code is for another workshop." in chat.text
+    assert "That booking code is for another workshop." in chat.text
     await chat.send(queued)
     assert "they are waiting or cancelled" in chat.text
     await chat.send(seat.lower())
@@ -122,3 +125,77 @@ async def test_edit_a_workshop_in_chat(backend: Backend) -> None:
     await chat.press("sw:field:topic")
     await chat.send("Homework without fights")
     assert "Homework without fights" in chat.text
+
+
+async def test_one_check_in_rule_for_the_door_and_the_coordinator_and_either_code_at_the_door(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    later = await plan(backend, capacity=5, topic="Later")  # in three days
+    soon = await plan(
+        backend, capacity=5, start=datetime.now(UTC) + timedelta(minutes=30), topic="Soon"
+    )
+    worker = Chat(backend.conversations, user="worker")
+    await worker.onboard(name="Parent A")
+    neighbour = Chat(backend.conversations, user="neighbour")
+    await neighbour.onboard(name="Parent B")
+    for chat in (worker, neighbour):
+        await book_in_chat(chat, later)
+        await book_in_chat(chat, soon)
+    async with backend.db.uow() as uow:
+        codes = {
+            (row.person_id, row.workshop_id): row.code
+            for row in await uow.session.scalars(select(BookingRow).order_by(BookingRow.id))
+        }
+        door = (await workshops.get_workshop(uow, later)).door_code
+    (worker_later, worker_soon), (neighbour_later, neighbour_soon) = (
+        [codes[key] for key in sorted(codes) if key[0] == person]
+        for person in sorted({person for person, _workshop in codes})
+    )
+    # The two codes have two names: the list shows the booking code as such.
+    await worker.send("menu")
+    await worker.press("ws")
+    await worker.press("ws:mine")
+    assert f"booked, booking code {worker_soon}" in worker.text
+    rule = "Check-in opens an hour before the workshop starts and closes when it ends."
+    await worker.send("menu")
+    await worker.press("ws")
+    await worker.press("ws:door")
+    assert "door code posted at the workshop room, or your own booking code" in worker.text
+    assert rule in worker.text
+    # Too early, by the door code or by the booking code: the same rule, said.
+    for code in (door, worker_later):
+        await worker.send(code)
+        assert worker.text.startswith(rule)
+        await worker.press("ws:door")
+    # Someone else's booking code is no code at all, even for a workshop open now.
+    await worker.send(neighbour_soon)
+    assert "That code is not right." in worker.text
+    await worker.send(worker_soon.lower())
+    assert "Welcome! You are checked in for “Soon”." in worker.text
+    async with backend.db.uow() as uow:
+        checked = {
+            row.code: row.checked_in_at is not None
+            for row in await uow.session.scalars(select(BookingRow))
+        }
+    assert checked == {
+        worker_later: False,
+        worker_soon: True,
+        neighbour_later: False,
+        neighbour_soon: False,
+    }
+    # The coordinator meets the same rule, stated the same way.
+    coordinator = await coordinator_chat(backend)
+    await coordinator.press("staff")
+    await coordinator.press("staff.ws")
+    await coordinator.press(f"sw:open:{later}")
+    await coordinator.press("sw:checkin")
+    assert rule in coordinator.text
+    await coordinator.send(neighbour_later)
+    assert coordinator.text.startswith(rule)
+    await coordinator.press("sw:back")
+    await coordinator.press("sw:list")
+    await coordinator.press(f"sw:open:{soon}")
+    await coordinator.press("sw:checkin")
+    await coordinator.send(neighbour_soon)
+    assert "Checked in: Parent B." in coordinator.text

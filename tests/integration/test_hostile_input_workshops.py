@@ -27,7 +27,7 @@ async def test_door_code_and_comment_prompts_take_every_naughty_string(
         await chat.press("ws")
         await chat.press("ws:door")
 
-    door = zh._("Type the code shown at the door of the workshop room.")
+    door = zh._("Type the door code posted at the workshop room, or your own booking code.")
     # Nothing in the list is the door code: nobody is checked in by accident.
     await feed(chat, naughty_strings, translators, "zh_Hans", door, to_door)
     async with backend.db.uow() as uow:

@@ -53,7 +53,7 @@ async def test_book_wait_get_offered_and_take_the_seat_from_anywhere(backend: Ba
     await first.press("ws")
     assert "Calling home (English) · 1 seat left" in first.text
     await book_in_chat(first, workshop_id)
-    assert "Booked: “Calling home”" in first.text and "check-in code is" in first.text
+    assert "Booked: “Calling home”" in first.text and "booking code is" in first.text
     await first.press("ws:list")
     await first.press(f"ws:open:{workshop_id}")
     await first.press("ws:book")  # again
@@ -161,8 +161,8 @@ async def test_the_answer_to_a_booking_lists_the_bookings_as_my_bookings_do(
     listed = answer.split("\n\n", 1)[1]
     # The soonest first: the one just booked, then the later one, then the waiting list.
     _title, one, two, three = listed.split("\n")
-    assert one.startswith("1. “Calling home”") and ": booked, check-in code " in one
-    assert two.startswith("2. “Calling home”") and ": booked, check-in code " in two
+    assert one.startswith("1. “Calling home”") and ": booked, booking code " in one
+    assert two.startswith("2. “Calling home”") and ": booked, booking code " in two
     assert three.startswith("3. “Calling home”") and three.endswith(": waiting list, number 1")
     await chat.press("ws:list")
     await chat.press("ws:mine")
@@ -173,18 +173,18 @@ async def test_the_answer_to_a_booking_lists_the_bookings_as_my_bookings_do(
 SAID = {
     "en": {
         "title": "Your workshop bookings:",
-        "booked": "“{topic}”, {when}: booked, check-in code {code}",
+        "booked": "“{topic}”, {when}: booked, booking code {code}",
         "offered": "“{topic}”, {when}: seat offered, answer below",
         "waiting": "“{topic}”, {when}: waiting list, number {n}",
-        "note": "Booked: “{topic}”, {when}. Your check-in code is {code}. "
+        "note": "Booked: “{topic}”, {when}. Your booking code is {code}. "
         "We will remind you before it starts.",
     },
     "zh_Hans": {
         "title": "您报名的课堂：",
-        "booked": "“{topic}”，{when}：已报名，签到码 {code}",
+        "booked": "“{topic}”，{when}：已报名，预约码 {code}",
         "offered": "“{topic}”，{when}：有空位了，请在下面回答",
         "waiting": "“{topic}”，{when}：候补第{n}位",
-        "note": "报名成功：“{topic}”，{when}。您的签到码是{code}。开课前我们会提醒您。",
+        "note": "报名成功：“{topic}”，{when}。您的预约码是{code}。开课前我们会提醒您。",
     },
 }
 BUTTONS = {

@@ -371,6 +371,13 @@ async def test_check_in_by_booking_code_or_door_code_and_feedback_once(
             await workshops.check_in_by_code(uow, a, first, seat.code)
         with pytest.raises(InvalidInput, match="not_attended"):
             await workshops.rate(uow, a, seat.id, 5)
+        # The coordinator keeps the worker's rule: not before an hour ahead, not after the end.
+        for when in (START - timedelta(hours=2), START + timedelta(hours=4)):
+            with pytest.raises(InvalidInput, match="not_now"):
+                await workshops.check_in_by_code(uow, coordinator, first, seat.code, now=when)
+        # At the door, someone else's booking code is no code at all.
+        with pytest.raises(NotFound):
+            await workshops.check_in_at_door(uow, c, seat.code, now=START)
         done, changed = await workshops.check_in_by_code(
             uow, coordinator, first, f" {seat.code.lower()} ", now=START
         )
@@ -383,6 +390,13 @@ async def test_check_in_by_booking_code_or_door_code_and_feedback_once(
             await workshops.check_in_at_door(uow, c, door, now=START)
         with pytest.raises(NotFound):
             await workshops.check_in_at_door(uow, c, "NOPE42", now=START)
+        # One's own booking code works at the door as the door code does.
+        with pytest.raises(InvalidInput, match="not_now"):
+            await workshops.check_in_at_door(uow, c, elsewhere.code, now=START)
+        mine, changed = await workshops.check_in_at_door(
+            uow, c, elsewhere.code.lower(), now=START + timedelta(days=1)
+        )
+        assert changed and mine.id == elsewhere.id
         for wrong in (0, 6, -1):
             with pytest.raises(InvalidInput, match="rating"):
                 await workshops.rate(uow, a, seat.id, wrong)
