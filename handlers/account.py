@@ -13,7 +13,7 @@ from handlers.context import Context
 from handlers.factory_search import FactorySearchStep, factory_label
 from handlers.router import Step
 
-__all__ = ["name_problem", "offer_factory_switch", "steps"]
+__all__ = ["NameRefused", "name_problem", "offer_factory_switch", "read_name", "steps"]
 
 ACCOUNT = "account"
 NAME = "account.name"
@@ -21,12 +21,39 @@ FACTORY = "account.factory"
 SWITCH = "account.switch"
 
 
+class NameRefused(InvalidInput):
+    """A typed name that is not one; its message is the line that says why, translated."""
+
+
 def name_problem(ctx: Context) -> str:
-    """Say what a name may contain."""
+    """Say what a name may contain, with an example."""
     return ctx._(
-        "Please type a name of up to {limit} characters, using letters or Chinese characters.",
+        "Please type a name in letters or Chinese characters (up to {limit}), for example "
+        "小明 or Ah Ming.",
         limit=people.MAX_DISPLAY_NAME,
     )
+
+
+def read_name(ctx: Context, text: str) -> str:
+    """The name typed, tidied.
+
+    Raises:
+        NameRefused: not a name; or the name of a part of the menu, typed by someone who
+            meant to go there (names are text: typed words never leave a name's question).
+    """
+    try:
+        name = people.clean_display_name(text)
+    except InvalidInput:
+        raise NameRefused(name_problem(ctx)) from None
+    if menu.section_named(ctx, name) is not None:
+        raise NameRefused(
+            ctx._(
+                "“{words}” is a part of the menu, not a name. To go there, send menu first; "
+                "or type the name, for example 小明.",
+                words=name,
+            )
+        )
+    return name
 
 
 def _cancel_choice(ctx: Context) -> list[Choice]:
@@ -78,7 +105,7 @@ class ChangeNameStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the new name."""
-        ctx.say(
+        ctx.ask(
             ctx._(
                 "What should we call you? (up to {limit} characters)",
                 limit=people.MAX_DISPLAY_NAME,
@@ -89,11 +116,11 @@ class ChangeNameStep(Step):
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Store the new name."""
         try:
-            ctx.person = await people.set_display_name(ctx.uow, ctx.person.id, text)
-        except InvalidInput:
-            ctx.note(name_problem(ctx))
-            await ctx.reprompt()
+            name = read_name(ctx, text)
+        except InvalidInput as problem:
+            ctx.retry(str(problem))
             return True
+        ctx.person = await people.set_display_name(ctx.uow, ctx.person.id, name)
         ctx.note(ctx._("Saved."))
         await ctx.go(ACCOUNT)
         return True

@@ -44,7 +44,7 @@ class WriteChineseStep(Step):
         if not (await staff.staff_scope(ctx.uow, ctx.person.id)).is_staff:
             await menu.open_menu(ctx)
             return
-        ctx.say(
+        ctx.ask(
             ctx._(
                 "Type the message in Chinese. Send - to write it in English only. "
                 "(Up to {limit} characters.)",
@@ -68,8 +68,7 @@ class WriteChineseStep(Step):
 async def _keep(ctx: Context, key: str, text: str, then: str) -> bool:
     cleaned = unicodedata.normalize("NFKC", text).strip()
     if len(cleaned) > broadcasts.MAX_TEXT:
-        ctx.note(ctx._("Please keep it under {limit} characters.", limit=broadcasts.MAX_TEXT))
-        await ctx.reprompt()
+        ctx.retry(ctx._("Please keep it under {limit} characters.", limit=broadcasts.MAX_TEXT))
         return True
     ctx.state.data[key] = "" if cleaned in NONE else text.strip()
     await ctx.go(then)
@@ -84,7 +83,7 @@ class WriteEnglishStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the English text."""
-        ctx.say(ctx._("Now in English. Send - to send the Chinese to everyone."), [_cancel(ctx)])
+        ctx.ask(ctx._("Now in English. Send - to send the Chinese to everyone."), [_cancel(ctx)])
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Keep it; with no text at all, start again."""
@@ -244,8 +243,7 @@ async def _create(ctx: Context, send_at: datetime | None) -> bool:
         )
     except InvalidInput as problem:
         if str(problem) == "send_at":
-            ctx.note(ctx._("That time has passed. Please type a time to come."))
-            await ctx.reprompt()
+            ctx.retry(ctx._("That time has passed. Please type a time to come."))
             return True
         return False
     except (Forbidden, NotFound):
@@ -277,7 +275,7 @@ class WhenStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the time."""
-        ctx.say(ctx._("When? Type the day and time, for example 7/14 18:00."), [_cancel(ctx)])
+        ctx.ask(ctx._("When? Type the day and time, for example 7/14 18:00."), [_cancel(ctx)])
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Schedule the broadcast."""
@@ -285,10 +283,9 @@ class WhenStep(Step):
             start = answers.parse_moment(text, datetime.now(UTC), await ctx.zone())
         except InvalidInput as problem:
             if str(problem) == "past":
-                ctx.note(ctx._("That time has passed. Please type a time to come."))
+                ctx.retry(ctx._("That time has passed. Please type a time to come."))
             else:
-                ctx.note(ctx._("Please type a day and time, for example 7/14 18:00."))
-            await ctx.reprompt()
+                ctx.retry(ctx._("Please type a day and time, for example 7/14 18:00."))
             return True
         return await _create(ctx, start)
 

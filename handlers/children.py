@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -10,7 +12,7 @@ from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
 from ffs_bot.model import Child, Gender, Relationship
 from ffs_bot.services import children, erasure
-from ffs_bot.services.people import MAX_DISPLAY_NAME, clean_display_name
+from ffs_bot.services.people import MAX_DISPLAY_NAME
 from handlers import account, answers, menu
 from handlers.context import Context
 from handlers.payloads import payload_id
@@ -33,6 +35,7 @@ REMOVE = "child.remove"
 # Joining a child with a code from the other parent: handlers.guardians.
 JOIN = "child.join"
 
+_NUMBERS = re.compile(r"\d+")
 # Birth months are dates in the programme's own time zone, where the families live.
 PROGRAMME_TIMEZONE = ZoneInfo("Asia/Shanghai")
 GENDER_LABELS = {Gender.GIRL: N_("Girl"), Gender.BOY: N_("Boy")}
@@ -88,7 +91,7 @@ async def _current_child(ctx: Context) -> Child | None:
         return None
 
 
-def _birth_problem(ctx: Context, problem: str) -> str:
+def _birth_problem(ctx: Context, problem: str, text: str) -> str:
     if problem == "future":
         return ctx._("That month has not come yet. Please check the year.")
     if problem == "too old":
@@ -96,6 +99,9 @@ def _birth_problem(ctx: Context, problem: str) -> str:
             "That is more than {n} years ago. Please check the year.",
             n=children.MAX_CHILD_AGE_YEARS,
         )
+    if len(_NUMBERS.findall(unicodedata.normalize("NFKC", text))) == 3:
+        # A whole date (2021-02-30): the day is what does not belong, whatever its value.
+        return ctx._("Only the year and month, without the day: for example 2018-03.")
     return ctx._("Please type the year and month, for example 2018-03 or 2018年3月.")
 
 
@@ -192,7 +198,7 @@ class NameStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the child's name."""
-        ctx.say(
+        ctx.ask(
             ctx._(
                 "What do you call your child? A first name or nickname is enough "
                 "(up to {limit} characters).",
@@ -204,10 +210,9 @@ class NameStep(Step):
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Keep the name for the new child and ask for the birth month."""
         try:
-            name = clean_display_name(text)
-        except InvalidInput:
-            ctx.note(account.name_problem(ctx))
-            await ctx.reprompt()
+            name = account.read_name(ctx, text)
+        except InvalidInput as problem:
+            ctx.retry(str(problem))
             return True
         ctx.state.data.setdefault("new_child", {})["name"] = name
         await ctx.go(BIRTH)
@@ -222,7 +227,7 @@ class BirthStep(Step):
     async def prompt(self, ctx: Context) -> None:
         """Ask when the child was born."""
         name = ctx.state.data.get("new_child", {}).get("name", "")
-        ctx.say(
+        ctx.ask(
             ctx._(
                 "When was {name} born? Type the year and month, for example 2018-03 or 2018年3月.",
                 name=name,
@@ -236,8 +241,7 @@ class BirthStep(Step):
             year, month = answers.parse_month(text, today())
             children.check_birth_month(year, month, today())
         except InvalidInput as problem:
-            ctx.note(_birth_problem(ctx, str(problem)))
-            await ctx.reprompt()
+            ctx.retry(_birth_problem(ctx, str(problem), text))
             return True
         ctx.state.data.setdefault("new_child", {}).update(year=year, month=month)
         await ctx.go(GENDER)
@@ -385,7 +389,7 @@ class EditChildStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the new value."""
-        ctx.say(self.question(ctx), [cancel_choice(ctx)])
+        ctx.ask(self.question(ctx), [cancel_choice(ctx)])
 
     def question(self, ctx: Context) -> str:
         """What to ask."""
@@ -395,8 +399,8 @@ class EditChildStep(Step):
         """Store the value; raise InvalidInput when it breaks a rule."""
         raise NotImplementedError
 
-    def problem(self, ctx: Context, error: InvalidInput) -> str:
-        """Say what the value must be."""
+    def problem(self, ctx: Context, error: InvalidInput, text: str) -> str:
+        """Say in one line what was wrong with `text`, with an example."""
         raise NotImplementedError
 
     async def on_text(self, ctx: Context, text: str) -> bool:
@@ -404,8 +408,7 @@ class EditChildStep(Step):
         try:
             await self.save(ctx, int(ctx.state.data.get("child_id", 0)), text)
         except InvalidInput as error:
-            ctx.note(self.problem(ctx, error))
-            await ctx.reprompt()
+            ctx.retry(self.problem(ctx, error, text))
             return True
         except NotFound:
             await ctx.go(CHILDREN)
@@ -428,11 +431,12 @@ class RenameStep(EditChildStep):
 
     async def save(self, ctx: Context, child_id: int, text: str) -> None:
         """Store the new name."""
-        await children.rename_child(ctx.uow, ctx.person.id, child_id, text)
+        name = account.read_name(ctx, text)
+        await children.rename_child(ctx.uow, ctx.person.id, child_id, name)
 
-    def problem(self, ctx: Context, error: InvalidInput) -> str:
-        """Say what a name may contain."""
-        return account.name_problem(ctx)
+    def problem(self, ctx: Context, error: InvalidInput, text: str) -> str:
+        """Say what was wrong with the name."""
+        return str(error) if isinstance(error, account.NameRefused) else account.name_problem(ctx)
 
 
 class RebirthStep(EditChildStep):
@@ -449,9 +453,9 @@ class RebirthStep(EditChildStep):
         year, month = answers.parse_month(text, today())
         await children.set_birth_month(ctx.uow, ctx.person.id, child_id, year, month, today())
 
-    def problem(self, ctx: Context, error: InvalidInput) -> str:
+    def problem(self, ctx: Context, error: InvalidInput, text: str) -> str:
         """Say what went wrong with the month."""
-        return _birth_problem(ctx, str(error))
+        return _birth_problem(ctx, str(error), text)
 
 
 class HealthNoticeStep(Step):
@@ -517,7 +521,7 @@ class HealthStep(EditChildStep):
         """Store the notes with the consent just given."""
         await children.set_health_notes(ctx.uow, ctx.person.id, child_id, text)
 
-    def problem(self, ctx: Context, error: InvalidInput) -> str:
+    def problem(self, ctx: Context, error: InvalidInput, text: str) -> str:
         """Say how long notes may be."""
         return ctx._(
             "Please keep the notes under {limit} characters.", limit=children.MAX_HEALTH_NOTES

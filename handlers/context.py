@@ -83,14 +83,31 @@ class Context:
     def say(self, text: str, choices: Iterable[Choice] = (), *, numbered: bool = True) -> None:
         """Add a reply; its choices become the ones a typed number or label picks from.
 
-        A question whose answer is a number passes `numbered=False`: its choices are then
-        picked by label only, and a typed "1" reaches the step as the number one.
+        A question answered by typing passes `numbered=False` (or uses `ask`): its choices
+        are then picked by label only, and a typed "1" reaches the step as what was typed.
         """
         buttons = tuple(choices)
         self.replies.append(Reply("\n\n".join([*self.notes, text]), buttons, numbered=numbered))
         self.notes.clear()
         by = {} if numbered else {"by": "label"}
         self.state.choices = [{"label": c.label, "payload": c.payload, **by} for c in buttons]
+
+    def ask(self, text: str, choices: Iterable[Choice] = ()) -> None:
+        """Ask a question answered by typing: its buttons are never picked by a typed number."""
+        # A name, a note or a code is text: "1" typed there is not the first button (Cancel).
+        self.say(text, choices, numbered=False)
+
+    def retry(self, problem: str) -> None:
+        """Say in one line what was wrong with an answer; the question and its buttons stand.
+
+        The question is not asked again: it is just above, and saying it twice buries the
+        line that tells the person what to change.
+        """
+        stored = self.state.choices
+        buttons = tuple(Choice(str(c["label"]), str(c["payload"])) for c in stored)
+        numbered = not any(c.get("by") == "label" for c in stored)
+        self.replies.append(Reply("\n\n".join([*self.notes, problem]), buttons, numbered=numbered))
+        self.notes.clear()
 
     def say_brief(self, text: str) -> None:
         """Add a short notice that leaves the current question and its buttons as they are."""

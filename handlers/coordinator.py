@@ -388,7 +388,7 @@ class DeclineStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the reason."""
-        ctx.say(
+        ctx.ask(
             ctx._("Type the reason the family will see, for example: the space is full."),
             [Choice(ctx._("Cancel"), "cancel")],
         )
@@ -401,13 +401,12 @@ class DeclineStep(Step):
                 ctx.uow, ctx.notify, ctx.person.id, number, text
             )
         except InvalidInput:
-            ctx.note(
+            ctx.retry(
                 ctx._(
                     "Please keep the reason under {limit} characters.",
                     limit=season_admin.MAX_REASON,
                 )
             )
-            await ctx.reprompt()
             return True
         except ConflictError:
             ctx.note(ctx._("That registration has ended already."))

@@ -246,7 +246,7 @@ class CheckInStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for a code."""
-        ctx.say(
+        ctx.ask(
             ctx._("Type the parent's booking code, for example K7PM.")
             + "\n"
             + ctx._(CHECK_IN_RULE),
@@ -271,15 +271,20 @@ class CheckInStep(Step):
                 ctx.uow, ctx.person.id, workshop.id, text
             )
         except NotFound:
-            ctx.note(ctx._("No booking has that booking code. Please check it and type it again."))
+            ctx.retry(
+                ctx._("No booking has that booking code. Please check it and type it again.")
+            )
+            return True
         except InvalidInput as problem:
-            ctx.note(
+            ctx.retry(
                 ctx._(CHECK_IN_RULE)
                 if str(problem) == "not_now"
                 else ctx._("That booking code is for another workshop.")
             )
+            return True
         except ConflictError:
-            ctx.note(ctx._("That person has no seat: they are waiting or cancelled."))
+            ctx.retry(ctx._("That person has no seat: they are waiting or cancelled."))
+            return True
         else:
             if changed:
                 name = (await get_person(ctx.uow, booking.person_id)).display_name or ""
@@ -423,11 +428,12 @@ class PlanStep(Step):
         if field is None:
             await ctx.go(STAFF_WORKSHOPS)
             return
-        ctx.say(
-            _question(ctx, field),
-            [*await _answers(ctx, field), Choice(ctx._("Cancel"), "cancel")],
-            numbered=field != "capacity",
-        )
+        question = _question(ctx, field)
+        if buttons := await _answers(ctx, field):
+            # Tapped or typed as a number, like any list of choices.
+            ctx.say(question, [*buttons, Choice(ctx._("Cancel"), "cancel")])
+        else:
+            ctx.ask(question, [Choice(ctx._("Cancel"), "cancel")])
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Take a tapped answer: a factory or a language."""
@@ -451,8 +457,7 @@ class PlanStep(Step):
         try:
             plan[field] = await self._read(ctx, field, text, plan)
         except InvalidInput:
-            ctx.note(_problem(ctx, field))
-            await ctx.reprompt()
+            ctx.retry(_problem(ctx, field))
             return True
         if _next_field(plan) is not None:
             await ctx.reprompt()
@@ -513,8 +518,7 @@ class PlanStep(Step):
             )
         except InvalidInput:
             plan.pop(field, None)
-            ctx.note(_problem(ctx, field))
-            await ctx.reprompt()
+            ctx.retry(_problem(ctx, field))
             return True
         except ConflictError:
             ctx.note(ctx._("This workshop has started or was cancelled: it cannot be changed."))

@@ -248,16 +248,22 @@ class ConversationEngine:
     async def _renewal(self, ctx: Context, inbound: Inbound) -> None:
         """Before anything else, the changed privacy notice: only its own answers are taken."""
         step = ctx.state.step
-        if step in privacy.RENEWAL_STEPS:
-            handler = self._router.get(step)
-            if inbound.payload is not None:
-                payload: str | None = clean_text(inbound.payload)[:MAX_PAYLOAD_CHARS]
-            else:
-                text = clean_text(inbound.text or "")[:MAX_INPUT_CHARS]
-                payload = match_choice(ctx.state.choices, text)
-            if payload is not None and await handler.on_press(ctx, payload):
-                return
-        await privacy.ask_renewal(ctx)
+        if step not in privacy.RENEWAL_STEPS:
+            await privacy.ask_renewal(ctx)
+            return
+        handler = self._router.get(step)
+        if inbound.payload is not None:
+            payload: str | None = clean_text(inbound.payload)[:MAX_PAYLOAD_CHARS]
+        else:
+            text = clean_text(inbound.text or "")[:MAX_INPUT_CHARS]
+            payload = match_choice(ctx.state.choices, text)
+        if payload is not None and await handler.on_press(ctx, payload):
+            return
+        if ctx.state.data.get(privacy.REFUSED):
+            await privacy.ask_renewal(ctx)
+            return
+        # The notice is just above: a line on how to answer it, not the whole notice again.
+        ctx.retry(ctx._("Please answer the question above first: tap one of the buttons."))
 
     async def _screen(self, ctx: Context, inbound: Inbound) -> None:
         """Answer words that may mean danger with the helplines, and alert staff."""
@@ -286,17 +292,15 @@ class ConversationEngine:
             await onboarding.start(ctx, command.argument if command else "")
             return
         if not text:
-            ctx.note(ctx._("I can only read text. Please type your answer or tap a button."))
-            await ctx.reprompt()
+            ctx.retry(ctx._("I can only read text. Please type your answer or tap a button."))
             return
         if len(text) > MAX_INPUT_CHARS:
-            ctx.note(
+            ctx.retry(
                 ctx._(
                     "That message is too long. Please keep it under {limit} characters.",
                     limit=MAX_INPUT_CHARS,
                 )
             )
-            await ctx.reprompt()
             return
         command = parse_command(text)
         if command is not None:
@@ -313,10 +317,8 @@ class ConversationEngine:
             if section is not None:
                 await menu.jump(ctx, menu.JUMP_PREFIX + section)
                 return
-            # After the helplines, "didn't understand" would read as a brush-off.
-            if not ctx.replies:
-                ctx.note(ctx._("Sorry, I didn't understand that. Tap a button, or send help."))
-            await ctx.reprompt()
+            # The question is just above: one line on what to do, not the question again.
+            ctx.retry(ctx._("Sorry, I didn't understand that. Tap a button, or send help."))
 
     async def _press(self, ctx: Context, payload: str) -> None:
         global_commands = {command.value: command for command in Command}

@@ -37,7 +37,7 @@ class FactorySearchStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask which factory the person works at."""
-        ctx.say(
+        ctx.ask(
             ctx._(
                 "Which factory do you work at? Type the factory code from the poster "
                 "(like SZ01) or part of the factory's name."
@@ -53,13 +53,12 @@ class FactorySearchStep(Step):
             return True
         matches, total = await search_factories(ctx.uow, text, MAX_MATCHES)
         if not matches:
-            ctx.note(
+            ctx.retry(
                 ctx._(
-                    "No factory matches that. Check the code on the poster, or ask your "
-                    "factory's coordinator."
+                    "No factory matches that. Check the code on the poster (like SZ01), or "
+                    "ask your factory's coordinator."
                 )
             )
-            await ctx.reprompt()
             return True
         choices = [Choice(factory_label(ctx, f), FACTORY_PAYLOAD + f.code) for f in matches]
         if total > len(matches):

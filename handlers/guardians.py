@@ -53,8 +53,11 @@ async def _check(ctx: Context, code: str, *, retry: bool) -> None:
         await ctx.go(CHILDREN)
         return
     except InvalidInput as problem:
-        ctx.note(await _invite_problem(ctx, problem))
-        await (ctx.reprompt() if retry else ctx.go(CHILDREN))
+        if retry:
+            ctx.retry(await _invite_problem(ctx, problem))
+        else:
+            ctx.note(await _invite_problem(ctx, problem))
+            await ctx.go(CHILDREN)
         return
     ctx.state.data["invite"] = {"ticket": ticket}
     await ctx.go(JOIN_NOTICE)
@@ -72,7 +75,7 @@ class JoinStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for the code."""
-        ctx.say(ctx._("Type the invite code the other parent gave you."), [cancel_choice(ctx)])
+        ctx.ask(ctx._("Type the invite code the other parent gave you."), [cancel_choice(ctx)])
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the code and show the notice."""

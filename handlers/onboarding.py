@@ -165,11 +165,13 @@ class ConsentStep(Step):
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Take a typed yes or no."""
         word = text.strip().casefold()
-        if word in {"yes", "y", "agree", "同意", "是", "好", "好的"}:
+        if word in privacy.YES_WORDS:
             return await self.on_press(ctx, "consent:yes")
-        if word in {"no", "n", "不", "不同意", "否"}:
+        if word in privacy.NO_WORDS:
             return await self.on_press(ctx, "consent:no")
-        return False
+        # The notice is just above: a line on how to answer, not the whole notice again.
+        ctx.retry(ctx._("Please tap “I agree” or “No, thanks” below, or type yes or no."))
+        return True
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Record the answer: agreement goes on to the name, refusal keeps nothing else."""
@@ -203,7 +205,7 @@ class NameStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for a name."""
-        ctx.say(
+        ctx.ask(
             ctx._(
                 "What should we call you? For example: 李姐 or Ah Ming "
                 "(up to {limit} characters).",
@@ -214,11 +216,11 @@ class NameStep(Step):
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Store the name and finish onboarding."""
         try:
-            ctx.person = await people.complete_onboarding(ctx.uow, ctx.person.id, text)
-        except InvalidInput:
-            ctx.note(account.name_problem(ctx))
-            await ctx.reprompt()
+            name = account.read_name(ctx, text)
+        except InvalidInput as problem:
+            ctx.retry(str(problem))
             return True
+        ctx.person = await people.complete_onboarding(ctx.uow, ctx.person.id, name)
         ctx.note(ctx._("Welcome, {name}! You're all set.", name=ctx.person.display_name))
         if invite := ctx.state.data.pop("pending_invite", None):
             await guardians.start_join(ctx, str(invite))

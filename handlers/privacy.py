@@ -13,7 +13,18 @@ from handlers import menu
 from handlers.context import Context
 from handlers.router import Step
 
-__all__ = ["FORGET", "MY_DATA", "RENEW", "RENEWAL_STEPS", "ask_renewal", "notice_text", "steps"]
+__all__ = [
+    "FORGET",
+    "MY_DATA",
+    "NO_WORDS",
+    "REFUSED",
+    "RENEW",
+    "RENEWAL_STEPS",
+    "YES_WORDS",
+    "ask_renewal",
+    "notice_text",
+    "steps",
+]
 
 RENEW = "privacy.renew"
 MY_DATA = "privacy.data"
@@ -22,6 +33,11 @@ FORGET = "privacy.forget"
 RENEWAL_STEPS = frozenset({RENEW, FORGET})
 ACCOUNT = "account"  # my details, handlers.account (which imports this module)
 RENEW_LANGUAGE = "renew:lang:"
+# Set when the person said no to the new notice: their next message brings the notice back.
+REFUSED = "renewal_refused"
+# Typed answers to a notice, beside its buttons.
+YES_WORDS = frozenset({"yes", "y", "agree", "同意", "是", "好", "好的"})
+NO_WORDS = frozenset({"no", "n", "不", "不同意", "否"})
 
 
 def notice_text(ctx: Context) -> str:
@@ -83,6 +99,8 @@ class RenewStep(Step):
             await menu.open_menu(ctx)
         elif payload == "renew:no":
             await people.refuse_renewal(ctx.uow, ctx.person.id)
+            # As the answer says: the notice itself is asked again at the next message.
+            ctx.state.data[REFUSED] = True
             ctx.say(
                 ctx._(
                     "Without your agreement we cannot go on serving you, so nothing else "

@@ -31,7 +31,7 @@ class AccountStep(Step):
         if not await _admin(ctx):
             await menu.open_menu(ctx)
             return
-        ctx.say(
+        ctx.ask(
             ctx._(
                 "Whose account? Type the channel and the id, for example telegram:123456789 "
                 "or wechat:oAbC123."
@@ -45,8 +45,7 @@ class AccountStep(Step):
         if channel.lower() not in {c.value for c in Channel} or not staff.USER_ID.fullmatch(
             user_id.strip()
         ):
-            ctx.note(ctx._("Please type it as channel:id, for example telegram:123456789."))
-            await ctx.reprompt()
+            ctx.retry(ctx._("Please type it as channel:id, for example telegram:123456789."))
             return True
         ctx.state.data["grant"] = {"channel": channel.lower(), "user": user_id.strip()}
         await ctx.go(ROLE)
@@ -92,7 +91,7 @@ class FactoriesStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for factory codes."""
-        ctx.say(
+        ctx.ask(
             ctx._("Which factories? Type their codes, for example SZ01 DG01."),
             [Choice(ctx._("Cancel"), "cancel")],
         )
@@ -122,8 +121,7 @@ async def _grant(ctx: Context, codes: list[str]) -> bool:
         # No longer an admin (or never was): as a button no longer there.
         return False
     except (NotFound, InvalidInput):
-        ctx.note(ctx._("One of those factory codes does not exist. Please check them."))
-        await ctx.go(FACTORIES)
+        ctx.retry(ctx._("One of those factory codes does not exist. Please check them."))
         return True
     ctx.state.data.pop("grant", None)
     scopes = ", ".join(sorted(g.factory_code or ctx._("every factory") for g in made))

@@ -200,11 +200,7 @@ class FormStep(Step):
         if field is None:
             await ctx.go(STAFF)
             return
-        ctx.say(
-            _question(ctx, field),
-            [Choice(ctx._("Cancel"), "cancel")],
-            numbered=field != "capacity",
-        )
+        ctx.ask(_question(ctx, field), [Choice(ctx._("Cancel"), "cancel")])
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the value; when all are in, save."""
@@ -216,8 +212,7 @@ class FormStep(Step):
         if field == "factory":
             factory = await _factory_by_code(ctx, text)
             if factory is None:
-                ctx.note(_problem(ctx, field))
-                await ctx.reprompt()
+                ctx.retry(_problem(ctx, field))
                 return True
             form["factory_id"] = factory
             await ctx.reprompt()
@@ -231,8 +226,7 @@ class FormStep(Step):
         try:
             values[field] = _parse(field, text, today, start, end, editing=form["mode"] == "edit")
         except InvalidInput:
-            ctx.note(_problem(ctx, field))
-            await ctx.reprompt()
+            ctx.retry(_problem(ctx, field))
             return True
         if _ask_next(form) is not None:
             await ctx.reprompt()
@@ -245,8 +239,7 @@ class FormStep(Step):
         except InvalidInput:
             # The last value does not fit with the rest (a deadline after the last day, say).
             values.pop(field, None)
-            ctx.note(_problem(ctx, field))
-            await ctx.reprompt()
+            ctx.retry(_problem(ctx, field))
             return True
         except (NotFound, Forbidden):
             ctx.state.data.pop("form", None)

@@ -121,7 +121,7 @@ class WhatTimeStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Offer some hours; any from 7 to 21 can be typed."""
-        ctx.say(
+        ctx.ask(
             ctx._(
                 "At what time? Tap one, or type an hour from {first} to {last}.",
                 first=HOURS.start,
@@ -147,14 +147,13 @@ class WhatTimeStep(Step):
         except InvalidInput:
             hour = None
         if hour is None or await self._subscribe(ctx, hour) is False:
-            ctx.note(
+            ctx.retry(
                 ctx._(
                     "Please type an hour from {first} to {last}, for example 20 or 8pm.",
                     first=HOURS.start,
                     last=HOURS.stop - 1,
                 )
             )
-            await ctx.reprompt()
         return True
 
     async def _subscribe(self, ctx: Context, hour: int) -> bool:

@@ -308,7 +308,7 @@ class DoorStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Ask for either code, and say when check-in is open."""
-        ctx.say(
+        ctx.ask(
             ctx._("Type the door code posted at the workshop room, or your own booking code.")
             + "\n"
             + ctx._(CHECK_IN_RULE),
@@ -327,12 +327,11 @@ class DoorStep(Step):
         try:
             booking, changed = await workshops.check_in_at_door(ctx.uow, ctx.person.id, text)
         except NotFound:
-            ctx.note(
+            ctx.retry(
                 ctx._(
                     "That code is not right. Type the door code at the room, or your booking code."
                 )
             )
-            await ctx.reprompt()
             return True
         except InvalidInput:
             ctx.note(ctx._(CHECK_IN_RULE))
@@ -361,7 +360,7 @@ class CommentStep(Step):
 
     async def prompt(self, ctx: Context) -> None:
         """Invite a comment."""
-        ctx.say(
+        ctx.ask(
             ctx._("Thank you! Anything else you want to tell us? Type it, or tap Skip."),
             [Choice(ctx._("Skip"), "ws:skip")],
         )
@@ -381,10 +380,9 @@ class CommentStep(Step):
                 ctx.uow, ctx.person.id, int(ctx.state.data.get("rated", 0)), text
             )
         except InvalidInput:
-            ctx.note(
+            ctx.retry(
                 ctx._("Please keep it under {limit} characters.", limit=workshops.MAX_COMMENT)
             )
-            await ctx.reprompt()
             return True
         except NotFound:
             return False

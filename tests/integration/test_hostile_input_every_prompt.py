@@ -378,6 +378,12 @@ async def test_every_free_text_prompt_takes_every_naughty_string(
     prompts = list({(p.step, question(p.replies)): p for p in by_kind.values()}.values())
     missing = wanted - {place.step for place in prompts}
     assert not missing, f"no way found to these text prompts; make the world reach them: {missing}"
+    # Where the answer is typed and the only buttons leave (Cancel, Main menu), a typed "1"
+    # is the answer: those buttons are shown as words and picked by their words alone.
+    for place in by_kind.values():
+        for reply in place.replies:
+            if reply.choices and all(c.payload in GLOBAL for c in reply.choices):
+                assert not reply.numbered, (place.step, place.path, reply.text)
 
     for place in prompts:
         persona, chat = place.persona, chats[place.persona.user]

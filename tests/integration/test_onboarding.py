@@ -196,17 +196,20 @@ async def test_a_menu_section_typed_by_name_opens_from_anywhere_in_either_langua
     assert chat.payloads == ["tips:more", "tips:setup", "menu"]
     await chat.send("  MY CHILDREN ")
     assert "not added any children" in chat.text
-    # Text a step takes is that step's: a child may be called what a section is called.
+    # Text a step takes is that step's: a section's name at the child's name question does
+    # not open the section, nor does it become the child's name (the person meant to leave).
     await chat.press("child:add")
     await chat.press("childnotice:yes")
     await chat.send("My details")
-    assert "When was My details born?" in chat.text
+    assert chat.text.startswith("“My details” is a part of the menu, not a name."), chat.text
+    await chat.send("Ming")
+    assert "When was Ming born?" in chat.text
     # Not signed up yet, a section's name is not a way round the sign-up.
     newcomer = Chat(backend.conversations, user="new")
     await newcomer.send("/start")
     await newcomer.press("lang:en")
     await newcomer.send("Summer space")
-    assert "Which factory" in newcomer.text
+    assert "No factory matches that" in newcomer.text and "Which factory" not in newcomer.text
 
 
 async def test_change_name_and_factory_from_my_details(backend: Backend) -> None:

@@ -71,12 +71,17 @@ async def test_a_new_notice_is_asked_before_anything_else(
     await chat.press("children")
     bump_notice(monkeypatch)
 
-    # A button from before, a word, a command: the notice comes first every time.
-    for attempt in (chat.press("child:add"), chat.send("menu"), chat.send("hello")):
-        await attempt
-        assert "Our privacy notice has changed" in chat.text, chat.text
-        assert f"version {NEW_VERSION}" in chat.text and "90 days" in chat.text
-        assert "mainland China" in chat.text
+    # A button from before: the notice comes first.
+    await chat.press("child:add")
+    assert "Our privacy notice has changed" in chat.text, chat.text
+    assert f"version {NEW_VERSION}" in chat.text and "90 days" in chat.text
+    assert "mainland China" in chat.text
+    assert chat.payloads == ["renew:yes", "renew:no", "renew:lang:zh_Hans"]
+    # A word or a command then: nothing else opens, and one line says how to answer (the
+    # notice is just above, not sent again).
+    for word in ("menu", "hello", "2021-02-30"):
+        await chat.send(word)
+        assert chat.text == "Please answer the question above first: tap one of the buttons."
         assert chat.payloads == ["renew:yes", "renew:no", "renew:lang:zh_Hans"]
     await chat.press("renew:lang:zh_Hans")
     assert "隐私说明更新了" in chat.text and "服务器在中国大陆" in chat.text
@@ -133,7 +138,7 @@ async def test_hostile_text_at_the_new_notice_saves_nothing(
         if match_choice(choices, clean_text(text)) is not None:
             continue  # "1" picks the first button: an answer, not hostile input
         await chat.send(text)
-        assert "Our privacy notice has changed" in chat.text
+        assert chat.payloads[:2] == ["renew:yes", "renew:no"], (text, chat.text)
     await chat.press("renew:yes")
     await chat.press("renew:yes")  # pressed twice: the second is stale
     assert "no longer active" in chat.text
