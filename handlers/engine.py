@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -51,6 +52,8 @@ __all__ = ["ConversationEngine", "build_router"]
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_CHARS = 64
+# The digest of a message stopped after the helplines, in the conversation's data.
+_HELD_FOR_HELPLINES = "helplines_held"
 # Longer text is refused as too long anyway; screening its start bounds the work.
 _SCREENED_CHARS = 2 * MAX_INPUT_CHARS
 FAILURE = N_("Sorry, something went wrong on our side. Please try again in a moment.")
@@ -130,8 +133,11 @@ class ConversationEngine:
                 language = ctx.language
                 pace = count_message(ctx.state, datetime.now(UTC), self._max_per_minute)
                 # Screened whatever the pace: a cry for help sent in a flood is still heard.
-                await self._screen(ctx, inbound)
-                if pace is Pace.OK and renewal_due(ctx.person):
+                # After the helplines nothing else is said: the question waits for the next
+                # message (unless this one is the same text again: then it is an answer).
+                if await self._screen(ctx, inbound):
+                    pass
+                elif pace is Pace.OK and renewal_due(ctx.person):
                     await self._renewal(ctx, inbound)
                 elif pace is Pace.OK:
                     await self._step(ctx, inbound)
@@ -265,21 +271,33 @@ class ConversationEngine:
         # The notice is just above: a line on how to answer it, not the whole notice again.
         ctx.retry(ctx._("Please answer the question above first: tap one of the buttons."))
 
-    async def _screen(self, ctx: Context, inbound: Inbound) -> None:
-        """Answer words that may mean danger with the helplines, and alert staff."""
+    async def _screen(self, ctx: Context, inbound: Inbound) -> bool:
+        """Answer words that may mean danger with the helplines, and alert staff.
+
+        Returns True when the message is to go no further: the helplines stand alone. The
+        same text sent again right after is taken as the answer it may be (a health note
+        that names a danger), with the helplines again.
+        """
+        held = ctx.state.data.pop(_HELD_FOR_HELPLINES, None)
         if inbound.text is None:
-            return
+            return False
         step = ctx.state.step
         if step in self._router and not self._router.get(step).screened:
-            return
+            return False
         concerns = self._phrases.match(inbound.text[:_SCREENED_CHARS])
         if not concerns:
-            return
+            return False
         told = [
             await raise_concern(ctx.uow, self._translators, ctx.person, concern)
             for concern in concerns
         ]
         ctx.replies.append(Reply(helpline(ctx.t, staff_told=any(told))))
+        # A digest, not the words: enough to know the same message came again.
+        digest = hashlib.sha256(clean_text(inbound.text).encode("utf-8", "replace")).hexdigest()
+        if held == digest[:16]:
+            return False
+        ctx.state.data[_HELD_FOR_HELPLINES] = digest[:16]
+        return True
 
     async def _step(self, ctx: Context, inbound: Inbound) -> None:
         if inbound.payload is not None:

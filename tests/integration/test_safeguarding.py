@@ -65,9 +65,8 @@ async def test_a_cry_for_help_gets_the_helplines_and_alerts_the_right_staff(
     helpline = replies[0].text
     assert "12356" in helpline and "12355" in helpline and "110" in helpline
     assert "工作人员" in helpline  # staff were told, and the worker is told so
-    # The step still ran: the main menu is shown again, without a "didn't understand".
-    assert len(replies) == 2 and "12356" not in replies[1].text
-    assert "没看懂" not in replies[1].text and "王小红" in replies[1].text
+    # After the helplines, nothing else: no menu, no "didn't understand".
+    assert len(replies) == 1
 
     alerts = await alerts_to(backend)
     assert set(alerts) == {"coord-sz", "admin"}  # not DG01's coordinator
@@ -120,7 +119,10 @@ async def test_before_sign_up_and_without_staff_the_worker_still_gets_the_helpli
     assert "12356" in replies[0].text
     assert "programme staff know" not in replies[0].text  # nobody to tell: no promise
     assert await alert_rows(backend) == [("crisis", 0)]
-    assert "Hello" in replies[-1].text or replies[-1].choices  # sign-up goes on
+    # The helplines alone; sign-up goes on at the next message.
+    assert len(replies) == 1
+    await stranger.press("lang:en")
+    assert "Which factory" in stranger.text
 
 
 async def test_everyday_words_and_buttons_raise_nothing(backend: Backend) -> None:
@@ -153,3 +155,29 @@ async def test_no_alert_goes_to_an_admin_who_never_wrote_to_the_bot(backend: Bac
     assert "12355" in replies[0].text and "programme staff know" not in replies[0].text
     assert await alerts_to(backend) == {}
     assert await alert_rows(backend) == [("child", 0)]
+
+
+async def test_after_the_helplines_the_question_waits_for_the_next_message(
+    backend: Backend,
+) -> None:
+    worker = await programme(backend)
+    for payload in ("children", "child:add", "childnotice:yes"):
+        await worker.press(payload)
+    await worker.send("小明")
+    asked = worker.text
+    assert "出生" in asked
+    replies = await worker.send("我不想活了")
+    # The helplines alone: the birth question is not carried on in the same answer.
+    assert len(replies) == 1 and "12356" in replies[0].text and "出生" not in worker.text
+    # The question waits: the next message is its answer.
+    await worker.send("2019-05")
+    assert "小明" in worker.text and worker.payloads[0].startswith("gender:")
+    # A message stopped after the helplines and sent again as it was is taken as an answer
+    # (a note that names a danger), with the helplines again.
+    for payload in ("gender:none", "rel:mother", "cv:health", "health:yes"):
+        await worker.press(payload)
+    note = "他小时候走失过，怕人多"
+    await worker.send(note)
+    assert len(worker.last) == 1 and "12355" in worker.text
+    await worker.send(note)
+    assert "12355" in worker.text and "已保存" in worker.text
