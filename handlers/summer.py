@@ -26,6 +26,9 @@ WEEKS = "summer.weeks"
 MAX_WEEK_BUTTONS = 10
 MINE = "summer.mine"
 CANCEL = "summer.cancel"
+REGISTERED = "summer.registered"
+# The registration whose days are being changed (instead of a new one being made).
+_CHANGE = "change_registration"
 
 
 def _season_text(ctx: Context, season: Season) -> str:
@@ -226,11 +229,75 @@ class PickChildStep(Step):
             return True
         if (number := payload_id(payload, "summer:child:")) is None:
             return False
-        try:
-            await children.get_child(ctx.uow, ctx.person.id, number)
-        except NotFound:
-            return False
         ctx.state.data["child_id"] = number
+        ctx.state.data.pop(_CHANGE, None)
+        held = await _held(ctx)
+        if held is None or held.child is None:
+            return False
+        # What can be told without the days is told before they are asked.
+        if held.registration_of_child() is not None:
+            await ctx.go(REGISTERED)
+            return True
+        try:
+            seasons.check_can_register(held.season, held.child, today())
+        except InvalidInput as problem:
+            ctx.state.data.pop("child_id", None)
+            ctx.note(_refusal(ctx, str(problem), held.season, held.child.name))
+            await ctx.go(SUMMER)
+            return True
+        await ctx.go(DAYS)
+        return True
+
+
+def _refusal(ctx: Context, problem: str, season: Season, name: str) -> str:
+    """Why the child cannot be registered for the season ("age" or "closed")."""
+    if problem == "age":
+        return ctx._(
+            "This space takes children aged {youngest} to {oldest} when it starts; "
+            "{name} is not in that range.",
+            youngest=season.min_age_years,
+            oldest=season.max_age_years,
+            name=name,
+        )
+    return ctx._("Registration for this space has closed.")
+
+
+class RegisteredStep(Step):
+    """The child chosen is registered already: say how, and offer other days."""
+
+    name = REGISTERED
+
+    async def prompt(self, ctx: Context) -> None:
+        """Say where the registration stands; offer to change its days."""
+        held = await _held(ctx)
+        registration = held.registration_of_child() if held is not None else None
+        if held is None or held.child is None or registration is None:
+            await ctx.go(SUMMER)
+            return
+        ctx.say(
+            "\n\n".join(
+                [
+                    ctx._("{name} is already registered for this space.", name=held.child.name),
+                    _status_text(ctx, held.child.name, registration),
+                ]
+            ),
+            [
+                Choice(ctx._("Change the days"), f"summer:change:{registration.id}"),
+                Choice(ctx._("My registrations"), "summer:mine"),
+                menu.main_menu_choice(ctx),
+            ],
+        )
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Ask for the new days, or show the registrations."""
+        if payload == "summer:mine":
+            await ctx.go(MINE)
+            return True
+        held = await _held(ctx)
+        registration = held.registration_of_child() if held is not None else None
+        if registration is None or payload_id(payload, "summer:change:") != registration.id:
+            return False
+        ctx.state.data[_CHANGE] = registration.id
         await ctx.go(DAYS)
         return True
 
@@ -284,8 +351,7 @@ class DaysStep(Step):
                 whole_words=(whole,),
             )
         except InvalidInput:
-            ctx.note(self._dates_problem(ctx, season))
-            await ctx.reprompt()
+            ctx.retry(self._dates_problem(ctx, season))
             return True
         await self.register(ctx, season, first, last)
         return True
@@ -317,6 +383,9 @@ class DaysStep(Step):
         if held is None or held.child is None:
             raise NotFound(f"child {ctx.state.data.get('child_id')}")
         child = held.child
+        if _CHANGE in ctx.state.data:
+            await self._change(ctx, season, child.name, first, last)
+            return
         try:
             registration = await seasons.register_child(
                 ctx.uow,
@@ -329,21 +398,9 @@ class DaysStep(Step):
             )
         except InvalidInput as problem:
             if str(problem) == "dates":
-                ctx.note(self._dates_problem(ctx, season))
-                await ctx.reprompt()
+                ctx.retry(self._dates_problem(ctx, season))
                 return
-            if str(problem) == "age":
-                ctx.note(
-                    ctx._(
-                        "This space takes children aged {youngest} to {oldest} when it starts; "
-                        "{name} is not in that range.",
-                        youngest=season.min_age_years,
-                        oldest=season.max_age_years,
-                        name=child.name,
-                    )
-                )
-            else:
-                ctx.note(ctx._("Registration for this space has closed."))
+            ctx.note(_refusal(ctx, str(problem), season, child.name))
             await ctx.go(SUMMER)
             return
         except ConflictError:
@@ -353,6 +410,41 @@ class DaysStep(Step):
         ctx.state.data.pop("child_id", None)
         ctx.note(_status_text(ctx, child.name, registration))
         ctx.read[_FAMILY] = held.with_registration(registration)
+        await ctx.go(MINE)
+
+    async def _change(
+        self, ctx: Context, season: Season, name: str, first: date, last: date
+    ) -> None:
+        """Move the registration being changed to the days chosen."""
+        try:
+            registration = await seasons.change_registration_days(
+                ctx.uow,
+                person_id=ctx.person.id,
+                registration_id=int(ctx.state.data.get(_CHANGE, 0)),
+                starts_on=first,
+                ends_on=last,
+                today=today(),
+            )
+        except InvalidInput as problem:
+            if str(problem) == "dates":
+                ctx.retry(self._dates_problem(ctx, season))
+                return
+            ctx.note(_refusal(ctx, str(problem), season, name))
+            await ctx.go(SUMMER)
+            return
+        except (NotFound, ConflictError):
+            ctx.note(ctx._("That registration has ended already."))
+            await ctx.go(MINE)
+            return
+        ctx.state.data.pop(_CHANGE, None)
+        ctx.state.data.pop("child_id", None)
+        ctx.note(
+            ctx._(
+                "Changed: {name} comes {days}.",
+                name=name,
+                days=ctx.t.date_range(registration.starts_on, registration.ends_on),
+            )
+        )
         await ctx.go(MINE)
 
 
@@ -506,4 +598,12 @@ async def answer_offer(ctx: Context, payload: str) -> bool:
 
 def steps() -> list[Step]:
     """Return the summer space's steps."""
-    return [SummerStep(), PickChildStep(), DaysStep(), WeeksStep(), MineStep(), CancelStep()]
+    return [
+        SummerStep(),
+        PickChildStep(),
+        RegisteredStep(),
+        DaysStep(),
+        WeeksStep(),
+        MineStep(),
+        CancelStep(),
+    ]

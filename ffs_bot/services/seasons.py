@@ -49,6 +49,8 @@ __all__ = [
     "Season",
     "answer_offer",
     "cancel_registration",
+    "change_registration_days",
+    "check_can_register",
     "create_season",
     "end_for_erasure",
     "expire_offers",
@@ -291,17 +293,12 @@ async def register_child(
     of work: they are used as they are, not read again.
 
     Raises:
-        InvalidInput: "closed" (registration is over), "dates" (outside the season or
-            backwards), or "age" (the child's age at the start is outside the season's).
+        InvalidInput: "closed" (registration is over), "age" (the child's age at the start
+            is outside the season's), or "dates" (outside the season or backwards).
         ConflictError: the child is registered for this season already.
     """
-    if not season.registration_open or today > season.registration_deadline:
-        raise InvalidInput("closed")
-    if starts_on > ends_on or starts_on < season.starts_on or ends_on > season.ends_on:
-        raise InvalidInput("dates")
-    age = child.age_in_months(season.starts_on.year, season.starts_on.month) // 12
-    if not season.min_age_years <= age <= season.max_age_years:
-        raise InvalidInput("age")
+    check_can_register(season, child, today)
+    _check_days(season, starts_on, ends_on)
     seated = await take_seat(uow, SeasonRow, season.id)
     if seated:
         status = (
@@ -350,6 +347,65 @@ async def register_child(
     )
 
 
+def check_can_register(season: Season, child: Child, today: date) -> None:
+    """Say before any days are asked whether the child may be registered for the season.
+
+    Raises:
+        InvalidInput: "closed" (registration is over) or "age" (the child's age when the
+            season starts is outside the season's ages).
+    """
+    if not season.registration_open or today > season.registration_deadline:
+        raise InvalidInput("closed")
+    age = child.age_in_months(season.starts_on.year, season.starts_on.month) // 12
+    if not season.min_age_years <= age <= season.max_age_years:
+        raise InvalidInput("age")
+
+
+def _check_days(season: Season, starts_on: date, ends_on: date) -> None:
+    if starts_on > ends_on or starts_on < season.starts_on or ends_on > season.ends_on:
+        raise InvalidInput("dates")
+
+
+async def change_registration_days(
+    uow: UnitOfWork,
+    *,
+    person_id: int,
+    registration_id: int,
+    starts_on: date,
+    ends_on: date,
+    today: date,
+) -> Registration:
+    """Move a live registration of one of the person's children to other days of its season.
+
+    The place (or the place in the queue) stays as it is: it is held for the season, not
+    for days.
+
+    Raises:
+        NotFound: no such registration, or not one of the person's children's.
+        ConflictError: the registration has ended.
+        InvalidInput: "closed" (registration is over) or "dates" (outside the season or
+            backwards).
+    """
+    row = await _family_row(uow, person_id, registration_id)
+    season = to_season(await lock_season(uow, row.season_id))
+    await uow.session.refresh(row)
+    if row.status in ENDED:
+        raise ConflictError("ended")
+    if not season.registration_open or today > season.registration_deadline:
+        raise InvalidInput("closed")
+    _check_days(season, starts_on, ends_on)
+    row.starts_on, row.ends_on = starts_on, ends_on
+    await uow.session.flush()
+    await record_event(
+        uow,
+        "registration.days_changed",
+        actor_person_id=person_id,
+        subject_type="registration",
+        subject_id=row.id,
+    )
+    return await _registration(uow, row)
+
+
 @dataclass(frozen=True, slots=True)
 class HeldSeason:
     """A season held to register a child for it, with what registering and its answer need."""
@@ -359,6 +415,20 @@ class HeldSeason:
     child: Child | None
     # The person's children's registrations as their list shows them, in `family_order`.
     family: list[FamilyRegistration]
+
+    def registration_of_child(self) -> Registration | None:
+        """The live registration for this season of the child held, if there is one."""
+        if self.child is None:
+            return None
+        return next(
+            (
+                found.registration
+                for found in self.family
+                if found.registration.child_id == self.child.id
+                and found.registration.season_id == self.season.id
+            ),
+            None,
+        )
 
     def with_registration(self, registration: Registration) -> list[FamilyRegistration]:
         """The family's list once `registration`, of the child held, is made."""

@@ -100,11 +100,26 @@ async def test_a_full_space_puts_the_child_on_the_waiting_list(backend: Backend)
     await add_in_chat(second, "Ming", "2020-01")
     await register_in_chat(second)
     assert "Ming is number 1 on the waiting list" in second.text
-    # Registering the same child again is refused, nothing added.
-    await register_in_chat(second)
+    # The same child again: told at once, before any days are asked, with other days offered.
+    await second.send("menu")
+    await second.press("summer")
+    await second.press("summer:register")
+    await second.press(next(p for p in second.payloads if p.startswith("summer:child:")))
     assert "Ming is already registered for this space." in second.text
+    assert "Which days" not in second.text and "summer:whole" not in second.payloads
+    change = next(p for p in second.payloads if p.startswith("summer:change:"))
+    await second.press(change)
+    assert "Which days" in second.text
+    await second.send("7/10-7/20")
+    assert f"Changed: Ming comes {next_summer((7, 10), (7, 20))}." in second.text
     async with backend.db.uow() as uow:
-        assert len(list(await uow.session.scalars(select(RegistrationRow)))) == 2
+        rows = list(
+            await uow.session.scalars(select(RegistrationRow).order_by(RegistrationRow.id))
+        )
+    # Nothing added, and the place in the queue kept: only the days moved.
+    assert len(rows) == 2 and rows[1].status == "waitlisted"
+    assert (rows[1].starts_on.month, rows[1].starts_on.day) == (7, 10)
+    assert (rows[1].ends_on.month, rows[1].ends_on.day) == (7, 20)
 
 
 async def test_dates_outside_the_season_and_a_child_too_young_are_explained(
@@ -115,10 +130,23 @@ async def test_dates_outside_the_season_and_a_child_too_young_are_explained(
     chat = Chat(backend.conversations)
     await chat.onboard()
     await add_in_chat(chat, "Baby", f"{today().year}-01")
-    await register_in_chat(chat, "6/1-8/15")
-    assert f"Please choose days between {next_summer(*SEASON)}" in chat.text
-    await chat.send("7/6-7/20")
+    await chat.send("menu")
+    await chat.press("summer")
+    await chat.press("summer:register")
+    await chat.press(next(p for p in chat.payloads if p.startswith("summer:child:")))
+    # Too young is told at once, before any days are asked.
     assert "children aged 3 to 12" in chat.text and "Baby is not in that range" in chat.text
+    assert "Which days" not in chat.text and "summer:whole" not in chat.payloads
+    await chat.send("menu")
+    await add_in_chat(chat, "Lily", "2019-05")
+    await chat.send("menu")
+    await chat.press("summer")
+    await chat.press("summer:register")
+    await chat.press(next(c.payload for r in chat.last for c in r.choices if c.label == "Lily"))
+    await chat.send("6/1-8/15")
+    # One line with what is wrong and an example; the days question is not asked twice.
+    assert chat.text.startswith(f"Please choose days between {next_summer(*SEASON)}")
+    assert "Which days" not in chat.text and "summer:whole" in chat.payloads
     async with backend.db.uow() as uow:
         assert list(await uow.session.scalars(select(RegistrationRow))) == []
 
