@@ -117,7 +117,7 @@ async def _demo(app: App, args: argparse.Namespace) -> int:
     if loaded.seasons:
         print(
             f"console:{args.user} also coordinates {DEMO_SEASON_FACTORY}'s season: "
-            "after signing up, the menu shows 'Run the space'.",
+            "after signing up, the menu shows 'Staff menu'.",
             file=sys.stderr,
         )
     return await _chat(app, args)

@@ -331,7 +331,12 @@ class SentStep(Step):
             figures = await broadcasts.progress(ctx.uow, ctx.person.id, item.id)
             lines.append(_progress_text(ctx, item, figures, zone))
             if item.status == "scheduled":
-                buttons.append(Choice(ctx._("Cancel #{id}", id=item.id), f"bc:cancel:{item.id}"))
+                buttons.append(
+                    Choice(
+                        ctx._("Cancel the one for {time}", time=_time(ctx, item.send_at, zone)),
+                        f"bc:cancel:{item.id}",
+                    )
+                )
         # Delivery is at least once: a restart mid-send repeats the few sends under way.
         honest = ctx._(
             "Everyone gets it once. If the service restarts while sending, the few people "

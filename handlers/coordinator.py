@@ -6,6 +6,7 @@ or a role taken away mid-conversation changes nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -90,10 +91,15 @@ class StaffStep(Step):
             await menu.open_menu(ctx)
             return
         found = await season_admin.seasons_for_staff(ctx.uow, ctx.person.id)
+        # Headed by the name of the menu button that opened it: this is more than seasons.
         text = (
-            ctx._("Which season?")
-            if found
-            else ctx._("No Family-Friendly Space season yet at your factories.")
+            ctx._("Staff menu")
+            + "\n"
+            + (
+                ctx._("Which season?")
+                if found
+                else ctx._("No Family-Friendly Space season yet at your factories.")
+            )
         )
         admin = [Choice(ctx._("Give a staff role"), GRANT_ROLE)] if scope.every_factory else []
         ctx.say(
@@ -292,6 +298,18 @@ def _entry_line(ctx: Context, n: int, entry: RosterEntry, found: StaffSeason) ->
     return line
 
 
+def _button_names(ctx: Context, entries: list[RosterEntry]) -> list[str]:
+    """Each entry's child for a button; a name two children share gets their days too."""
+    # A button names the child, not a line number that shifts after each decision.
+    names = Counter(entry.child_name for entry in entries)
+    return [
+        entry.child_name
+        if names[entry.child_name] == 1
+        else f"{entry.child_name} {ctx.t.date_range(entry.starts_on, entry.ends_on)}"
+        for entry in entries
+    ]
+
+
 class _EntriesStep(Step):
     """A season's registrations of some statuses, numbered, with a button per action."""
 
@@ -320,10 +338,14 @@ class _EntriesStep(Step):
                 ctx._("… and {n} more: export the list to see them all.", n=len(entries) - SHOWN)
             )
         buttons: list[Choice] = []
-        for n, entry in enumerate(shown, 1):
+        for entry, who in zip(shown, _button_names(ctx, shown), strict=True):
             if entry.status is RegistrationStatus.REQUESTED:
-                buttons.append(Choice(ctx._("Confirm {n}", n=n), f"st:ok:{entry.registration_id}"))
-            buttons.append(Choice(ctx._("Decline {n}", n=n), f"st:no:{entry.registration_id}"))
+                buttons.append(
+                    Choice(ctx._("Confirm: {name}", name=who), f"st:ok:{entry.registration_id}")
+                )
+            buttons.append(
+                Choice(ctx._("Decline: {name}", name=who), f"st:no:{entry.registration_id}")
+            )
         ctx.say("\n".join(lines), [*buttons, back_to_season(ctx)])
 
     def more(self, ctx: Context, entry: RosterEntry, found: StaffSeason) -> str:

@@ -125,7 +125,7 @@ class MainMenuStep(Step):
             Choice(ctx._("Help"), "help"),
         ]
         if await _runs_a_factory(ctx):
-            buttons.insert(5, Choice(ctx._("Run the space"), STAFF))
+            buttons.insert(5, Choice(ctx._("Staff menu"), STAFF))
         if await has_role(ctx.uow, ctx.person.id):
             buttons.insert(-2, Choice(ctx._("Programme report"), REPORT))
         ctx.say(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
-from ffs_bot.i18n import LANGUAGE_NAMES, N_
+from ffs_bot.i18n import LANGUAGE_NAMES, N_, display_width
 from ffs_bot.messages import Choice
 from ffs_bot.services import workshops
 from ffs_bot.services.workshops import Booking, BookingStatus, Workshop
@@ -26,6 +26,15 @@ COMMENT = "ws.comment"
 
 def _when(ctx: Context, workshop: Workshop) -> str:
     return when(ctx.t, workshop.starts_at, workshop.ends_at, workshop.timezone)
+
+
+def _button_name(ctx: Context, workshop: Workshop) -> str:
+    """The workshop on a button: its day and topic, short enough for a phone."""
+    topic = workshop.topic
+    # About half a phone's width: 12 Chinese characters or 24 letters.
+    while display_width(topic) > 24:
+        topic = topic[:-2] + "…"
+    return f"{ctx.t.weekday_date(workshop.starts_at, workshop.timezone)} {topic}"
 
 
 def _back(ctx: Context) -> Choice:
@@ -257,15 +266,23 @@ class MineStep(Step):
         for n, booking in enumerate(found, 1):
             assert booking.workshop is not None
             lines.append(f"{n}. " + _booking_line(ctx, booking, booking.workshop))
+            # Buttons name the workshop: a number would point elsewhere once the list changes.
+            which = _button_name(ctx, booking.workshop)
             if booking.status == BookingStatus.OFFERED:
                 buttons += [
-                    Choice(ctx._("Yes, seat {n}", n=n), workshop_offer_payload("yes", booking.id)),
                     Choice(
-                        ctx._("No, pass on {n}", n=n), workshop_offer_payload("no", booking.id)
+                        ctx._("Yes, I take the seat: {workshop}", workshop=which),
+                        workshop_offer_payload("yes", booking.id),
+                    ),
+                    Choice(
+                        ctx._("No, pass it on: {workshop}", workshop=which),
+                        workshop_offer_payload("no", booking.id),
                     ),
                 ]
             elif booking.status != BookingStatus.CANCELLED:
-                buttons.append(Choice(ctx._("Cancel {n}", n=n), f"ws:cancel:{booking.id}"))
+                buttons.append(
+                    Choice(ctx._("Cancel: {workshop}", workshop=which), f"ws:cancel:{booking.id}")
+                )
         ctx.say("\n".join(lines), [*buttons, _back(ctx)])
 
     async def on_press(self, ctx: Context, payload: str) -> bool:

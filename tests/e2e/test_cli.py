@@ -539,7 +539,7 @@ def test_demo_loads_the_demo_factories_only_into_an_empty_database(
         "History: summer 2018 at 18 factories (11 returning, 7 sponsored), 691 children, "
         "788 parents; see 'ffs-bot report --year 2018'.\n"
         "console:local also coordinates SZ01's season: after signing up, the menu shows "
-        "'Run the space'.\n"
+        "'Staff menu'.\n"
     )
     assert "Ctrl-D" in first.out
     assert "Which factory" in first.out

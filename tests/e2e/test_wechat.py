@@ -426,7 +426,7 @@ async def coordinator_on_wechat(
     answer = await wechat.text("o-coord", option(answer.text or "", "中文"))
     answer = await wechat.text("o-coord", option(answer.text or "", "同意"))
     answer = await wechat.text("o-coord", "李老师")
-    answer = await wechat.text("o-coord", option(answer.text or "", "管理托管班"))
+    answer = await wechat.text("o-coord", option(answer.text or "", "工作人员菜单"))
     return wechat, answer
 
 

@@ -220,6 +220,9 @@ async def test_broadcast_in_chat_with_preview_and_progress(backend: Backend) -> 
     # Confirmed with its year and weekday in CLDR's words (Wed, Dec 9, 2026, 20:00).
     assert f"Scheduled for {moment_text(tomorrow, with_year=True)}." in chat.text
     cancel = next(p for p in chat.payloads if p.startswith("bc:cancel:"))
+    # The button says which broadcast by its time, not by an id the person never saw.
+    label = next(c.label for c in chat.last[-1].choices if c.payload == cancel)
+    assert label.startswith("Cancel the one for ") and "#" not in label
     await chat.press(cancel)
     assert "Cancelled. Nobody got it." in chat.text
     await chat.press(cancel)

@@ -177,11 +177,18 @@ async def test_confirm_and_decline_in_chat_tell_the_family(backend: Backend) -> 
     await coordinator.press("st:back")
     await coordinator.press("st:regs")
     assert "1. Lily" in coordinator.text and "Family: Parent Lily" in coordinator.text
+    # The buttons name the child: after a decision the lines renumber, the names do not.
+    labels = [c.label for c in coordinator.last[-1].choices]
+    assert labels[:4] == ["Confirm: Lily", "Decline: Lily", "Confirm: Tom", "Decline: Tom"]
     confirm = next(p for p in coordinator.payloads if p.startswith("st:ok:"))
     await coordinator.press(confirm)
     assert "Confirmed. The family has been told." in coordinator.text
     decline = next(p for p in coordinator.payloads if p.startswith("st:no:"))
     assert "1. Tom" in coordinator.text  # the one still to confirm comes first
+    assert [c.label for c in coordinator.last[-1].choices][:2] == [
+        "Confirm: Tom",
+        "Decline: Tom",
+    ]
     await coordinator.press(confirm)  # pressed twice
     assert "no longer active" in coordinator.text
     await coordinator.press(decline)

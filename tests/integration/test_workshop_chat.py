@@ -187,9 +187,22 @@ SAID = {
         "note": "报名成功：“{topic}”，{when}。您的预约码是{code}。开课前我们会提醒您。",
     },
 }
+# The buttons name the workshop (its day and topic), never a line number.
 BUTTONS = {
-    "en": ["Yes, seat 1", "No, pass on 1", "Cancel 2", "Cancel 3", "All workshops"],
-    "zh_Hans": ["要，第1个", "不要，第1个让给别人", "取消第2个", "取消第3个", "所有课堂"],
+    "en": [
+        "Yes, I take the seat: {offered}",
+        "No, pass it on: {offered}",
+        "Cancel: {booked}",
+        "Cancel: {waiting}",
+        "All workshops",
+    ],
+    "zh_Hans": [
+        "要，我要这个座位：{offered}",
+        "不要，让给别人：{offered}",
+        "取消：{booked}",
+        "取消：{waiting}",
+        "所有家长课堂",
+    ],
 }
 
 
@@ -240,7 +253,17 @@ async def test_the_list_has_one_short_line_per_booking_and_no_second_confirmatio
     await chat.press("ws:mine")
     line_offered = "1. " + say("offered", offered)
     assert chat.text == f"{title}\n{line_offered}\n{line_booked}\n{line_waiting}"
-    assert [c.label for c in chat.last[-1].choices] == BUTTONS[language]
+    named = {
+        key: f"{translators[language].weekday_date(w.starts_at, w.timezone)} {w.topic}"
+        for key, w in (
+            ("offered", shown[offered]),
+            ("booked", shown[booked]),
+            ("waiting", shown[waiting]),
+        )
+    }
+    assert [c.label for c in chat.last[-1].choices] == [
+        label.format(**named) for label in BUTTONS[language]
+    ]
     async with backend.db.uow() as uow:
         rows = await uow.session.scalars(select(BookingRow))
         ids = {(b.workshop_id, b.status): b.id for b in rows}
