@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ffs_bot.i18n import LANGUAGE_NAMES
+from ffs_bot.i18n import LANGUAGE_NAMES, N_
 from ffs_bot.messages import Attachment, Choice, Reply
 from ffs_bot.privacy import PRIVACY_NOTICE_VERSION
 from ffs_bot.services import erasure, my_data, people
@@ -126,7 +126,25 @@ class RenewStep(Step):
         return True
 
 
-def _summary(ctx: Context, data: dict[str, Any]) -> str:
+_ROLE_NAMES = {
+    "admin": N_("Programme admin"),
+    "coordinator": N_("Factory coordinator"),
+    "sponsor": N_("Sponsor viewer"),
+}
+
+
+def _role(ctx: Context, role: str) -> str:
+    msgid = _ROLE_NAMES.get(role)
+    return ctx._(msgid) if msgid else role
+
+
+def _channel(ctx: Context, channel: str) -> str:
+    msgid = my_data.CHANNEL_NAMES.get(channel)
+    return ctx._(msgid) if msgid else channel
+
+
+def _summary(ctx: Context, data: dict[str, Any], factories: dict[str, str]) -> str:
+    """Everything kept, in words: factories by name, channels and months as people say them."""
     you = data["you"]
     lines = [
         ctx._(
@@ -134,19 +152,20 @@ def _summary(ctx: Context, data: dict[str, Any]) -> str:
             "Name: {name}\nFactory: {factory}\nLanguage: {language}\n"
             "Chat accounts: {accounts}\nPrivacy notice agreed: version {version}",
             name=you["name"] or "",
-            factory=you["factory"] or "",
+            factory=factories.get(you["factory"], you["factory"]) if you["factory"] else "",
             language=LANGUAGE_NAMES.get(you["language"] or "", ""),
-            accounts=", ".join(account["channel"] for account in data["accounts"]),
+            accounts=", ".join(_channel(ctx, account["channel"]) for account in data["accounts"]),
             version=you["privacy_notice_version"] or "",
         )
     ]
     for child in data["children"]:
+        year, month = (int(part) for part in child["birth_month"].split("-"))
         lines.append(
             ctx._(
                 "Child: {name}, born {month}. Health notes: {notes}. "
                 "Summer space registrations: {registrations}.",
                 name=child["name"],
-                month=child["birth_month"],
+                month=ctx.t.month(year, month),
                 notes=child["health_notes"] or ctx._("none"),
                 registrations=len(child["registrations"]),
             )
@@ -164,7 +183,9 @@ def _summary(ctx: Context, data: dict[str, Any]) -> str:
     )
     if data["staff_roles"]:
         roles = ", ".join(
-            f"{role['role']} {role['factory']}" if role["factory"] else role["role"]
+            f"{_role(ctx, role['role'])} {factories.get(role['factory'], role['factory'])}"
+            if role["factory"]
+            else _role(ctx, role["role"])
             for role in data["staff_roles"]
         )
         lines.append(ctx._("Staff roles: {roles}", roles=roles))
@@ -187,7 +208,7 @@ class MyDataStep(Step):
         """Show the summary."""
         data = await my_data.collect(ctx.uow, ctx.person.id)
         ctx.say(
-            _summary(ctx, data),
+            _summary(ctx, data, await my_data.factory_names(ctx.uow, ctx.language)),
             [
                 Choice(ctx._("Download my data"), "data:file"),
                 Choice(ctx._("Correct my details"), "data:correct"),
@@ -202,7 +223,11 @@ class MyDataStep(Step):
         if payload == "data:file":
             data = await my_data.collect(ctx.uow, ctx.person.id)
             files = my_data.data_files(
-                data, f"my-data-{datetime.now(UTC):%Y%m%d}", (ctx._("Field"), ctx._("Value"))
+                data,
+                f"my-data-{datetime.now(UTC):%Y%m%d}",
+                ctx.t,
+                await ctx.zone(),
+                await my_data.factory_names(ctx.uow, ctx.language),
             )
             for made in files:
                 ctx.replies.append(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ffs_bot.errors import Forbidden, InvalidInput, NotFound
+from ffs_bot.i18n import display_width
 from ffs_bot.messages import Choice
 from ffs_bot.services import tips
-from ffs_bot.services.tips import HOURS, Frequency
+from ffs_bot.services.tips import HOURS, Frequency, TipFigures
+from ffs_bot.tips import TOPIC_NAMES
 from handlers import answers, menu
 from handlers.context import Context
 from handlers.payloads import record_id
@@ -176,6 +178,20 @@ class WhatTimeStep(Step):
         return True
 
 
+def _topic_name(ctx: Context, topic: str) -> str:
+    msgid = TOPIC_NAMES.get(topic)
+    return ctx._(msgid) if msgid else topic
+
+
+def _opening(ctx: Context, figure: TipFigures) -> str:
+    """A tip as staff know it: its first words in their language, not its id."""
+    text = (figure.text_en if ctx.language == "en" else figure.text_zh) or figure.key
+    words = text.split("\n", 1)[0]
+    while display_width(words) > 30:
+        words = words[:-2] + "…"
+    return words
+
+
 class FiguresStep(Step):
     """For staff: how often tips were sent and found helpful, per topic and best tips."""
 
@@ -193,7 +209,7 @@ class FiguresStep(Step):
             lines.append(
                 ctx._(
                     "• {topic}: sent {sent}, helpful {yes}, not helpful {no}",
-                    topic=figure.key,
+                    topic=_topic_name(ctx, figure.key),
                     sent=figure.sent,
                     yes=figure.helpful,
                     no=figure.not_helpful,
@@ -204,7 +220,15 @@ class FiguresStep(Step):
         )[:5]
         if best:
             lines.append(ctx._("Found most helpful:"))
-            lines += [f"• {f.key}: {f.helpful}/{f.sent}" for f in best]
+            lines += [
+                ctx._(
+                    "• {tip}: helpful to {yes} of {sent}",
+                    tip=_opening(ctx, f),
+                    yes=f.helpful,
+                    sent=f.sent,
+                )
+                for f in best
+            ]
         ctx.say("\n".join(lines), [Choice(ctx._("Back"), menu.STAFF)])
 
     async def on_press(self, ctx: Context, payload: str) -> bool:

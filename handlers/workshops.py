@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
-from ffs_bot.i18n import LANGUAGE_NAMES, N_, display_width
+from ffs_bot.i18n import N_, display_width
 from ffs_bot.messages import Choice
 from ffs_bot.services import workshops
 from ffs_bot.services.workshops import Booking, BookingStatus, Workshop
@@ -26,6 +26,23 @@ COMMENT = "ws.comment"
 
 def _when(ctx: Context, workshop: Workshop) -> str:
     return when(ctx.t, workshop.starts_at, workshop.ends_at, workshop.timezone)
+
+
+# A workshop's language as the reader says it: （英语课）, not （English）, on a Chinese screen.
+_TAUGHT_IN = {"zh_Hans": N_("in Chinese"), "en": N_("in English")}
+_LANGUAGE_NAMES = {"zh_Hans": N_("Chinese"), "en": N_("English")}
+
+
+def _taught_in(ctx: Context, language: str) -> str:
+    """The workshop's language as a tag after its topic, in the reader's words."""
+    msgid = _TAUGHT_IN.get(language)
+    return ctx._(msgid) if msgid else language
+
+
+def _language_name(ctx: Context, language: str) -> str:
+    """The workshop's language named in the reader's words."""
+    msgid = _LANGUAGE_NAMES.get(language)
+    return ctx._(msgid) if msgid else language
 
 
 def _button_name(ctx: Context, workshop: Workshop) -> str:
@@ -91,7 +108,7 @@ class WorkshopsStep(Step):
                     n=n,
                     when=_when(ctx, workshop),
                     topic=workshop.topic,
-                    language=LANGUAGE_NAMES.get(workshop.language, workshop.language),
+                    language=_taught_in(ctx, workshop.language),
                     left=_seats_left(ctx, workshop),
                 )
             )
@@ -145,7 +162,7 @@ class WorkshopStep(Step):
             _when(ctx, workshop),
             ctx._(
                 "Language: {language}",
-                language=LANGUAGE_NAMES.get(workshop.language, workshop.language),
+                language=_language_name(ctx, workshop.language),
             ),
         ]
         if workshop.place:

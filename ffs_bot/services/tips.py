@@ -97,6 +97,9 @@ class TipFigures:
     sent: int
     helpful: int
     not_helpful: int
+    # A tip's own words, so a person sees what it says rather than its id; "" for a topic.
+    text_zh: str = ""
+    text_en: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,14 +428,16 @@ async def tip_figures(
             func.count(TipDeliveryRow.id),
             func.sum(case((TipDeliveryRow.helpful.is_(True), 1), else_=0)),
             func.sum(case((TipDeliveryRow.helpful.is_(False), 1), else_=0)),
+            TipRow.text_zh,
+            TipRow.text_en,
         )
         .outerjoin(TipDeliveryRow, TipDeliveryRow.tip_id == TipRow.id)
-        .group_by(TipRow.id, TipRow.topic)
+        .group_by(TipRow.id, TipRow.topic, TipRow.text_zh, TipRow.text_en)
         .order_by(TipRow.topic, TipRow.id)
     )
     tips = [
-        TipFigures(tip_id, topic, int(sent), int(yes or 0), int(no or 0))
-        for tip_id, topic, sent, yes, no in rows
+        TipFigures(tip_id, topic, int(sent), int(yes or 0), int(no or 0), zh, en)
+        for tip_id, topic, sent, yes, no, zh, en in rows
     ]
     topics: dict[str, list[int]] = {}
     for figure in tips:
@@ -440,4 +445,6 @@ async def tip_figures(
         total[0] += figure.sent
         total[1] += figure.helpful
         total[2] += figure.not_helpful
-    return tips, [TipFigures(topic, topic, *numbers) for topic, numbers in topics.items()]
+    return tips, [
+        TipFigures(topic, topic, sent, yes, no) for topic, (sent, yes, no) in topics.items()
+    ]

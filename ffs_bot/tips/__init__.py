@@ -13,9 +13,12 @@ from importlib.resources import files
 
 import yaml
 
+from ffs_bot.i18n import N_
+
 __all__ = [
     "MAX_TIP_CHARS",
     "TOPICS",
+    "TOPIC_NAMES",
     "LibraryError",
     "TipEntry",
     "parse_library",
@@ -30,6 +33,15 @@ TOPICS = (
     "emotions",
     "parent-wellbeing",
 )
+# What staff read for each topic: the keys are the library's, not words for people.
+TOPIC_NAMES = {
+    "keeping-close": N_("Staying close from far away"),
+    "summer-together": N_("Summer together"),
+    "safety": N_("Safety"),
+    "school": N_("School"),
+    "emotions": N_("Feelings"),
+    "parent-wellbeing": N_("Looking after yourself"),
+}
 # About 300 Chinese characters, as the programme asks; English runs longer for the same tip.
 MAX_TIP_CHARS = {"zh": 300, "en": 1000}
 MAX_FOLLOW_UP = 200

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -168,8 +169,16 @@ async def test_my_data_shows_and_hands_over_everything_and_nothing_of_others(
     await chat.press("go:account")
     await chat.press("account:data")
     summary = chat.text
-    for seen in ("Ah Ming", "SZ01", "English", "console", "Lily", "2021-05", "egg allergy"):
+    for seen in (
+        "Ah Ming",
+        "Longgang Happy Toys",
+        "English",
+        "Test chat on a computer",
+        "Lily, born May 2021",
+        "egg allergy",
+    ):
         assert seen in summary, seen
+    assert "SZ01" not in summary and "console" not in summary and "2021-05" not in summary
     assert "Wang Fang" not in summary and "Dongdong" not in summary
     assert chat.payloads == ["data:file", "data:correct", "children", "data:forget", "menu"]
 
@@ -190,8 +199,9 @@ async def test_my_data_shows_and_hands_over_everything_and_nothing_of_others(
     assert [c["kind"] for c in data["consents"]] == ["privacy", "child_data", "child_health"]
     text = files["csv"].content.decode("utf-8-sig")
     rows = dict(csv.reader(io.StringIO(text)))
-    assert rows["you.name"] == "Ah Ming" and rows["children.1.name"] == "Lily"
-    assert rows["children.1.health_notes"] == "'=1+1 egg allergy"  # never run as a formula
+    assert rows["You · Name"] == "Ah Ming" and rows["Child 1 · Name"] == "Lily"
+    assert rows["You · Factory"] == "Longgang Happy Toys"
+    assert rows["Child 1 · Health notes"] == "'=1+1 egg allergy"  # never run as a formula
     # Every value in the JSON is in the CSV.
     assert len(rows) - 1 >= sum(1 for _ in _leaves(data))
     for raw in (files["json"].content.decode(), text):
@@ -203,6 +213,47 @@ async def test_my_data_shows_and_hands_over_everything_and_nothing_of_others(
     await chat.press("account:name")
     await chat.send("Ah Ming 2")
     assert "Name: Ah Ming 2" in chat.text
+
+
+async def test_my_data_in_chinese_has_no_code_or_internal_word_and_local_times(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    chat = Chat(backend.conversations, user="me")
+    await chat.onboard(language="zh_Hans", name="阿明")
+    await chat.press("children")
+    await chat.press("child:add")
+    await chat.press("childnotice:yes")
+    await chat.send("小丽")
+    await chat.send("2015-03")
+    await chat.press("gender:none")
+    await chat.press("rel:father")
+    assert "已保存：小丽。" in chat.text
+    await chat.press("go:account")
+    await chat.press("account:data")
+    summary = chat.text
+    for seen in ("深圳龙岗欢乐玩具厂", "电脑上的测试聊天", "2015年3月出生"):
+        assert seen in summary, seen
+    for unseen in ("SZ01", "console", "2015-03"):
+        assert unseen not in summary, unseen
+    await chat.press("data:file")
+    [csv_file] = [
+        r.attachment for r in chat.last if r.attachment and r.attachment.filename.endswith(".csv")
+    ]
+    rows = dict(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert rows["字段"] == "内容"
+    assert rows["您 · 工厂"] == "深圳龙岗欢乐玩具厂"
+    assert rows["聊天账号 1 · 渠道"] == "电脑上的测试聊天"
+    assert rows["同意 1 · 关于"] == "隐私说明"
+    # On the factory's clock (Shanghai, UTC+8), to the minute, not ISO in UTC.
+    signed_up = rows["您 · 注册时间"]
+    async with backend.db.uow() as uow:
+        onboarded = await uow.session.scalar(select(PersonRow.onboarded_at))
+    assert onboarded is not None
+    local = onboarded.replace(tzinfo=onboarded.tzinfo or UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert signed_up == f"{local:%Y-%m-%d %H:%M}"
+    for label in rows:
+        assert not any(key in label for key in ("you", "children", "accounts", "status")), label
 
 
 def _leaves(value):

@@ -196,9 +196,30 @@ async def test_staff_see_tip_figures_in_chat_and_workers_do_not(backend: Backend
     coordinator = await coordinator_chat(backend)
     await coordinator.press("staff")
     await coordinator.press("tips.figures")
-    assert "• parent-wellbeing: sent 0, helpful 0, not helpful 0" in coordinator.text
+    # Topics by their names, never the library's keys.
+    assert "• Looking after yourself: sent 0, helpful 0, not helpful 0" in coordinator.text
+    assert "parent-wellbeing" not in coordinator.text
     await coordinator.press("staff")
     assert "Which season?" in coordinator.text or "No Family-Friendly Space" in coordinator.text
+
+
+async def test_tip_figures_name_topics_and_tips_in_chinese_not_keys_or_ids(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    await load(backend)
+    coordinator = await coordinator_chat(backend, language="zh_Hans")
+    await coordinator.press("tips")
+    await coordinator.press("tips:more")
+    await coordinator.press(coordinator.last[0].choices[0].payload)  # helpful
+    await coordinator.send("菜单")
+    await coordinator.press("staff")
+    await coordinator.press("tips.figures")
+    assert "• 照顾好自己：发出1次，有用1次，没用0次" in coordinator.text
+    # The helpful tip by its own first words (here "中文提示" and its id), in Chinese.
+    assert "• 中文提示me-" in coordinator.text and "：1次里1次有用" in coordinator.text
+    for key in ("parent-wellbeing", "keeping-close", "• me-"):
+        assert key not in coordinator.text, key
 
 
 async def test_a_tip_comes_in_the_readers_language_with_its_follow_up_question(

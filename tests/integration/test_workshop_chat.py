@@ -51,7 +51,7 @@ async def test_book_wait_get_offered_and_take_the_seat_from_anywhere(backend: Ba
     await first.onboard(name="Parent A")
     await second.onboard(name="Parent B")
     await first.press("ws")
-    assert "Calling home (English) · 1 seat left" in first.text
+    assert "Calling home (in English) · 1 seat left" in first.text
     await book_in_chat(first, workshop_id)
     assert "Booked: “Calling home”" in first.text and "booking code is" in first.text
     await first.press("ws:list")
@@ -79,6 +79,17 @@ async def test_book_wait_get_offered_and_take_the_seat_from_anywhere(backend: Ba
     await book_in_chat(first, workshop_id)
     assert first.text.count("“Calling home”") == 2  # the answer, then the list's one line
     assert first.text.endswith(": waiting list, number 1")
+
+
+async def test_a_chinese_reader_sees_the_workshop_language_in_chinese(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    workshop_id = await plan(backend, capacity=5)
+    chat = Chat(backend.conversations)
+    await chat.onboard(language="zh_Hans")
+    await chat.press("ws")
+    assert "Calling home（英语课）" in chat.text and "English" not in chat.text
+    await chat.press(f"ws:open:{workshop_id}")
+    assert "语言：英语" in chat.text and "English" not in chat.text
 
 
 async def test_check_in_at_the_door_then_rate_and_comment(backend: Backend) -> None:
