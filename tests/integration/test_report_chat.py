@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ffs_bot import reports
 from ffs_bot.model import RoleName
 from ffs_bot.services.staff import grant_role
 from handlers.children import today
@@ -66,4 +67,35 @@ async def test_without_a_chinese_font_staff_still_get_the_figures_and_the_workbo
     await admin.press(next(p for p in admin.payloads if p.startswith("rep:")))
     files = [reply.attachment for reply in admin.last if reply.attachment is not None]
     assert [f.filename.rsplit(".", 1)[1] for f in files] == ["xlsx"]
-    assert "no Chinese font" in admin.text
+    texts = "\n".join(reply.text for reply in admin.last)
+    # Told in plain words that the chart is missing, with the figures still in the chat.
+    assert "The chart cannot be made just now." in texts and "font" not in texts
+    assert "• Children registered: 0" in texts
+
+
+async def test_a_broken_chart_is_told_in_chinese_and_the_figures_come_as_a_phone_list(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> object:
+        raise RuntimeError("matplotlib fell over")
+
+    monkeypatch.setattr(reports, "report_chart_file", broken)
+    await seed_factories(backend.db)
+    async with backend.db.uow() as uow:
+        await grant_role(
+            uow, channel="console", external_user_id="admin", role=RoleName.ADMIN, factory_codes=[]
+        )
+        await uow.commit()
+    admin = Chat(backend.conversations, user="admin")
+    await admin.onboard(name="管理员", language="zh_Hans")
+    await admin.press("report")
+    await admin.press("rep:2018")
+    texts = "\n".join(reply.text for reply in admin.last)
+    assert "图表暂时做不出来" in texts
+    assert [r.attachment.filename.rsplit(".", 1)[1] for r in admin.last if r.attachment] == [
+        "xlsx"
+    ]
+    (figures,) = [r.text for r in admin.last if r.text.startswith("项目报告 2018")]
+    # One "label：value" line per figure: no header row, no dashes, no padding to align.
+    assert "---" not in figures and "  " not in figures
+    assert all(line.startswith("• ") and "：" in line for line in figures.split("\n")[1:])
