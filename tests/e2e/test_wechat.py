@@ -280,11 +280,11 @@ async def test_onboarding_registration_and_a_booking_in_chinese(
     answer = await wechat.text(me, option(answer.text or "", "小丽"))
     answer = await wechat.text(me, option(answer.text or "", "整个"))
     days = next_summer(*SEASON, "zh_Hans")
-    assert f"小丽已报上名，时间：{days}" in (answer.text or ""), answer.text
+    assert f"小丽有名额了，时间：{days}" in (answer.text or ""), answer.text
     # A workshop seat, opened from the account's own menu.
     answer = await wechat.event(me, "CLICK", "go:ws")
     answer = await wechat.text(me, option(answer.text or "", "Calling home"))
-    answer = await wechat.text(me, option(answer.text or "", "报名"))
+    answer = await wechat.text(me, option(answer.text or "", "预约座位"))
     assert "报名成功" in (answer.text or ""), answer.text
     assert await count(backend, RegistrationRow) == 1
     assert await count(backend, BookingRow) == 1

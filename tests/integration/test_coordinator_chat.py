@@ -442,10 +442,10 @@ def family_list(language: str) -> str:
         )
     return (
         "报名情况：\n"
-        f"• Ann，{days}：已报上名\n"
+        f"• Ann，{days}：有名额\n"
         f"• Tim，{days}：等项目负责人确认\n"
         f"• Lily，{days}：有名额留给您，请在下面回答\n"
-        f"• Ming，{days}：候补第1位"
+        f"• Ming，{days}：排队第1位"
     )
 
 

@@ -241,7 +241,7 @@ async def test_my_data_in_chinese_has_no_code_or_internal_word_and_local_times(
         r.attachment for r in chat.last if r.attachment and r.attachment.filename.endswith(".csv")
     ]
     rows = dict(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
-    assert rows["字段"] == "内容"
+    assert rows["项目"] == "内容"
     assert rows["您 · 工厂"] == "深圳龙岗欢乐玩具厂"
     assert rows["聊天账号 1 · 渠道"] == "电脑上的测试聊天"
     assert rows["同意 1 · 关于"] == "隐私说明"

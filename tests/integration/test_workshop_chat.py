@@ -191,10 +191,10 @@ SAID = {
         "We will remind you before it starts.",
     },
     "zh_Hans": {
-        "title": "您报名的课堂：",
+        "title": "您报名的家长课堂：",
         "booked": "“{topic}”，{when}：已报名，预约码 {code}",
-        "offered": "“{topic}”，{when}：有空位了，请在下面回答",
-        "waiting": "“{topic}”，{when}：候补第{n}位",
+        "offered": "“{topic}”，{when}：有座位留给您，请在下面回答",
+        "waiting": "“{topic}”，{when}：排队第{n}位",
         "note": "报名成功：“{topic}”，{when}。您的预约码是{code}。开课前我们会提醒您。",
     },
 }

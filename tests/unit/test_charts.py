@@ -122,7 +122,7 @@ def test_report_files_are_the_chart_and_a_workbook_of_every_table(
     assert book.sheetnames == ["概况", "工厂", "赞助方"]
     summary = {row[0]: row[1] for row in book["概况"].iter_rows(min_row=2, values_only=True)}
     assert (summary["确认入班的孩子"], summary["入班孩子的家长"]) == (93, 105)
-    assert summary["开办暑期托管班的工厂"] == 3
+    assert summary["开办暑期托管的工厂"] == 3
     factories = list(book["工厂"].iter_rows(values_only=True))
     assert factories[1][:5] == ("F0", "深圳龙岗欢乐玩具厂", "深圳", "往年办过", "工厂自己出资")
     assert list(book["赞助方"].iter_rows(min_row=2, values_only=True)) == [
