@@ -111,7 +111,7 @@ _DAY_ONLY = re.compile(rf"(?P<d>{_NUM})\s*[日号]?")
 _MONTH_PATTERNS = [
     re.compile(
         r"(?:(?P<y>\d{4})\s*[年/.-]?|(?P<yy>\d{2})\s*年)\s*(?P<m>\d{1,2})\s*月?"
-        r"(?:\s*[/.-]?\s*\d{1,2}\s*[日号]?)?\s*(?:出生|生)?"
+        r"(?:\s*[/.-]?\s*(?P<d>\d{1,2})\s*[日号]?)?\s*(?:出生|生)?"
     ),
     re.compile(r"(?P<m>\d{1,2})\s*[/.-]\s*(?P<y>\d{4})"),
     re.compile(rf"(?P<month>{_MONTH_NAME})\.?\s*,?\s*(?P<y>\d{{4}})"),
@@ -404,6 +404,12 @@ def parse_month(text: str, today: date) -> tuple[int, int]:
             year = int(groups["y"])
         if not 1 <= month <= 12:
             raise InvalidInput("month")
+        if groups.get("d"):
+            # A whole date is read for its month, but only a day the month has (not 2/30).
+            try:
+                date(year, month, int(groups["d"]))
+            except ValueError:
+                raise InvalidInput("month") from None
         return year, month
     raise InvalidInput("month")
 

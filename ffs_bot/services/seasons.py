@@ -426,6 +426,8 @@ class HeldSeason:
                 for found in self.family
                 if found.registration.child_id == self.child.id
                 and found.registration.season_id == self.season.id
+                # A cancelled or declined one stays listed, but the child may register again.
+                and found.registration.status not in ENDED
             ),
             None,
         )

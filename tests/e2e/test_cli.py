@@ -506,8 +506,11 @@ def test_chat_jsonl_answers_every_line_with_exactly_one_json_line(ffs_bot: Path)
     assert "Which factory" in text(7)
     assert "Longgang Happy Toys" in text(8)
     assert answers[9] == answers[8]
-    assert "Do you agree?" in text(10)  # broken text changed nothing
-    assert "Do you agree?" in text(11)
+    # Broken text changed nothing: one line says why, and the question's buttons stand.
+    assert "I can only read text" in text(10)
+    assert "Please tap “I agree” or “No, thanks” below" in text(11)
+    for broken in (10, 11):
+        assert "consent:yes" in [c["payload"] for c in answers[broken]["replies"][-1]["choices"]]
     assert "What should we call you?" in text(13)
     assert answers[14] == answers[13]
     assert "Welcome, Ah Ming!" in text(15)

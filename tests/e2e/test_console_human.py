@@ -63,7 +63,7 @@ def test_restarting_mid_task_asks_the_same_question_and_keeps_what_was_typed(
     first = chat(env, [*signed_up, "My children", "Add a child", "I agree", "Lily"])
     assert first.rstrip().endswith(
         "> When was Lily born? Type the year and month, for example "
-        "2018-03 or 2018年3月.\n  1. Cancel\n\n>"
+        "2018-03 or 2018年3月.\n  【Cancel】\n\n>"
     )
     second = chat(env, ["2019-05", "Girl", "Mother"])
     # Not the main menu: the question the person was at, with the name typed before.

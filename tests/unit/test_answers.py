@@ -149,7 +149,10 @@ def test_a_month_is_read(typed: str, month: tuple[int, int]) -> None:
     assert answers.parse_month(typed, TODAY) == month
 
 
-@pytest.mark.parametrize("typed", ["2018-13", "2018-0", "2018", "last spring", "", "😀", "3月"])
+@pytest.mark.parametrize(
+    "typed",
+    ["2018-13", "2018-0", "2018", "last spring", "", "😀", "3月", "2021-02-30", "2021年2月30日"],
+)
 def test_what_is_not_a_month_is_refused(typed: str) -> None:
     with pytest.raises(InvalidInput, match="month"):
         answers.parse_month(typed, TODAY)
