@@ -397,11 +397,7 @@ class DaysStep(Step):
                 today=today(),
             )
         except InvalidInput as problem:
-            if str(problem) == "dates":
-                ctx.retry(self._dates_problem(ctx, season))
-                return
-            ctx.note(_refusal(ctx, str(problem), season, child.name))
-            await ctx.go(SUMMER)
+            await self._refused(ctx, problem, season, child.name)
             return
         except ConflictError:
             ctx.note(ctx._("{name} is already registered for this space.", name=child.name))
@@ -411,6 +407,16 @@ class DaysStep(Step):
         ctx.note(_status_text(ctx, child.name, registration))
         ctx.read[_FAMILY] = held.with_registration(registration)
         await ctx.go(MINE)
+
+    async def _refused(
+        self, ctx: Context, problem: InvalidInput, season: Season, name: str
+    ) -> None:
+        """Days the season does not have: say so here; any other refusal: back to summer."""
+        if str(problem) == "dates":
+            ctx.retry(self._dates_problem(ctx, season))
+            return
+        ctx.note(_refusal(ctx, str(problem), season, name))
+        await ctx.go(SUMMER)
 
     async def _change(
         self, ctx: Context, season: Season, name: str, first: date, last: date
@@ -426,11 +432,7 @@ class DaysStep(Step):
                 today=today(),
             )
         except InvalidInput as problem:
-            if str(problem) == "dates":
-                ctx.retry(self._dates_problem(ctx, season))
-                return
-            ctx.note(_refusal(ctx, str(problem), season, name))
-            await ctx.go(SUMMER)
+            await self._refused(ctx, problem, season, name)
             return
         except (NotFound, ConflictError):
             ctx.note(ctx._("That registration has ended already."))
