@@ -243,8 +243,8 @@ async def test_my_data_in_chinese_has_no_code_or_internal_word_and_local_times(
     rows = dict(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
     assert rows["项目"] == "内容"
     assert rows["您 · 工厂"] == "深圳龙岗欢乐玩具厂"
-    assert rows["聊天账号 1 · 渠道"] == "电脑上的测试聊天"
-    assert rows["同意 1 · 关于"] == "隐私说明"
+    assert rows["聊天账号 1 · 聊天软件"] == "电脑上的测试聊天"
+    assert rows["同意记录 1 · 同意什么"] == "隐私说明"
     # On the factory's clock (Shanghai, UTC+8), to the minute, not ISO in UTC.
     signed_up = rows["您 · 注册时间"]
     async with backend.db.uow() as uow:

@@ -95,7 +95,7 @@ async def test_a_broken_chart_is_told_in_chinese_and_the_figures_come_as_a_phone
     assert [r.attachment.filename.rsplit(".", 1)[1] for r in admin.last if r.attachment] == [
         "xlsx"
     ]
-    (figures,) = [r.text for r in admin.last if r.text.startswith("项目报告 2018")]
+    (figures,) = [r.text for r in admin.last if r.text.startswith("2018年项目报告")]
     # One "label：value" line per figure: no header row, no dashes, no padding to align.
     assert "---" not in figures and "  " not in figures
     assert all(line.startswith("• ") and "：" in line for line in figures.split("\n")[1:])

@@ -24,7 +24,7 @@ async def test_a_typed_number_at_the_name_question_is_not_its_cancel_button(
     assert chat.payloads == ["cancel"]
     # A part of the menu typed there neither opens it nor becomes the child's name.
     await chat.send("暑期托管")
-    assert chat.text.startswith("“暑期托管”是菜单里的一项，不是名字。")
+    assert chat.text.startswith("“暑期托管”是菜单里的一项，不能当名字。")
     await chat.send("小明")
     assert "小明" in chat.text and "出生" in chat.text
     # Leaving is by the word (or the button).
@@ -44,7 +44,7 @@ async def test_a_wrong_birth_month_gets_one_line_with_an_example_not_the_questio
         await chat.press(payload)
     await chat.send("小明")
     replies = await chat.send("2021-02-30")
-    assert len(replies) == 1 and replies[0].text == "只要年和月，不要日，比如 2018-03。"
+    assert len(replies) == 1 and replies[0].text == "只写年和月就行，不用写日，比如 2018-03 或 2018年3月。"
     assert chat.payloads == ["cancel"]
     await chat.send("2021-02")
     assert chat.payloads[0].startswith("gender:")
