@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ffs_bot.i18n import N_
 from ffs_bot.messages import Choice
 from ffs_bot.privacy import renewal_due
@@ -68,10 +71,29 @@ async def jump(ctx: Context, payload: str) -> None:
     if not ctx.person.onboarded or section not in SECTIONS:
         await open_menu(ctx)
         return
-    if ctx.state.step and ctx.state.step != MAIN and ctx.state.step != section:
+    if ctx.state.step != section and typed_work(ctx.state.data):
         ctx.note(ctx._("Left what you were doing; nothing unfinished was saved."))
     ctx.state.data.clear()
     await ctx.go(section)
+
+
+def typed_work(data: Mapping[str, Any]) -> bool:
+    """Whether the conversation holds something typed that no step has saved yet.
+
+    Only that is lost by leaving: a child being added, a season's or a workshop's form, a
+    broadcast's texts, a role being given, an invite code awaiting consent. What a button
+    chose (a season, a child, a week) is chosen again in a tap.
+    """
+    form, plan = data.get("form"), data.get("plan")
+    return bool(
+        data.get("new_child")
+        or (isinstance(form, dict) and form.get("values"))
+        or (isinstance(plan, dict) and set(plan) - {"factory"})
+        or data.get("bc_zh")
+        or data.get("bc_en")
+        or data.get("grant")
+        or data.get("invite")
+    )
 
 
 def section_named(ctx: Context, text: str) -> str | None:

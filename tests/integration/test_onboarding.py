@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from ffs_bot.db.tables import ConsentRow, ConversationRow, PersonRow
 from ffs_bot.privacy import PRIVACY_NOTICE_VERSION
 from handlers.engine import ConversationEngine, build_router
+from handlers.menu import JUMP_PREFIX
 from tests.conftest import Backend
 from tests.helpers import Chat, seed_factories
 
@@ -192,7 +193,8 @@ async def test_a_menu_section_typed_by_name_opens_from_anywhere_in_either_langua
     await chat.onboard()
     await chat.press("account")
     await chat.send("育儿小贴士")  # the Chinese name, typed by an English reader
-    assert chat.text.startswith("Left what you were doing; nothing unfinished was saved.\n\n")
+    # Nothing typed was dropped on the way: no word about leaving it.
+    assert "Left what you were doing" not in chat.text
     assert chat.payloads == ["tips:more", "tips:setup", "menu"]
     await chat.send("  MY CHILDREN ")
     assert "not added any children" in chat.text
@@ -204,6 +206,9 @@ async def test_a_menu_section_typed_by_name_opens_from_anywhere_in_either_langua
     assert chat.text.startswith("“My details” is a part of the menu, not a name."), chat.text
     await chat.send("Ming")
     assert "When was Ming born?" in chat.text
+    # A push's button to a section leaves the child half added: said so.
+    await chat.press(f"{JUMP_PREFIX}summer")
+    assert chat.text.startswith("Left what you were doing; nothing unfinished was saved.\n\n")
     # Not signed up yet, a section's name is not a way round the sign-up.
     newcomer = Chat(backend.conversations, user="new")
     await newcomer.send("/start")

@@ -44,7 +44,8 @@ async def test_a_wrong_birth_month_gets_one_line_with_an_example_not_the_questio
         await chat.press(payload)
     await chat.send("小明")
     replies = await chat.send("2021-02-30")
-    assert len(replies) == 1 and replies[0].text == "只写年和月就行，不用写日，比如 2018-03 或 2018年3月。"
+    only_the_month = "只写年和月就行，不用写日，比如 2018-03 或 2018年3月。"
+    assert len(replies) == 1 and replies[0].text == only_the_month
     assert chat.payloads == ["cancel"]
     await chat.send("2021-02")
     assert chat.payloads[0].startswith("gender:")
