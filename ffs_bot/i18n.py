@@ -102,6 +102,11 @@ class Translator:
         """The local day with its weekday (7月14日周一, Mon, Jul 14)."""
         return self.day(value.astimezone(ZoneInfo(timezone)).date())
 
+    def clock(self, value: datetime, timezone: str) -> str:
+        """The local time of day (18:05), for a moment later today."""
+        local = value.astimezone(ZoneInfo(timezone))
+        return str(format_skeleton("Hm", local, locale=self.locale))
+
     def weekday_moment(self, value: datetime, timezone: str) -> str:
         """The local day with its weekday, and the time (12月8日周二 09:36, Tue, Dec 8, 09:36)."""
         return self._moment(value, timezone, with_year=False)

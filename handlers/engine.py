@@ -20,6 +20,7 @@ from ffs_bot.services.conversations import (
     count_message,
     save_state,
     save_state_and_answer,
+    window_end,
 )
 from ffs_bot.services.inbound import earlier_answer, record_answer
 from ffs_bot.services.people import find_identity, open_conversation, set_reachable
@@ -58,7 +59,8 @@ _HELD_FOR_HELPLINES = "helplines_held"
 _SCREENED_CHARS = 2 * MAX_INPUT_CHARS
 FAILURE = N_("Sorry, something went wrong on our side. Please try again in a moment.")
 SLOW_DOWN = N_(
-    "You are sending messages very fast. Please wait a minute, then send your message again."
+    "You are sending messages very fast. I will read your messages again from {time}. "
+    "Please send again then anything I have not answered."
 )
 
 
@@ -142,7 +144,10 @@ class ConversationEngine:
                 elif pace is Pace.OK:
                     await self._step(ctx, inbound)
                 elif pace is Pace.SLOW_DOWN:
-                    ctx.say_brief(ctx._(SLOW_DOWN))
+                    # Said once a window: the messages until then are not read, and the person
+                    # knows which (those before the time) and when to send them again.
+                    again = ctx.t.clock(window_end(ctx.state), await ctx.zone())
+                    ctx.say_brief(ctx._(SLOW_DOWN, time=again))
                 ctx.flush_notes()
                 if await self._finish(ctx, inbound):
                     await uow.commit()

@@ -19,7 +19,14 @@ from ffs_bot.messages import Reply, replies_to_json
 from ffs_bot.model import ConversationState
 from ffs_bot.services.inbound import record_answer
 
-__all__ = ["RATE_WINDOW", "Pace", "count_message", "save_state", "save_state_and_answer"]
+__all__ = [
+    "RATE_WINDOW",
+    "Pace",
+    "count_message",
+    "save_state",
+    "save_state_and_answer",
+    "window_end",
+]
 
 RATE_WINDOW = timedelta(minutes=1)
 
@@ -30,7 +37,7 @@ class Pace(Enum):
     OK = "ok"
     # The first message over the limit in this window: the person is asked to slow down.
     SLOW_DOWN = "slow_down"
-    # Any later one in the same window: not answered at all.
+    # Any later one in the same window: not answered (the first said until when).
     DROP = "drop"
 
 
@@ -53,6 +60,11 @@ def count_message(state: ConversationState, now: datetime, limit: int | None) ->
     if limit is None or state.window_count <= limit:
         return Pace.OK
     return Pace.SLOW_DOWN if state.window_count == limit + 1 else Pace.DROP
+
+
+def window_end(state: ConversationState) -> datetime:
+    """When the person's rate-limit window ends and their messages are read again."""
+    return (state.window_started_at or utcnow()) + RATE_WINDOW
 
 
 @functools.cache

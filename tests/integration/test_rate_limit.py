@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
 from sqlalchemy import select, update
 
 from ffs_bot.db.engine import create_engine, create_session_factory
@@ -15,6 +17,7 @@ from tests.helpers import Chat, seed_factories
 
 LIMIT = 5
 SLOW_DOWN = "You are sending messages very fast"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def limited(db: Database, translators) -> ConversationEngine:
@@ -41,9 +44,8 @@ async def test_past_the_limit_one_slow_down_then_silence_and_no_change(
     assert before[2] == LIMIT
 
     replies = await chat.send("SZ01")
-    assert [r.text for r in replies] == [
-        "You are sending messages very fast. Please wait a minute, then send your message again."
-    ]
+    (warning,) = [r.text for r in replies]
+    assert warning.startswith("You are sending messages very fast. I will read your messages")
     assert await chat.press("lang:zh_Hans") == []
     assert await chat.send("help") == []
     step, data, count = await stored_step(backend)
@@ -107,3 +109,22 @@ async def test_other_people_are_not_slowed_by_one_flooding(backend: Backend, tra
         await flood.send("menu")
     calm = Chat(engine, user="calm", language_code="en")
     assert SLOW_DOWN not in (await calm.send("/start"))[0].text
+
+
+async def test_the_slow_down_says_from_when_messages_are_read_again(
+    backend: Backend, translators
+) -> None:
+    chat = Chat(limited(backend.db, translators), language_code="zh-CN")
+    for _ in range(LIMIT + 1):
+        await chat.send("菜单")
+    async with backend.db.uow() as uow:
+        started = await uow.session.scalar(select(ConversationRow.window_started_at))
+    assert started is not None
+    # On the clock of the person's zone (Shanghai by default), when the minute is over.
+    again = format_skeleton(
+        "Hm", (started + timedelta(minutes=1)).astimezone(SHANGHAI), locale="zh_Hans"
+    )
+    (warning,) = chat.last
+    assert f"{again}起" in warning.text and "没回复的" in warning.text, warning.text
+    # Told once a minute: what follows in the same minute is not read, and not answered.
+    assert await chat.send("菜单") == []
