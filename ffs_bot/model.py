@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "NO_TEXT",
+    "Bilingual",
     "Channel",
     "Child",
     "ConversationState",
@@ -20,7 +23,50 @@ __all__ = [
     "RoleGrant",
     "RoleName",
     "age_in_months",
+    "has_cjk",
 ]
+
+# Han ideographs (with extension A and the compatibility block) and CJK punctuation.
+_CJK = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60]")
+
+
+def has_cjk(text: str) -> bool:
+    """Whether the text has a Chinese character or Chinese punctuation in it."""
+    return _CJK.search(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Bilingual:
+    """A short text staff wrote in Chinese, in English or both; each reader sees theirs."""
+
+    zh: str = ""
+    en: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.zh or self.en)
+
+    def pick(self, language: str) -> str:
+        """The text in `language` (English for "en", else Chinese), or the other when empty."""
+        first, other = (self.en, self.zh) if language == "en" else (self.zh, self.en)
+        return first or other
+
+    @classmethod
+    def split(cls, text: str) -> Bilingual:
+        """Read "中文 / English" typed in one line: the English after the last " / " apart.
+
+        The English part is taken only when it has no Chinese in it and the part before has
+        some; anything else stays whole in `zh`, which readers of both languages fall back to.
+        The migration that split the old one-column places uses this too.
+        """
+        text = " ".join(text.split())
+        first, slash, last = text.rpartition(" / ")
+        if slash and has_cjk(first) and not has_cjk(last) and last.strip():
+            return cls(first.strip(), last.strip())
+        return cls(text, "")
+
+
+# Nothing written in either language: the default where a text may be left out.
+NO_TEXT = Bilingual()
 
 
 class Channel(StrEnum):

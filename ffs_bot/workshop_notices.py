@@ -16,6 +16,7 @@ from ffs_bot.db.tables import BookingRow, FactoryRow, WorkshopRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.i18n import Translator, Translators
 from ffs_bot.messages import Choice, Reply
+from ffs_bot.model import Bilingual
 from ffs_bot.notices import tell_people
 
 __all__ = ["WorkshopNotifier", "WorkshopRules", "feedback_payload", "workshop_offer_payload"]
@@ -49,6 +50,7 @@ class _Facts:
     starts_at: datetime
     ends_at: datetime
     place: str
+    place_en: str
     timezone: str
 
 
@@ -135,8 +137,9 @@ class WorkshopNotifier:
                 topic=f.topic,
                 when=when(t, f.starts_at, f.ends_at, f.timezone),
             )
-            if f.place:
-                text += "\n" + t._("Place: {place}", place=f.place)
+            # The reader's language only, the other when theirs was not written.
+            if place := Bilingual(f.place, f.place_en).pick(t.language):
+                text += "\n" + t._("Place: {place}", place=place)
             text += "\n" + t._("Your booking code: {code}", code=f.code)
             return Reply(text)
 
@@ -173,6 +176,7 @@ class WorkshopNotifier:
                     WorkshopRow.starts_at,
                     WorkshopRow.ends_at,
                     WorkshopRow.place,
+                    WorkshopRow.place_en,
                     FactoryRow.timezone,
                 )
                 .join(WorkshopRow, WorkshopRow.id == BookingRow.workshop_id)

@@ -180,7 +180,7 @@ def _season_text(ctx: Context, found: StaffSeason, counts: dict[RegistrationStat
         ),
     ]
     if found.place:
-        lines.append(ctx._("Place: {place}", place=found.place))
+        lines.append(ctx._("Place: {place}", place=found.place.pick(ctx.language)))
     return "\n".join(lines)
 
 

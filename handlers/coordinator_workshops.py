@@ -20,9 +20,10 @@ from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.people import get_person
 from ffs_bot.services.workshops import BookingStatus, Workshop, WorkshopChanges
 from ffs_bot.workshop_notices import when
-from handlers import answers, menu
+from handlers import answers, menu, place
 from handlers.context import DEFAULT_TIMEZONE, Context
 from handlers.payloads import payload_id, record_id
+from handlers.place import PLACE_EN
 from handlers.router import Step
 from handlers.workshops import CHECK_IN_RULE
 
@@ -141,7 +142,7 @@ class WorkshopStep(Step):
             ctx._("Door code: {code}", code=workshop.door_code),
         ]
         if workshop.place:
-            lines.append(ctx._("Place: {place}", place=workshop.place))
+            lines.append(ctx._("Place: {place}", place=workshop.place.pick(ctx.language)))
         if workshop.cancelled:
             lines.append(ctx._("This workshop is cancelled."))
         buttons = [
@@ -376,6 +377,7 @@ def _question(ctx: Context, field: str) -> str:
         "capacity": ctx._("How many places? Type a number, for example 30."),
         "place": ctx._("Where? For example: Training room, canteen 2nd floor. Send - for none."),
         "trainer": ctx._("Who gives it? Type the trainer's name, or - for none."),
+        PLACE_EN: place.english_question(ctx),
     }[field]
 
 
@@ -393,6 +395,7 @@ def _problem(ctx: Context, field: str) -> str:
         "capacity": ctx._("Please type a number from 1 to {most}.", most=workshops.MAX_CAPACITY),
         "place": ctx._("Please keep it under {limit} characters.", limit=200),
         "trainer": ctx._("Please keep it under {limit} characters.", limit=100),
+        PLACE_EN: ctx._("Please keep it under {limit} characters.", limit=200),
     }[field]
 
 
@@ -411,9 +414,9 @@ async def _answers(ctx: Context, field: str) -> list[Choice]:
 
 
 def _next_field(plan: dict[str, Any]) -> str | None:
-    if "edit" in plan:  # changing one field of a planned workshop
-        return None if plan["edit"] in plan else str(plan["edit"])
-    return next((field for field in PLAN_FIELDS if field not in plan), None)
+    # Changing one field of a planned workshop, or planning one.
+    fields = (str(plan["edit"]),) if "edit" in plan else PLAN_FIELDS
+    return next((field for field in place.with_english(fields) if field not in plan), None)
 
 
 class PlanStep(Step):
@@ -433,7 +436,8 @@ class PlanStep(Step):
             # Tapped or typed as a number, like any list of choices.
             ctx.say(question, [*buttons, Choice(ctx._("Cancel"), "cancel")])
         else:
-            ctx.ask(question, [Choice(ctx._("Cancel"), "cancel")])
+            skip = [place.skip(ctx, "sw:plan:place_en:")] if field == PLACE_EN else []
+            ctx.ask(question, [*skip, Choice(ctx._("Cancel"), "cancel")])
 
     async def on_press(self, ctx: Context, payload: str) -> bool:
         """Take a tapped answer: a factory or a language."""
@@ -446,6 +450,8 @@ class PlanStep(Step):
             return await self.on_text(ctx, LANGUAGE_NAMES[value])
         if field == "factory" and (factory := await get_factory(ctx.uow, record_id(value) or 0)):
             return await self.on_text(ctx, factory.code)
+        if field == PLACE_EN:  # skipped
+            return await self.on_text(ctx, "-")
         return False
 
     async def on_text(self, ctx: Context, text: str) -> bool:
@@ -455,7 +461,12 @@ class PlanStep(Step):
         if field is None or not isinstance(plan, dict):
             return False
         try:
-            plan[field] = await self._read(ctx, field, text, plan)
+            if field == "place":
+                plan.update(place.read_place(text))
+            elif field == PLACE_EN:
+                plan[field] = place.read_english(text)
+            else:
+                plan[field] = await self._read(ctx, field, text, plan)
         except InvalidInput:
             ctx.retry(_problem(ctx, field))
             return True
@@ -463,7 +474,7 @@ class PlanStep(Step):
             await ctx.reprompt()
             return True
         if "edit" in plan:
-            return await self._change(ctx, plan, field)
+            return await self._change(ctx, plan, str(plan["edit"]))
         factory = await get_factory(ctx.uow, int(plan["factory"]))
         if factory is None:
             return False
@@ -476,7 +487,7 @@ class PlanStep(Step):
                 topic=plan["topic"],
                 language=plan["language"],
                 capacity=int(plan["capacity"]),
-                place=plan["place"],
+                place=place.both(plan),
                 trainer=plan["trainer"],
                 actor_person_id=ctx.person.id,
                 rules=ctx.workshop_notify.rules,
@@ -484,6 +495,8 @@ class PlanStep(Step):
         except InvalidInput as problem:
             bad = "when" if str(problem) == "times" else str(problem)
             plan.pop(bad if bad in PLAN_FIELDS else "when", None)
+            if bad == "place":
+                plan.pop(PLACE_EN, None)
             ctx.note(_problem(ctx, bad if bad in PLAN_FIELDS else "when"))
             await ctx.reprompt()
             return True
@@ -505,7 +518,7 @@ class PlanStep(Step):
             topic=value if field == "topic" else None,
             language=value if field == "language" else None,
             capacity=int(value) if field == "capacity" else None,
-            place=value if field == "place" else None,
+            place=place.both(plan) if field == "place" else None,
             trainer=value if field == "trainer" else None,
         )
         try:
@@ -518,6 +531,7 @@ class PlanStep(Step):
             )
         except InvalidInput:
             plan.pop(field, None)
+            plan.pop(PLACE_EN, None)
             ctx.retry(_problem(ctx, field))
             return True
         except ConflictError:
@@ -563,7 +577,7 @@ class PlanStep(Step):
                 raise InvalidInput("capacity") from None
         # Typed words are kept as typed, Chinese punctuation (，：) included.
         words = " ".join(text.split())
-        limit = {"topic": workshops.MAX_TOPIC, "place": 200, "trainer": 100}[field]
+        limit = {"topic": workshops.MAX_TOPIC, "trainer": 100}[field]
         if (field == "topic" and not words) or len(words) > limit:
             raise InvalidInput(field)
         return "" if none else words

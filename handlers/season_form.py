@@ -14,7 +14,7 @@ from ffs_bot.messages import Choice
 from ffs_bot.services import season_admin, seasons, staff
 from ffs_bot.services.factories import get_factory, get_factory_by_code
 from ffs_bot.services.season_admin import SeasonChanges
-from handlers import answers
+from handlers import answers, place
 from handlers.children import today as programme_today
 from handlers.context import Context
 from handlers.coordinator import (
@@ -29,6 +29,7 @@ from handlers.coordinator import (
     current_season,
     season_lost,
 )
+from handlers.place import PLACE_EN
 from handlers.router import Step
 
 __all__ = ["steps"]
@@ -112,21 +113,21 @@ def _question(ctx: Context, field: str) -> str:
         "sponsors": ctx._(
             "Who pays? Type the sponsors' names separated by commas, or - if the factory pays."
         ),
+        PLACE_EN: place.english_question(ctx),
     }
     return questions[field]
 
 
 def _ask_next(form: dict[str, object]) -> str | None:
-    if form.get("mode") == "edit":
-        values = form.get("values")
-        assert isinstance(values, dict)
-        field = str(form["field"])
-        return None if field in values else field
-    if not form.get("factory_id"):
-        return "factory"
     values = form.get("values")
     assert isinstance(values, dict)
-    return next((f for f in NEW_SEASON_FIELDS if f not in values), None)
+    if form.get("mode") == "edit":
+        fields = place.with_english((str(form["field"]),))
+    elif not form.get("factory_id"):
+        return "factory"
+    else:
+        fields = place.with_english(NEW_SEASON_FIELDS)
+    return next((f for f in fields if f not in values), None)
 
 
 def _parse(
@@ -154,10 +155,7 @@ def _parse(
             return deadline.isoformat()
     except InvalidInput:
         raise InvalidInput(field) from None
-    # Typed words are kept as typed, Chinese punctuation (，：) included.
-    if field == "place":
-        return "" if none else season_admin.clean_place(text)
-    # sponsors
+    # sponsors (the place is read by read_place)
     if none:
         return []
     names = [" ".join(name.split()) for name in re.split(r"[,，、;；]", text)]
@@ -180,6 +178,7 @@ def _problem(ctx: Context, field: str) -> str:
             "Please type a day on or before the season's last day, for example 6/30."
         ),
         "place": ctx._("Please keep it under {limit} characters.", limit=season_admin.MAX_PLACE),
+        PLACE_EN: ctx._("Please keep it under {limit} characters.", limit=season_admin.MAX_PLACE),
         "sponsors": ctx._(
             "Please type names of up to {limit} characters, separated by commas.",
             limit=season_admin.MAX_SPONSOR_NAME,
@@ -200,7 +199,17 @@ class FormStep(Step):
         if field is None:
             await ctx.go(STAFF)
             return
-        ctx.ask(_question(ctx, field), [Choice(ctx._("Cancel"), "cancel")])
+        skip = [place.skip(ctx, "st:place_en:skip")] if field == PLACE_EN else []
+        ctx.ask(_question(ctx, field), [*skip, Choice(ctx._("Cancel"), "cancel")])
+
+    async def on_press(self, ctx: Context, payload: str) -> bool:
+        """Skip the place in English."""
+        form = ctx.state.data.get("form")
+        if payload != "st:place_en:skip" or not isinstance(form, dict):
+            return False
+        if _ask_next(form) != PLACE_EN:
+            return False
+        return await self.on_text(ctx, "-")
 
     async def on_text(self, ctx: Context, text: str) -> bool:
         """Check the value; when all are in, save."""
@@ -224,7 +233,13 @@ class FormStep(Step):
         elif form["mode"] == "edit" and (found := await current_season(ctx)):
             start, end = found.season.starts_on, found.season.ends_on
         try:
-            values[field] = _parse(field, text, today, start, end, editing=form["mode"] == "edit")
+            if field == "place":
+                values.update(place.read_place(text))
+            elif field == PLACE_EN:
+                values[field] = place.read_english(text)
+            else:
+                editing = form["mode"] == "edit"
+                values[field] = _parse(field, text, today, start, end, editing=editing)
         except InvalidInput:
             ctx.retry(_problem(ctx, field))
             return True
@@ -235,7 +250,7 @@ class FormStep(Step):
             if form["mode"] == "new":
                 await self._create(ctx, int(form["factory_id"]), values)
             else:
-                await self._change(ctx, field, values[field])
+                await self._change(ctx, str(form["field"]), values)
         except InvalidInput:
             # The last value does not fit with the rest (a deadline after the last day, say).
             values.pop(field, None)
@@ -269,7 +284,7 @@ class FormStep(Step):
             max_age_years=int(ages[1]),
             capacity=int(str(values["capacity"])),
             registration_deadline=deadline,
-            place=str(values["place"]),
+            place=place.both(values),
             actor_person_id=ctx.person.id,
         )
         sponsors = values["sponsors"]
@@ -278,7 +293,8 @@ class FormStep(Step):
             await season_admin.set_sponsors(ctx.uow, ctx.person.id, made.id, sponsors)
         ctx.state.data["staff_season"] = made.id
 
-    async def _change(self, ctx: Context, field: str, value: object) -> None:
+    async def _change(self, ctx: Context, field: str, values: dict[str, object]) -> None:
+        value = values[field]
         season_id = int(ctx.state.data.get("staff_season", 0))
         if field == "sponsors":
             assert isinstance(value, list)
@@ -298,7 +314,7 @@ class FormStep(Step):
         elif field == "deadline":
             changes = SeasonChanges(registration_deadline=date.fromisoformat(str(value)))
         elif field == "place":
-            changes = SeasonChanges(place=str(value))
+            changes = SeasonChanges(place=place.both(values))
         await season_admin.update_season(ctx.uow, ctx.notify, ctx.person.id, season_id, changes)
 
 

@@ -41,7 +41,11 @@ def _season_text(ctx: Context, season: Season) -> str:
         left=max(season.seats_left, 0),
         capacity=season.capacity,
         deadline=ctx.t.day(season.registration_deadline),
-    ) + ("\n" + ctx._("How to get there: {place}", place=season.place) if season.place else "")
+    ) + (
+        "\n" + ctx._("How to get there: {place}", place=season.place.pick(ctx.language))
+        if season.place
+        else ""
+    )
 
 
 # Declined or cancelled: listed with why, with nothing left to do about them.

@@ -166,7 +166,7 @@ class WorkshopStep(Step):
             ),
         ]
         if workshop.place:
-            lines.append(ctx._("Place: {place}", place=workshop.place))
+            lines.append(ctx._("Place: {place}", place=workshop.place.pick(ctx.language)))
         if workshop.trainer:
             lines.append(ctx._("Trainer: {name}", name=workshop.trainer))
         lines.append(_seats_left(ctx, workshop))

@@ -280,8 +280,10 @@ class SeasonRow(Base):
     # "self" (the factory pays) or "sponsor".
     funding: Mapped[str] = mapped_column(String(16), default="self")
     registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
-    # How families find the room, in the coordinator's words.
+    # How families find the room, in the coordinator's words: Chinese (or the only text)
+    # here, English in place_en; each reader sees theirs (model.Bilingual).
     place: Mapped[str] = mapped_column(String(200), default="")
+    place_en: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -381,7 +383,9 @@ class WorkshopRow(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     # Seats held by confirmed and offered bookings; taken by one conditional UPDATE.
     seats_taken: Mapped[int] = mapped_column(Integer, default=0)
+    # Where it is: Chinese (or the only text) and English (model.Bilingual).
     place: Mapped[str] = mapped_column(String(200), default="")
+    place_en: Mapped[str] = mapped_column(String(200), default="")
     trainer: Mapped[str] = mapped_column(String(100), default="")
     # Shown at the door: a worker who sends it is checked in.
     door_code: Mapped[str] = mapped_column(String(8), unique=True)

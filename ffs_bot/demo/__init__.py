@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from ffs_bot.db.tables import FactoryRow, SeasonRow, TipRow, WorkshopRow
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.demo.history import History, load_history
-from ffs_bot.model import RoleName
+from ffs_bot.model import Bilingual, RoleName
 from ffs_bot.services.factories import count_factories, import_factories, parse_factory_csv
 from ffs_bot.services.seasons import create_season
 from ffs_bot.services.staff import grant_role
@@ -29,7 +29,8 @@ __all__ = ["DEMO_SEASON_FACTORY", "DemoReport", "load_demo", "make_demo_coordina
 DEMO_SEASON_FACTORY = "SZ01"
 # The factories of today's demo, then those that joined for the 2018 programme.
 FACTORY_FILES = ("factories.csv", "factories_2018.csv")
-WORKSHOP_PLACE = "食堂二楼培训室 / Training room, canteen 2nd floor"
+WORKSHOP_PLACE = Bilingual("食堂二楼培训室", "Training room, canteen 2nd floor")
+SEASON_PLACE = Bilingual("3号楼2楼，食堂旁边", "Building 3, 2nd floor, next to the canteen")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ async def load_demo(uow: UnitOfWork, default_timezone: str, today: date) -> Demo
             max_age_years=12,
             capacity=30,
             registration_deadline=date(year, 6, 30),
-            place="3号楼2楼，食堂旁边 / Building 3, 2nd floor, next to the canteen",
+            place=SEASON_PLACE,
         )
         seasons = 1
     workshops = 0

@@ -274,7 +274,8 @@ async def load_history(uow: UnitOfWork, *, seed: int = HISTORY_YEAR) -> History:
                 "registration_deadline": starts - timedelta(days=9),
                 "funding": (Funding.SPONSOR if code in SPONSORED else Funding.SELF).value,
                 "registration_open": False,
-                "place": "工厂活动室 / Factory activity room",
+                "place": "工厂活动室",
+                "place_en": "Factory activity room",
                 "created_at": _at(date(year, 5, 20), 10, 0, factories[code][1]),
             }
         )
@@ -436,7 +437,8 @@ async def _add_workshops(
                     "topic": rng.choice(WORKSHOP_TOPICS),
                     "language": "zh_Hans",
                     "capacity": 30,
-                    "place": "食堂二楼培训室 / Training room, canteen 2nd floor",
+                    "place": "食堂二楼培训室",
+                    "place_en": "Training room, canteen 2nd floor",
                     "trainer": rng.choice(TRAINERS),
                     # History codes have a 1, which live codes never do: no clash.
                     "door_code": f"H{HISTORY_YEAR % 100}{len(workshop_rows):04d}",

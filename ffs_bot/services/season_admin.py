@@ -29,6 +29,7 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
+from ffs_bot.model import Bilingual
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services.audit import record_event
 from ffs_bot.services.seasons import (
@@ -36,6 +37,7 @@ from ffs_bot.services.seasons import (
     MAX_PLACE,
     RegistrationStatus,
     Season,
+    clean_place,
     lock_season,
     pass_seat,
     to_season,
@@ -86,7 +88,7 @@ class StaffSeason:
     factory_name_zh: str
     factory_name_en: str
     timezone: str
-    place: str
+    place: Bilingual
     sponsors: tuple[str, ...]
 
 
@@ -134,7 +136,7 @@ class SeasonChanges:
     registration_deadline: date | None = None
     auto_confirm: bool | None = None
     registration_open: bool | None = None
-    place: str | None = None
+    place: Bilingual | None = None
 
 
 async def _sponsor_names(uow: UnitOfWork, season_ids: list[int]) -> dict[int, tuple[str, ...]]:
@@ -170,7 +172,7 @@ async def _staff_seasons(
             factory_name_zh=factory.name_zh,
             factory_name_en=factory.name_en,
             timezone=factory.timezone,
-            place=season.place,
+            place=Bilingual(season.place, season.place_en),
             sponsors=sponsors.get(season.id, ()),
         )
         for season, factory in rows
@@ -206,18 +208,6 @@ async def _owned_season(uow: UnitOfWork, actor_person_id: int, season_id: int) -
     season = await lock_season(uow, season_id)
     await require_factory(uow, actor_person_id, season.factory_id)
     return season
-
-
-def clean_place(text: str) -> str:
-    """Collapse spaces in how-to-get-there text and check its length.
-
-    Raises:
-        InvalidInput: "place" when it is longer than MAX_PLACE.
-    """
-    place = " ".join(text.split())
-    if len(place) > MAX_PLACE:
-        raise InvalidInput("place")
-    return place
 
 
 async def update_season(
@@ -260,7 +250,8 @@ async def update_season(
     if changes.registration_open is not None:
         season.registration_open = changes.registration_open
     if changes.place is not None:
-        season.place = clean_place(changes.place)
+        place = clean_place(changes.place)
+        season.place, season.place_en = place.zh, place.en
     await uow.session.flush()
     await record_event(
         uow,

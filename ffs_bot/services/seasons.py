@@ -31,7 +31,7 @@ from ffs_bot.db.tables import (
 )
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, InvalidInput, NotFound
-from ffs_bot.model import Child
+from ffs_bot.model import NO_TEXT, Bilingual, Child
 from ffs_bot.notices import FamilyNotifier
 from ffs_bot.services import seats
 from ffs_bot.services.audit import record_event
@@ -133,7 +133,7 @@ class Season:
     auto_confirm: bool
     funding: Funding
     registration_open: bool
-    place: str = ""
+    place: Bilingual = NO_TEXT
 
     @property
     def seats_left(self) -> int:
@@ -156,6 +156,18 @@ class Registration:
     reason: str = ""
 
 
+def clean_place(place: Bilingual, problem: str = "place") -> Bilingual:
+    """How to get there with its spaces collapsed, each language checked for length.
+
+    Raises:
+        InvalidInput: `problem` when either text is longer than MAX_PLACE.
+    """
+    cleaned = Bilingual(" ".join(place.zh.split()), " ".join(place.en.split()))
+    if max(len(cleaned.zh), len(cleaned.en)) > MAX_PLACE:
+        raise InvalidInput(problem)
+    return cleaned
+
+
 def to_season(row: SeasonRow) -> Season:
     """The record staff and families see for a season row."""
     return Season(
@@ -171,7 +183,7 @@ def to_season(row: SeasonRow) -> Season:
         auto_confirm=row.auto_confirm,
         funding=Funding(row.funding),
         registration_open=row.registration_open,
-        place=row.place,
+        place=Bilingual(row.place, row.place_en),
     )
 
 
@@ -187,7 +199,7 @@ async def create_season(
     registration_deadline: date,
     auto_confirm: bool = True,
     funding: Funding = Funding.SELF,
-    place: str = "",
+    place: Bilingual = NO_TEXT,
     actor_person_id: int | None = None,
 ) -> Season:
     """Open a season at a factory; an acting person must run that factory.
@@ -204,9 +216,7 @@ async def create_season(
         raise NotFound(f"factory {factory_code}")
     if actor_person_id is not None:
         await require_factory(uow, actor_person_id, factory_id)
-    place = " ".join(place.split())
-    if len(place) > MAX_PLACE:
-        raise InvalidInput(f"the place must be at most {MAX_PLACE} characters")
+    place = clean_place(place, f"the place must be at most {MAX_PLACE} characters")
     if ends_on < starts_on:
         raise InvalidInput("the season ends before it starts")
     if not 0 <= min_age_years <= max_age_years <= MAX_CHILD_AGE:
@@ -227,7 +237,8 @@ async def create_season(
         auto_confirm=auto_confirm,
         funding=funding.value,
         registration_open=True,
-        place=place,
+        place=place.zh,
+        place_en=place.en,
     )
     uow.session.add(row)
     await uow.session.flush()

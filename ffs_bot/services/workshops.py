@@ -33,6 +33,7 @@ from ffs_bot.db.tables import (
 from ffs_bot.db.uow import UnitOfWork
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.i18n import LANGUAGES
+from ffs_bot.model import NO_TEXT, Bilingual
 from ffs_bot.schedule import DuePush, drop_pushes, out_of_quiet_hours, schedule_pushes
 from ffs_bot.services import seats
 from ffs_bot.services.audit import record_event
@@ -116,7 +117,7 @@ class Workshop:
     language: str
     capacity: int
     seats_taken: int
-    place: str
+    place: Bilingual
     trainer: str
     door_code: str
     cancelled: bool
@@ -158,7 +159,7 @@ def _workshop(row: WorkshopRow, timezone: str) -> Workshop:
         language=row.language,
         capacity=row.capacity,
         seats_taken=row.seats_taken,
-        place=row.place,
+        place=Bilingual(row.place, row.place_en),
         trainer=row.trainer,
         door_code=row.door_code,
         cancelled=row.cancelled_at is not None,
@@ -220,6 +221,10 @@ def _clean(text: str, limit: int, problem: str, *, required: bool = False) -> st
     return cleaned
 
 
+def _place(place: Bilingual) -> Bilingual:
+    return Bilingual(_clean(place.zh, MAX_PLACE, "place"), _clean(place.en, MAX_PLACE, "place"))
+
+
 def _code(length: int) -> str:
     return "".join(secrets.choice(CODE_LETTERS) for _ in range(length))
 
@@ -241,7 +246,7 @@ async def create_workshop(
     topic: str,
     language: str,
     capacity: int,
-    place: str = "",
+    place: Bilingual = NO_TEXT,
     trainer: str = "",
     actor_person_id: int | None = None,
     rules: WorkshopRules | None = None,
@@ -271,6 +276,7 @@ async def create_workshop(
         raise InvalidInput("language")
     if not 1 <= capacity <= MAX_CAPACITY:
         raise InvalidInput("capacity")
+    place = _place(place)
     row = WorkshopRow(
         factory_id=factory.id,
         starts_at=starts_at,
@@ -279,7 +285,8 @@ async def create_workshop(
         language=language,
         capacity=capacity,
         seats_taken=0,
-        place=_clean(place, MAX_PLACE, "place"),
+        place=place.zh,
+        place_en=place.en,
         trainer=_clean(trainer, MAX_TRAINER, "trainer"),
         door_code=await _new_code(uow, WorkshopRow.door_code, 6),
     )
@@ -1063,7 +1070,7 @@ class WorkshopChanges:
     topic: str | None = None
     language: str | None = None
     capacity: int | None = None
-    place: str | None = None
+    place: Bilingual | None = None
     trainer: str | None = None
 
 
@@ -1109,7 +1116,8 @@ async def update_workshop(
     if changes.language is not None:
         row.language = changes.language
     if changes.place is not None:
-        row.place = _clean(changes.place, MAX_PLACE, "place")
+        place = _place(changes.place)
+        row.place, row.place_en = place.zh, place.en
     if changes.trainer is not None:
         row.trainer = _clean(changes.trainer, MAX_TRAINER, "trainer")
     added = capacity - row.capacity

@@ -36,13 +36,17 @@ async def test_plan_a_workshop_in_chat_with_wrong_answers_on_the_way(backend: Ba
     assert "from 1 to 500" in chat.text
     await chat.send("25个")
     await chat.send("培训室，食堂二楼")
+    # Typed in Chinese alone: the English is asked next, and can be skipped with a button.
+    assert "And in English" in chat.text
+    await chat.press("sw:plan:place_en:")
     await chat.send("-")
     assert "Planned. Workers at the factory can book it now." in chat.text
     assert "Seats 0 of 25 held" in chat.text and "Door code: " in chat.text
     async with backend.db.uow() as uow:
         row = await uow.session.scalar(select(WorkshopRow))
     assert row is not None and (row.language, row.trainer, row.capacity) == ("zh_Hans", "", 25)
-    assert row.place == "培训室，食堂二楼"  # Chinese punctuation kept as typed
+    # Chinese punctuation kept as typed.
+    assert (row.place, row.place_en) == ("培训室，食堂二楼", "")
 
 
 async def test_check_in_by_code_then_cancel_and_everyone_is_told(backend: Backend) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ffs_bot.db.migrate import (
@@ -19,6 +19,7 @@ from ffs_bot.db.migrate import (
     upgrade,
 )
 from ffs_bot.db.tables import Base, ScheduledPushRow
+from ffs_bot.services.seasons import create_season
 from tests.conftest import Backend
 from tests.helpers import seed_factories
 from tests.integration.test_workshops import NOW, START, book, notifier, people, workshop
@@ -104,6 +105,63 @@ async def test_0014_makes_the_bookings_pushes_still_to_go_their_workshops(
             "workshop.remind.120m",
             "workshop.remind.1440m",
         ]
+
+
+async def test_0016_splits_places_typed_as_chinese_slash_english(backend: Backend) -> None:
+    await seed_factories(backend.db)
+    workshop_ids = [await workshop(backend, start=START + n * DAY) for n in range(5)]
+    async with backend.db.uow() as uow:
+        season = await create_season(
+            uow,
+            factory_code="SZ01",
+            starts_on=date(2027, 7, 5),
+            ends_on=date(2027, 8, 20),
+            min_age_years=3,
+            max_age_years=12,
+            capacity=30,
+            registration_deadline=date(2027, 6, 30),
+        )
+        await uow.commit()
+    await _downgrade(backend.engine, "0015")
+    workshops = table("workshop", column("id"), column("place"))
+    seasons = table("season", column("id"), column("place"))
+    async with backend.engine.begin() as conn:
+        # Going back, the two languages are put back into the one column.
+        assert await conn.scalar(
+            select(workshops.c.place).where(workshops.c.id == workshop_ids[0])
+        ) == ("食堂二楼 / Canteen, 2nd floor")
+        typed = [
+            "3号楼2楼，食堂旁边 / Building 3, 2nd floor, next to the canteen",
+            "礼堂 / 二楼",  # Chinese on both sides: not an English part
+            "Room 5 / Hall B",  # no Chinese before it: English only, kept whole
+            "礼堂 / Hall / 2 floor",  # the English is what follows the last " / "
+            "食堂旁边",
+        ]
+        for workshop_id, place in zip(workshop_ids, typed, strict=True):
+            await conn.execute(
+                workshops.update().where(workshops.c.id == workshop_id).values(place=place)
+            )
+        await conn.execute(
+            seasons.update().where(seasons.c.id == season.id).values(place=typed[0])
+        )
+    await upgrade(backend.engine)
+    found = {}
+    async with backend.engine.connect() as conn:
+        for name in ("workshop", "season"):
+            split = table(name, column("id"), column("place"), column("place_en"))
+            for row in await conn.execute(select(split.c.id, split.c.place, split.c.place_en)):
+                found[name, row.id] = (row.place, row.place_en)
+    assert found["season", season.id] == (
+        "3号楼2楼，食堂旁边",
+        "Building 3, 2nd floor, next to the canteen",
+    )
+    assert [found["workshop", workshop_id] for workshop_id in workshop_ids] == [
+        ("3号楼2楼，食堂旁边", "Building 3, 2nd floor, next to the canteen"),
+        ("礼堂 / 二楼", ""),
+        ("Room 5 / Hall B", ""),
+        ("礼堂 / Hall", "2 floor"),
+        ("食堂旁边", ""),
+    ]
 
 
 def test_the_schema_revision_a_start_checks_for_is_alembics_head() -> None:

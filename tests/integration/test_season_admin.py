@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ffs_bot.db.tables import OutboxRow, RegistrationRow, SeasonRow
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import replies_from_json
-from ffs_bot.model import RoleName
+from ffs_bot.model import Bilingual, RoleName
 from ffs_bot.notices import offer_payload
 from ffs_bot.services import season_admin
 from ffs_bot.services.people import touch_identity
@@ -198,7 +198,7 @@ async def test_more_seats_go_to_the_queue_and_fewer_than_held_are_refused(
             backend.notify,
             coordinator,
             season_id,
-            season_admin.SeasonChanges(capacity=5, place="Building 3, 2nd floor"),
+            season_admin.SeasonChanges(capacity=5, place=Bilingual(en="Building 3, 2nd floor")),
             now=NOW,
         )
         await uow.commit()
@@ -210,7 +210,7 @@ async def test_more_seats_go_to_the_queue_and_fewer_than_held_are_refused(
                 uow, backend.notify, coordinator, season_id, season_admin.SeasonChanges(capacity=2)
             )
         shown = await season_admin.season_for_staff(uow, coordinator, season_id)
-    assert shown.place == "Building 3, 2nd floor"
+    assert shown.place == Bilingual(en="Building 3, 2nd floor")
 
 
 async def test_check_in_and_out_once_a_day_for_confirmed_children(backend: Backend) -> None:

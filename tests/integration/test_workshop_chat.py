@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ffs_bot.db.tables import BookingRow, FeedbackRow, OutboxRow
 from ffs_bot.i18n import Translator
 from ffs_bot.messages import replies_from_json
+from ffs_bot.model import Bilingual
 from ffs_bot.services import workshops
 from ffs_bot.workshop_notices import when
 from tests.conftest import Backend
@@ -29,7 +30,7 @@ async def plan(
             topic=topic,
             language="en",
             capacity=capacity,
-            place="Canteen, 2nd floor",
+            place=Bilingual("食堂二楼", "Canteen, 2nd floor"),
             trainer="Ms Chen",
         )
         await uow.commit()

@@ -17,7 +17,7 @@ from ffs_bot.db.tables import BookingRow, OutboxRow, PersonRow, ScheduledPushRow
 from ffs_bot.db.uow import Database
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import replies_from_json
-from ffs_bot.model import RoleName
+from ffs_bot.model import Bilingual, RoleName
 from ffs_bot.schedule import out_of_quiet_hours
 from ffs_bot.services import workshops
 from ffs_bot.services.erasure import forget_person
@@ -49,7 +49,7 @@ async def workshop(
             topic="Calling home",
             language="zh_Hans",
             capacity=capacity,
-            place="Canteen, 2nd floor",
+            place=Bilingual("食堂二楼", "Canteen, 2nd floor"),
             now=NOW,
         )
         await uow.commit()
@@ -339,7 +339,9 @@ async def test_reminders_fire_once_out_of_quiet_hours_and_not_for_cancelled_book
     async with backend.db.uow() as uow:
         (row,) = list(await uow.session.scalars(select(OutboxRow)))
     text = replies_from_json(row.content)[0].text
-    assert "Calling home" in text and kept.code in text and "Canteen" in text
+    assert "Calling home" in text and kept.code in text
+    # A Chinese reader is told the place in Chinese only.
+    assert "食堂二楼" in text and "Canteen" not in text
     # The local day with its weekday and the local hours, in Chinese: the 14th from 07:30,
     # not the 13th at 23:30 as in UTC.
     day = weekday_text(date(2027, 7, 14), "zh_Hans")  # a Wednesday
@@ -651,7 +653,7 @@ async def test_a_booking_code_of_another_factory_is_no_code_to_a_coordinator(
             topic="Calling home",
             language="zh_Hans",
             capacity=5,
-            place="Hall",
+            place=Bilingual(en="Hall"),
             now=NOW,
         )
         dg01 = await get_factory_by_code(uow, "DG01")
