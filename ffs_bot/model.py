@@ -56,7 +56,7 @@ class Bilingual:
 
         The English part is taken only when it has no Chinese in it and the part before has
         some; anything else stays whole in `zh`, which readers of both languages fall back to.
-        The migration that split the old one-column places uses this too.
+        Migration 0016 split the old one-column places by a frozen copy of this rule.
         """
         text = " ".join(text.split())
         first, slash, last = text.rpartition(" / ")

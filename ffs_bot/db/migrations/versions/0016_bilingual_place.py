@@ -6,15 +6,15 @@ Create Date: 2026-12-10 01:00:00.000000
 
 `place` keeps the Chinese (or the only) text and `place_en` the English, so each reader sees
 their own language. Places written as "中文 / English" in one line are split the way the
-coordinator's form splits them now (`Bilingual.split`); any other place stays whole.
+coordinator's form splits them (`Bilingual.split`, frozen here as it was); any other place
+stays whole.
 """
 
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-from ffs_bot.model import Bilingual
 
 revision: str = "0016"
 down_revision: str | None = "0015"
@@ -22,6 +22,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLES = ("season", "workshop")
+# A copy of the rule as it was when this ran: a migration must not change with the code.
+CJK = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60]")
+
+
+def _split(text: str) -> tuple[str, str]:
+    """ "中文 / English" as (Chinese, English); anything else whole, with no English."""
+    text = " ".join(text.split())
+    first, slash, last = text.rpartition(" / ")
+    if slash and CJK.search(first) and not CJK.search(last) and last.strip():
+        return first.strip(), last.strip()
+    return text, ""
 
 
 def _table(name: str) -> sa.TableClause:
@@ -46,12 +57,12 @@ def upgrade() -> None:
             sa.select(table.c.id, table.c.place).where(table.c.place.like("% / %"))
         ).all()
         for row_id, place in rows:
-            split = Bilingual.split(place)
-            if split.en:
+            chinese, english = _split(place)
+            if english:
                 bind.execute(
                     table.update()
                     .where(table.c.id == row_id)
-                    .values(place=split.zh, place_en=split.en)
+                    .values(place=chinese, place_en=english)
                 )
 
 
