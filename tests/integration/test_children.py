@@ -265,3 +265,39 @@ async def test_children_read_what_the_unit_of_work_changed_before_a_flush(
         assert [c.name for c in await children.list_children(uow, _other)] == ["Lili"]
         await uow.session.delete(row)
         assert await children.list_children(uow, mum) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "left"),
+    [("en", "Left what you were doing"), ("zh_Hans", "已离开刚才的操作")],
+)
+async def test_leaving_after_a_child_is_saved_says_nothing_was_dropped(
+    backend: Backend, language: str, left: str
+) -> None:
+    await seed_factories(backend.db)
+    chat = Chat(backend.conversations)
+    await chat.onboard(language=language)
+    await chat.press("children")
+    await chat.press("child:add")
+    await chat.press("childnotice:yes")
+    await chat.send("小明")
+    await chat.send("2019-05")
+    await chat.press("gender:none")
+    await chat.press("rel:father")
+    assert await count(backend, ChildRow) == 1
+    # The child is saved: opening another part of the menu drops nothing typed.
+    summer = "暑期托管" if language == "zh_Hans" else "Summer space"
+    await chat.send(summer)
+    assert left not in chat.text, chat.text
+    await chat.press("go:ws")
+    assert left not in chat.text, chat.text
+    # Half a child is dropped, and that is said.
+    await chat.press("go:children")
+    await chat.press("child:add")
+    await chat.press("childnotice:yes")
+    await chat.send("小红")
+    await chat.send(summer)
+    assert left not in chat.text  # typed at the birth month question, it is not leaving
+    await chat.send("2020-03")
+    await chat.press("go:summer")
+    assert chat.text.startswith(left), chat.text
