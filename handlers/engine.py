@@ -371,7 +371,7 @@ class ConversationEngine:
         if command is Command.START:
             await onboarding.start(ctx, argument)
         elif command is Command.MENU:
-            await menu.open_menu(ctx)
+            await menu.open_menu(ctx, leaving=True)
         elif command is Command.HELP:
             ctx.note(menu.help_text(ctx))
             if ctx.state.step:

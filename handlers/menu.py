@@ -54,8 +54,12 @@ def main_menu_choice(ctx: Context) -> Choice:
     return Choice(ctx._("Main menu"), MENU_PAYLOAD)
 
 
-async def open_menu(ctx: Context) -> None:
-    """Show the main menu, or finish signing up (or agree to a changed notice) first."""
+async def open_menu(ctx: Context, *, leaving: bool = False) -> None:
+    """Show the main menu, or finish signing up (or agree to a changed notice) first.
+
+    `leaving`: the person asked for the menu (typed `menu`, or a channel's menu button) from
+    wherever they were, and is told when that dropped something they had typed.
+    """
     if renewal_due(ctx.person):
         await privacy.ask_renewal(ctx)
         return
@@ -64,6 +68,8 @@ async def open_menu(ctx: Context) -> None:
             ctx.note(ctx._("Let's finish signing up first."))
         await onboarding.continue_onboarding(ctx)
         return
+    if leaving:
+        _say_if_dropped(ctx)
     ctx.state.data.clear()
     await ctx.go(MAIN)
 
@@ -72,12 +78,19 @@ async def jump(ctx: Context, payload: str) -> None:
     """Open a section of the menu from wherever the person is, as `menu` would."""
     section = payload.removeprefix(JUMP_PREFIX)
     if not ctx.person.onboarded or section not in SECTIONS:
-        await open_menu(ctx)
+        await open_menu(ctx, leaving=True)
         return
-    if ctx.state.step != section and typed_work(ctx.state.data):
-        ctx.note(ctx._("Left what you were doing; nothing unfinished was saved."))
+    if ctx.state.step != section:
+        _say_if_dropped(ctx)
     ctx.state.data.clear()
     await ctx.go(section)
+
+
+def _say_if_dropped(ctx: Context) -> None:
+    # Said only when leaving loses something typed: after a child is saved, or from a list
+    # of buttons, there is nothing to lose and the line would only worry.
+    if typed_work(ctx.state.data):
+        ctx.note(ctx._("Left what you were doing; nothing unfinished was saved."))
 
 
 def typed_work(data: Mapping[str, Any]) -> bool:

@@ -271,7 +271,7 @@ async def test_children_read_what_the_unit_of_work_changed_before_a_flush(
     ("language", "left"),
     [("en", "Left what you were doing"), ("zh_Hans", "已离开刚才的操作")],
 )
-async def test_leaving_after_a_child_is_saved_says_nothing_was_dropped(
+async def test_leaving_says_something_was_dropped_only_when_something_typed_was(
     backend: Backend, language: str, left: str
 ) -> None:
     await seed_factories(backend.db)
@@ -291,6 +291,10 @@ async def test_leaving_after_a_child_is_saved_says_nothing_was_dropped(
     assert left not in chat.text, chat.text
     await chat.press("go:ws")
     assert left not in chat.text, chat.text
+    menu = "菜单" if language == "zh_Hans" else "menu"
+    await chat.press("go:children")
+    await chat.send(menu)
+    assert left not in chat.text and "account" in chat.payloads, chat.text
     # Half a child is dropped, and that is said.
     await chat.press("go:children")
     await chat.press("child:add")
@@ -301,3 +305,11 @@ async def test_leaving_after_a_child_is_saved_says_nothing_was_dropped(
     await chat.send("2020-03")
     await chat.press("go:summer")
     assert chat.text.startswith(left), chat.text
+    # So is leaving for the main menu by its word, with the name typed.
+    await chat.press("go:children")
+    await chat.press("child:add")
+    await chat.press("childnotice:yes")
+    await chat.send("小红")
+    await chat.send(menu)
+    assert chat.text.startswith(left) and "account" in chat.payloads, chat.text
+    assert await count(backend, ChildRow) == 1
