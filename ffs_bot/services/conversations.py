@@ -63,8 +63,12 @@ def count_message(state: ConversationState, now: datetime, limit: int | None) ->
 
 
 def window_end(state: ConversationState) -> datetime:
-    """When the person's rate-limit window ends and their messages are read again."""
-    return (state.window_started_at or utcnow()) + RATE_WINDOW
+    """The first whole minute at which the person's messages are read again."""
+    end = (state.window_started_at or utcnow()) + RATE_WINDOW
+    # A person is told the minute (18:06), not the second: rounded down, a message sent in
+    # the minute they were told would still fall in the window and go unanswered, unsaid.
+    whole = end.replace(second=0, microsecond=0)
+    return whole if whole == end else whole + timedelta(minutes=1)
 
 
 @functools.cache
