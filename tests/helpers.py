@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -30,6 +30,44 @@ _ids = itertools.count(1)
 # 2027年7月5日至8月20日, 2.19 as 2027年7月5日 – 8月20日). So tests build the text they expect
 # from the dates they expect and the skeleton we chose, with whichever Babel is installed: a
 # wrong day, a missing year or weekday, or the ends swapped still fail, CLDR's dashes do not.
+
+
+# The bot reads a day typed without a year as one from a month ago to eleven months on, and
+# refuses a time gone (handlers/answers.py), so a test that types a fixed day such as 7/14
+# fails for a month each year. Tests type days counted from today instead.
+
+
+def days_from_today(days: int, zone: str = "Asia/Shanghai") -> date:
+    """The day `days` after today where the test factories are (Shanghai)."""
+    return datetime.now(ZoneInfo(zone)).date() + timedelta(days=days)
+
+
+def typed_day(day: date) -> str:
+    """A day as a person types it, month and day without the year (7/14)."""
+    return f"{day.month}/{day.day}"
+
+
+def typed_days(start: date, end: date) -> str:
+    """Two days as a person types a span of them (7/5-8/20)."""
+    return f"{typed_day(start)}-{typed_day(end)}"
+
+
+def coming_season(days: int = 46) -> tuple[date, date]:
+    """A season's first and last day to come, with a month before it and after it in its year.
+
+    Typed without years, a season's days, its deadline a few days before and a day after it
+    must all read as the same year's (a deadline is read in the season's year).
+    """
+    start = days_from_today(40)
+    if (start - timedelta(days=30)).year != (start + timedelta(days=days + 30)).year:
+        start = date(start.year + (start.month > 6), 2, 1)
+    return start, start + timedelta(days=days - 1)
+
+
+def typed_season() -> tuple[str, str]:
+    """A coming season's days and its registration deadline, typed as a coordinator would."""
+    start, end = coming_season()
+    return typed_days(start, end), typed_day(start - timedelta(days=5))
 
 
 def month_text(year: int, month: int, language: str = "en") -> str:

@@ -32,7 +32,7 @@ from ffs_bot.model import RoleName
 from ffs_bot.services.staff import grant_role
 from handlers.engine import ConversationEngine, build_router
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, seed_factories, typed_season
 from tests.integration.test_children import add_in_chat
 from tests.integration.test_summer_chat import SEASON, next_summer, open_season
 from tests.integration.test_workshop_chat import plan
@@ -450,13 +450,14 @@ async def test_a_number_typed_at_a_question_asking_for_one_is_that_number(
     await seed_factories(backend.db)
     wechat, answer = await coordinator_on_wechat(backend, client)
     answer = await wechat.text("o-coord", option(answer.text or "", "开一期新的托管"))
-    answer = await wechat.text("o-coord", "7/5-8/20")
+    days, deadline = typed_season()
+    answer = await wechat.text("o-coord", days)
     answer = await wechat.text("o-coord", "3-12")
     assert (answer.text or "").endswith("请输入数字，比如30。\n【取消】"), answer.text
     answer = await wechat.text("o-coord", "1")
     # A typed question: its Cancel is a word to type, not a number.
     assert "报名最后一天" in (answer.text or "") and "【取消】" in (answer.text or "")
-    for answer_text in ("6/30", "-", "-"):
+    for answer_text in (deadline, "-", "-"):
         answer = await wechat.text("o-coord", answer_text)
     async with backend.db.uow() as uow:
         assert await uow.session.scalar(select(SeasonRow.capacity)) == 1

@@ -18,7 +18,16 @@ from ffs_bot.services.seasons import create_season
 from ffs_bot.services.staff import grant_role
 from handlers.children import today
 from tests.conftest import Backend
-from tests.helpers import Chat, days_text, moment_text, seed_factories
+from tests.helpers import (
+    Chat,
+    coming_season,
+    days_text,
+    moment_text,
+    seed_factories,
+    typed_day,
+    typed_days,
+    typed_season,
+)
 from tests.integration.test_children import add_in_chat
 from tests.integration.test_summer_chat import SEASON, next_summer, open_season, register_in_chat
 
@@ -68,18 +77,19 @@ async def test_open_a_season_in_chat_with_wrong_answers_on_the_way(backend: Back
     assert "No Family-Friendly Space season yet" in chat.text
     await chat.press("st:new")
     assert "first and last day" in chat.text
-    await chat.send("8/20-7/5")
+    start, end = coming_season()
+    await chat.send(typed_days(end, start))
     assert "the first before the last" in chat.text
-    await chat.send("7/5-8/20")
+    await chat.send(typed_days(start, end))
     await chat.send("12-3")
     assert "youngest first" in chat.text
     await chat.send("3-12")
     await chat.send("lots")
     assert "Please type a number" in chat.text
     await chat.send("２５")  # full-width digits, as Chinese keyboards type them
-    await chat.send("9/30")
+    await chat.send(typed_day(end + timedelta(days=20)))
     assert "on or before the season's last day" in chat.text
-    await chat.send("6/30")
+    await chat.send(typed_day(start - timedelta(days=5)))
     await chat.send("Building 3, 2nd floor")
     await chat.send("Toy Brand A, Toy Brand B")
     assert "Saved." in chat.text
@@ -89,12 +99,13 @@ async def test_open_a_season_in_chat_with_wrong_answers_on_the_way(backend: Back
     async with backend.db.uow() as uow:
         season = await uow.session.scalar(select(SeasonRow))
     assert season is not None
-    assert (season.capacity, season.funding, season.ends_on.month) == (25, "sponsor", 8)
-    assert season.ends_on >= today()
+    assert (season.capacity, season.funding) == (25, "sponsor")
+    assert (season.starts_on, season.ends_on) == (start, end)
+    assert season.registration_deadline == start - timedelta(days=5)
     # Cancelling half-way saves nothing.
     await chat.press("staff")
     await chat.press("st:new")
-    await chat.send("7/5-8/20")
+    await chat.send(typed_days(start, end))
     await chat.send("cancel")
     async with backend.db.uow() as uow:
         assert len(list(await uow.session.scalars(select(SeasonRow)))) == 1
@@ -108,14 +119,15 @@ async def test_a_typed_one_is_one_place_and_cancel_goes_by_its_word(
     chat = await coordinator_chat(backend, language=language)
     await chat.press("staff")
     await chat.press("st:new")
-    await chat.send("7/5-8/20")
+    days, deadline = typed_season()
+    await chat.send(days)
     await chat.send("3-12")
     # On text channels the places question shows its Cancel as a word, not as "1.".
     assert [render_reply(reply) for reply in chat.last][-1].endswith(f"\n  【{cancel}】")
     await chat.send("1")
     # Taken as one place; the next typed question's Cancel is a word too.
     assert not chat.last[-1].numbered and chat.payloads == ["cancel"]
-    await chat.send("6/30")
+    await chat.send(deadline)
     await chat.send("-")
     await chat.send("-")
     async with backend.db.uow() as uow:
@@ -123,7 +135,7 @@ async def test_a_typed_one_is_one_place_and_cancel_goes_by_its_word(
     assert season is not None and season.capacity == 1
     await chat.press("staff")
     await chat.press("st:new")
-    await chat.send("7/5-8/20")
+    await chat.send(days)
     await chat.send("3-12")
     await chat.send(cancel.lower())
     assert chat.text.startswith(("Cancelled.", "已取消")) and "staff" in chat.payloads
@@ -138,11 +150,12 @@ async def test_resuming_asks_the_question_again_and_keeps_the_half_filled_form(
     chat = await coordinator_chat(backend)
     await chat.press("staff")
     await chat.press("st:new")
-    await chat.send("7/5-8/20")
+    days, deadline = typed_season()
+    await chat.send(days)
     await chat.send("3-12")
     asked = chat.last
     assert await backend.conversations.resume("console", "coord", None) == asked
-    for answer in ("25", "6/30", "-", "-"):
+    for answer in ("25", deadline, "-", "-"):
         await chat.send(answer)
     async with backend.db.uow() as uow:
         season = await uow.session.scalar(select(SeasonRow))

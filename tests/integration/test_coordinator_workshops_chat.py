@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ffs_bot.db.tables import BookingRow, OutboxRow, WorkshopRow
 from ffs_bot.services import workshops
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, days_from_today, seed_factories, typed_day
 from tests.integration.test_coordinator_chat import coordinator_chat
 from tests.integration.test_workshop_chat import book_in_chat, plan
 
@@ -23,9 +23,10 @@ async def test_plan_a_workshop_in_chat_with_wrong_answers_on_the_way(backend: Ba
     await chat.press("sw:new")
     await chat.send("tomorrow morning")
     assert "at most 6 hours" in chat.text
-    await chat.send("7/14 9:00-17:00")  # a whole day: too long for a half-day workshop
+    day = days_from_today(10)
+    await chat.send(f"{typed_day(day)} 9:00-17:00")  # a whole day: too long for a half-day
     assert "at most 6 hours" in chat.text
-    await chat.send("7/14 9:00-12:00")
+    await chat.send(f"{typed_day(day)} 9:00-12:00")
     await chat.send("Keeping close by video call")
     # The language is a choice of two: buttons, not typing.
     assert {"sw:plan:language:zh_Hans", "sw:plan:language:en"} <= set(chat.payloads)

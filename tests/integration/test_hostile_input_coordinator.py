@@ -7,7 +7,7 @@ from sqlalchemy import select
 from ffs_bot.db.tables import RegistrationRow, SeasonRow
 from handlers.engine import FAILURE
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, seed_factories, typed_season
 from tests.integration.test_children import add_in_chat
 from tests.integration.test_coordinator_chat import coordinator_chat
 from tests.integration.test_hostile_input import assert_graceful
@@ -23,7 +23,8 @@ async def to_new_season(chat: Chat) -> None:
 
 async def to_place(chat: Chat) -> None:
     await to_new_season(chat)
-    for answer in ("7/5-8/20", "3-12", "30", "6/30"):
+    days, deadline = typed_season()
+    for answer in (days, "3-12", "30", deadline):
         await chat.send(answer)
 
 

@@ -46,24 +46,26 @@ from handlers.engine import FAILURE, build_router
 from handlers.router import Step
 from handlers.text import Command
 from tests.conftest import Backend
-from tests.helpers import Chat, seed_factories
+from tests.helpers import Chat, days_from_today, seed_factories, typed_day, typed_season
 from tests.integration.test_hostile_input import assert_graceful
 from tests.integration.test_summer_chat import open_season, register_in_chat
 from tests.integration.test_workshop_chat import book_in_chat, plan
 
 # Ordinary answers tried at each text prompt to get past it: whichever the prompt takes
-# leads the walk on (a form's next question, a confirmation, a saved change).
+# leads the walk on (a form's next question, a confirmation, a saved change). Days are counted
+# from today (a fixed 7/14 is refused as gone for a month each year); the families' days are
+# in open_season's summer, read in its year.
+_DAY = typed_day(days_from_today(10))
 ANSWERS = (
     "SZ01",
     "王姐",
     "2019-05",
-    "7/5-8/20",
+    *typed_season(),
     "3-12",
     "30",
-    "6/30",
-    "7/14 9:00-12:00",
+    f"{_DAY} 9:00-12:00",
     "7/10-7/20",
-    "7/14 18:00",
+    f"{_DAY} 18:00",
     "中文",
     "English",
     "电话里多听孩子说",
