@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from ffs_bot.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ffs_bot.messages import Choice
@@ -128,7 +127,9 @@ class WhoStep(Step):
                     f"bc:s:{found.season.id}",
                 )
             )
-        for workshop in _coming(await workshops.workshops_for_staff(ctx.uow, ctx.person.id))[:3]:
+        planned = await workshops.workshops_for_staff(ctx.uow, ctx.person.id)
+        coming, _ = workshops.split_at_today(planned)
+        for workshop in coming[:3]:  # today's too, soonest first
             buttons.append(
                 Choice(
                     ctx._("Booked on “{topic}”", topic=workshop.topic),
@@ -165,17 +166,6 @@ class WhoStep(Step):
         ctx.state.data["bc_audience"] = audience.to_json()
         await ctx.go(PREVIEW)
         return True
-
-
-def _coming(found: list[workshops.Workshop]) -> list[workshops.Workshop]:
-    """The workshops on today or a later day at their factory, soonest first."""
-    now = datetime.now(UTC)
-    return [
-        w
-        for w in found
-        if w.starts_at.astimezone(ZoneInfo(w.timezone)).date()
-        >= now.astimezone(ZoneInfo(w.timezone)).date()
-    ]
 
 
 def _audience(ctx: Context) -> Audience | None:

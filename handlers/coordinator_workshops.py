@@ -37,6 +37,8 @@ CANCEL = "staff.ws.cancel"
 PLAN = "staff.ws.plan"
 EDIT = "staff.ws.edit"
 SHOWN = 20
+# Workshop buttons on the coordinator's list: the coming ones first, then the recent past.
+LISTED = 8
 # A coordinator's factories offered as buttons when a workshop is planned (codes still work).
 FACTORY_BUTTONS = 6
 PLAN_FIELDS = ("factory", "when", "topic", "language", "capacity", "place", "trainer")
@@ -84,11 +86,20 @@ class StaffWorkshopsStep(Step):
             await menu.open_menu(ctx)
             return
         found = await workshops.workshops_for_staff(ctx.uow, ctx.person.id)
+        coming, past = workshops.split_at_today(found)
+        # Today's and the next ones first; the recent past (for attendance) as room allows.
+        shown = [*coming, *reversed(past)][:LISTED]
         text = ctx._("Which workshop?") if found else ctx._("No workshops yet.")
+        if (later := len(coming) - LISTED) > 0:
+            text += "\n" + ctx.t.ngettext(
+                "Soonest first. {n} more comes after these.",
+                "Soonest first. {n} more come after these.",
+                later,
+            )
         ctx.say(
             text,
             [
-                *(Choice(_label(ctx, w), f"sw:open:{w.id}") for w in found[-8:]),
+                *(Choice(_label(ctx, w), f"sw:open:{w.id}") for w in shown),
                 Choice(ctx._("Plan a workshop"), "sw:new"),
                 menu.main_menu_choice(ctx),
             ],

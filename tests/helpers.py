@@ -42,6 +42,13 @@ def days_from_today(days: int, zone: str = "Asia/Shanghai") -> date:
     return datetime.now(ZoneInfo(zone)).date() + timedelta(days=days)
 
 
+def later_today(zone: str = "Asia/Shanghai") -> datetime:
+    """A time later today where the test factories are; just before midnight, an earlier one."""
+    now = datetime.now(ZoneInfo(zone))
+    start = now + timedelta(minutes=5)
+    return start if start.date() == now.date() else now - timedelta(hours=2)
+
+
 def typed_day(day: date) -> str:
     """A day as a person types it, month and day without the year (7/14)."""
     return f"{day.month}/{day.day}"

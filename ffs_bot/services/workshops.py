@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, aliased
@@ -67,6 +68,7 @@ __all__ = [
     "get_workshop",
     "my_bookings",
     "rate",
+    "split_at_today",
     "upcoming_workshops",
     "update_workshop",
     "workshop_for_staff",
@@ -1047,6 +1049,21 @@ async def workshops_for_staff(
     if not scope.every_factory:
         query = query.where(WorkshopRow.factory_id.in_(scope.factory_ids))
     return [_workshop(row, zone) for row, zone in await uow.session.execute(query)]
+
+
+def split_at_today(
+    found: list[Workshop], now: datetime | None = None
+) -> tuple[list[Workshop], list[Workshop]]:
+    """The workshops on today or a later day at their factory, and the earlier ones, in order."""
+    now = now or utcnow()
+    coming: list[Workshop] = []
+    past: list[Workshop] = []
+    for workshop in found:
+        zone = ZoneInfo(workshop.timezone)
+        # A workshop this morning is still today's: staff write to it, check in, export.
+        today = workshop.starts_at.astimezone(zone).date() >= now.astimezone(zone).date()
+        (coming if today else past).append(workshop)
+    return coming, past
 
 
 async def workshop_for_staff(uow: UnitOfWork, actor_person_id: int, workshop_id: int) -> Workshop:

@@ -19,9 +19,10 @@ from ffs_bot.services import broadcasts
 from ffs_bot.services.broadcasts import Audience, AudienceKind
 from ffs_bot.services.people import set_reachable
 from tests.conftest import Backend
-from tests.helpers import Chat, moment_text, seed_factories
+from tests.helpers import Chat, later_today, moment_text, seed_factories
 from tests.integration.test_coordinator_chat import coordinator_chat
 from tests.integration.test_season_admin import staff
+from tests.integration.test_workshop_chat import plan
 
 
 async def workers(backend: Backend) -> dict[str, int]:
@@ -227,3 +228,22 @@ async def test_broadcast_in_chat_with_preview_and_progress(backend: Backend) -> 
     assert "Cancelled. Nobody got it." in chat.text
     await chat.press(cancel)
     assert "no longer active" in chat.text
+
+
+async def test_the_audience_offers_a_workshop_later_today_before_the_next_ones(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    start = later_today()
+    today = await plan(backend, 5, start, "Today", now=start - timedelta(minutes=1))
+    later = [await plan(backend, 5, topic=f"Later {n}") for n in range(3)]  # in three days
+    chat = await coordinator_chat(backend)
+    await chat.press("staff")
+    await chat.press("bc")
+    await chat.send("Bring the children's photos")
+    await chat.send("-")
+    # Today's workshop first, then the next ones, as many as fit (three).
+    booked = [p for p in chat.payloads if p.startswith("bc:w:")]
+    assert booked == [f"bc:w:{today}", f"bc:w:{later[0]}", f"bc:w:{later[1]}"]
+    labels = [c.label for reply in chat.last for c in reply.choices]
+    assert "Booked on “Today”" in labels

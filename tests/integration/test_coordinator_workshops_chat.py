@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ffs_bot.db.tables import BookingRow, OutboxRow, WorkshopRow
 from ffs_bot.services import workshops
 from tests.conftest import Backend
-from tests.helpers import Chat, days_from_today, seed_factories, typed_day
+from tests.helpers import Chat, days_from_today, later_today, seed_factories, typed_day
 from tests.integration.test_coordinator_chat import coordinator_chat
 from tests.integration.test_workshop_chat import book_in_chat, plan
 
@@ -204,3 +204,37 @@ async def test_one_check_in_rule_for_the_door_and_the_coordinator_and_either_cod
     await coordinator.press("sw:checkin")
     await coordinator.send(neighbour_soon)
     assert "Checked in: Parent B." in coordinator.text
+
+
+async def test_the_workshop_list_starts_today_and_says_how_many_more_come(
+    backend: Backend,
+) -> None:
+    await seed_factories(backend.db)
+    now = datetime.now(UTC)
+    before = now - timedelta(days=10)
+    held = await plan(backend, 5, before, "Held", now=before - timedelta(days=1))
+    start = later_today()
+    today = await plan(backend, 5, start, "Today", now=start - timedelta(minutes=1))
+    coming = [await plan(backend, 5, now + timedelta(days=n + 1), f"Next {n}") for n in range(9)]
+    chat = await coordinator_chat(backend)
+    await chat.press("staff")
+    await chat.press("staff.ws")
+    # Today's and the next seven, soonest first; the two further on are counted, not hidden.
+    shown = [p for p in chat.payloads if p.startswith("sw:open:")]
+    assert shown == [f"sw:open:{n}" for n in [today, *coming[:7]]]
+    assert "Soonest first. 2 more come after these." in chat.text
+    # With fewer to come, the recent past fills the list (its attendance is still wanted).
+    gone = now - timedelta(days=60)  # out of the list's month of history
+    async with backend.db.uow() as uow:
+        await uow.session.execute(
+            update(WorkshopRow)
+            .where(WorkshopRow.id.in_(coming[:8]))
+            .values(starts_at=gone, ends_at=gone + timedelta(hours=3))
+        )
+        await uow.commit()
+    await chat.send("menu")
+    await chat.press("staff")
+    await chat.press("staff.ws")
+    shown = [p for p in chat.payloads if p.startswith("sw:open:")]
+    assert shown == [f"sw:open:{n}" for n in (today, coming[8], held)]
+    assert "more come" not in chat.text

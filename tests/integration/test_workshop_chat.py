@@ -18,12 +18,18 @@ from tests.helpers import Chat, seed_factories
 
 
 async def plan(
-    backend: Backend, capacity: int, start: datetime | None = None, topic: str = "Calling home"
+    backend: Backend,
+    capacity: int,
+    start: datetime | None = None,
+    topic: str = "Calling home",
+    *,
+    now: datetime | None = None,
 ) -> int:
     start = start or datetime.now(UTC) + timedelta(days=3)
     async with backend.db.uow() as uow:
         made = await workshops.create_workshop(
             uow,
+            now=now,
             factory_code="SZ01",
             starts_at=start,
             ends_at=start + timedelta(hours=3),
