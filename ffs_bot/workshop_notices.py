@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -54,9 +55,20 @@ class _Facts:
     timezone: str
 
 
-def when(t: Translator, starts_at: datetime, ends_at: datetime, timezone: str) -> str:
-    """A workshop's day and hours, e.g. 7月14日周一 09:00–12:00 or Mon, Jul 14 09:00–12:00."""
-    return f"{t.weekday_date(starts_at, timezone)} {t.time_range(starts_at, ends_at, timezone)}"
+def when(
+    t: Translator,
+    starts_at: datetime,
+    ends_at: datetime,
+    timezone: str,
+    *,
+    with_year: bool = False,
+) -> str:
+    """A workshop's day and hours, e.g. 7月14日周一 09:00–12:00 or Mon, Jul 14 09:00–12:00.
+
+    `with_year` adds the year (2027年7月14日周三 09:00–12:00), to confirm a time just typed.
+    """
+    day = t.day(starts_at.astimezone(ZoneInfo(timezone)).date(), with_year=with_year)
+    return f"{day} {t.time_range(starts_at, ends_at, timezone)}"
 
 
 class WorkshopNotifier:

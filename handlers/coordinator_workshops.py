@@ -517,7 +517,13 @@ class PlanStep(Step):
             return True
         ctx.state.data.pop("plan", None)
         ctx.state.data["staff_workshop"] = made.id
-        ctx.note(ctx._("Planned. Workers at the factory can book it now."))
+        # The day typed had no year: say which one it was read as, with its weekday.
+        ctx.note(
+            ctx._(
+                "Planned for {when}. Workers at the factory can book it now.",
+                when=when(ctx.t, made.starts_at, made.ends_at, made.timezone, with_year=True),
+            )
+        )
         await ctx.go(ONE)
         return True
 
@@ -533,7 +539,7 @@ class PlanStep(Step):
             trainer=value if field == "trainer" else None,
         )
         try:
-            await workshops.update_workshop(
+            changed = await workshops.update_workshop(
                 ctx.uow,
                 ctx.workshop_notify,
                 ctx.person.id,
@@ -552,7 +558,20 @@ class PlanStep(Step):
             await _lost(ctx)
             return True
         else:
-            ctx.note(ctx._("Saved."))
+            ctx.note(
+                ctx._(
+                    "Saved: {when}.",
+                    when=when(
+                        ctx.t,
+                        changed.starts_at,
+                        changed.ends_at,
+                        changed.timezone,
+                        with_year=True,
+                    ),
+                )
+                if field == "when"
+                else ctx._("Saved.")
+            )
         ctx.state.data.pop("plan", None)
         await ctx.go(ONE)
         return True

@@ -88,9 +88,9 @@ def days_text(start: date, end: date, language: str = "en", *, with_year: bool =
     return str(format_interval(start, end, skeleton, locale=language))
 
 
-def weekday_text(day: date, language: str = "en") -> str:
-    """A local day with its weekday the way Translator.weekday_date writes it (7月14日周三)."""
-    return str(format_skeleton("MMMdE", day, locale=language))
+def weekday_text(day: date, language: str = "en", *, with_year: bool = False) -> str:
+    """A local day with its weekday the way Translator.day writes it (7月14日周三)."""
+    return str(format_skeleton("yMMMdE" if with_year else "MMMdE", day, locale=language))
 
 
 def moment_text(

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select, update
 
 from ffs_bot.db.tables import BookingRow, OutboxRow, WorkshopRow
 from ffs_bot.services import workshops
 from tests.conftest import Backend
-from tests.helpers import Chat, days_from_today, later_today, seed_factories, typed_day
+from tests.helpers import (
+    Chat,
+    days_from_today,
+    hours_text,
+    later_today,
+    seed_factories,
+    typed_day,
+    weekday_text,
+)
 from tests.integration.test_coordinator_chat import coordinator_chat
 from tests.integration.test_workshop_chat import book_in_chat, plan
 
@@ -41,7 +49,9 @@ async def test_plan_a_workshop_in_chat_with_wrong_answers_on_the_way(backend: Ba
     assert "And in English" in chat.text
     await chat.press("sw:plan:place_en:")
     await chat.send("-")
-    assert "Planned. Workers at the factory can book it now." in chat.text
+    # The day was typed without a year: the answer says which, with its weekday.
+    planned = f"{weekday_text(day, with_year=True)} {hours_text(time(9), time(12))}"
+    assert f"Planned for {planned}. Workers at the factory can book it now." in chat.text
     assert "Seats 0 of 25 held" in chat.text and "Door code: " in chat.text
     async with backend.db.uow() as uow:
         row = await uow.session.scalar(select(WorkshopRow))
@@ -130,6 +140,13 @@ async def test_edit_a_workshop_in_chat(backend: Backend) -> None:
     await chat.press("sw:field:topic")
     await chat.send("Homework without fights")
     assert "Homework without fights" in chat.text
+    # A new day, typed without a year, is confirmed with its year and weekday.
+    day = days_from_today(20)
+    await chat.press("sw:edit")
+    await chat.press("sw:field:when")
+    await chat.send(f"{typed_day(day)} 14:00-16:30")
+    moved = f"{weekday_text(day, with_year=True)} {hours_text(time(14), time(16, 30))}"
+    assert f"Saved: {moved}." in chat.text
 
 
 async def test_one_check_in_rule_for_the_door_and_the_coordinator_and_either_code_at_the_door(
